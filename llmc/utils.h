@@ -1,0 +1,56 @@
+// Small helpers every program shares: one-line fatal errors, checked allocation and I/O,
+// and atomic file writes (temporary name, fsync, rename) so that no output is ever half-written.
+#ifndef LLMC_UTILS_H
+#define LLMC_UTILS_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <stddef.h>
+#include <stdint.h>
+
+// Program name used as the prefix of every error line ("generate_dataset: error: ...").
+void set_program_name(const char *argv0);
+const char *program_name(void);
+
+// Print "prog: error: <message>" on one line, remove every unfinished temporary file, exit(1).
+__attribute__((noreturn, format(printf, 1, 2))) void die(const char *fmt, ...);
+// Same, but for warnings; never exits.
+__attribute__((format(printf, 1, 2))) void warn(const char *fmt, ...);
+
+void *malloc_or_die(size_t n);
+void *calloc_or_die(size_t count, size_t size);
+void *realloc_or_die(void *p, size_t n);
+char *strdup_or_die(const char *s);
+
+// Open a file or die with a message naming it and what to do ("hint" may be NULL).
+FILE *fopen_or_die(const char *path, const char *mode, const char *hint);
+void fread_or_die(void *dst, size_t size, size_t count, FILE *f, const char *path);
+void fwrite_or_die(const void *src, size_t size, size_t count, FILE *f, const char *path);
+// Whole file into memory (NUL-terminated for convenience); *len_out gets the byte count.
+char *read_file_or_die(const char *path, size_t *len_out);
+int file_exists(const char *path);
+int dir_exists(const char *path);
+// mkdir -p; dies with a message naming the path on failure.
+void make_dirs_or_die(const char *path);
+
+// Atomic output. atomic_open creates "<path>.tmp.<pid>" and registers it so that die() and
+// fatal signals remove it; atomic_commit flushes, fsyncs, renames onto <path> and fsyncs the
+// directory. Nothing ever exists under the final name unless it is complete.
+typedef struct {
+    FILE *f;
+    char *final_path;
+    char *tmp_path;
+} AtomicFile;
+void atomic_open(AtomicFile *af, const char *final_path);
+// Returns 0 on success; on failure (e.g. disk full) removes the temporary file, returns -1 and
+// leaves errno set, so the caller can report it. The previous file under final_path is untouched.
+int atomic_commit(AtomicFile *af);
+void atomic_commit_or_die(AtomicFile *af);
+void atomic_abort(AtomicFile *af);
+// Convenience: write a whole buffer atomically, dying with a message naming the path on error.
+void write_file_atomic_or_die(const char *path, const void *data, size_t len);
+
+// Wall-clock seconds (monotonic).
+double now_seconds(void);
+
+#endif
