@@ -1,0 +1,92 @@
+// Unit tests of the shared helpers: sha256 against FIPS 180-4 vectors, flag parsing,
+// atomic files, shard round trip. Exit status 0 only if every check holds.
+#include "llmc/args.h"
+#include "llmc/sha256.h"
+#include "llmc/shard.h"
+#include "llmc/utils.h"
+
+#include <string.h>
+#include <unistd.h>
+
+static int failures = 0;
+#define EXPECT(cond) do { if (!(cond)) { fprintf(stderr, "FAILED %s:%d: %s\n", __FILE__, __LINE__, #cond); failures++; } } while (0)
+
+static void test_sha256(void) {
+    char hex[65];
+    sha256_hex("", 0, hex);
+    EXPECT(!strcmp(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+    sha256_hex("abc", 3, hex);
+    EXPECT(!strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+    const char *two_blocks = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    sha256_hex(two_blocks, strlen(two_blocks), hex);
+    EXPECT(!strcmp(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"));
+    // one million 'a', fed in uneven pieces to exercise block boundaries
+    Sha256 s;
+    sha256_init(&s);
+    char chunk[997];
+    memset(chunk, 'a', sizeof chunk);
+    size_t left = 1000000;
+    while (left) { size_t n = left < sizeof chunk ? left : sizeof chunk; sha256_update(&s, chunk, n); left -= n; }
+    uint8_t d[32];
+    sha256_final(&s, d);
+    EXPECT(d[0] == 0xcd && d[1] == 0xc7 && d[31] == 0xd0);
+}
+
+static void test_args(void) {
+    int64_t n = 5;
+    double lr = 0.1;
+    const char *name = "x";
+    int flag = 0;
+    ArgSpec specs[] = {
+        {"num", ARG_INT, &n, "a count", 1, 100, 0},
+        {"lr", ARG_FLOAT, &lr, "a rate", 0, 1, 0},
+        {"name", ARG_STRING, &name, "a name", 1, 0, 0},
+        {"overwrite", ARG_BOOL, &flag, "a switch", 1, 0, 0},
+    };
+    char *argv[] = {"prog", "--num", "42", "--lr=0.25", "--name", "abc", "--overwrite"};
+    parse_args(7, argv, specs, 4, "test");
+    EXPECT(n == 42);
+    EXPECT(lr == 0.25);
+    EXPECT(!strcmp(name, "abc"));
+    EXPECT(flag == 1);
+    EXPECT(arg_was_set(specs, 4, "num") && arg_was_set(specs, 4, "overwrite"));
+    int64_t *vals;
+    int count = parse_int_list_or_die("context_lengths", "16,32,64", &vals, 1, 4096);
+    EXPECT(count == 3 && vals[0] == 16 && vals[2] == 64);
+    free(vals);
+}
+
+static void test_atomic_and_shard(const char *dir) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/shard.bin", dir);
+    uint16_t toks[12];
+    for (int i = 0; i < 12; i++) toks[i] = (uint16_t)(i * 1000);
+    shard_write(path, toks, 12, 4);
+    Shard s;
+    shard_load(&s, path);
+    EXPECT(s.num_tokens == 12 && s.record_length == 4 && s.num_records == 3 && s.max_token == 11000);
+    EXPECT(!memcmp(s.tokens, toks, sizeof toks));
+    shard_free(&s);
+    // an aborted atomic file leaves nothing behind, and the previous content stays
+    AtomicFile af;
+    atomic_open(&af, path);
+    fputs("garbage", af.f);
+    char tmp_copy[600];
+    snprintf(tmp_copy, sizeof tmp_copy, "%s", af.tmp_path);
+    atomic_abort(&af);
+    EXPECT(access(tmp_copy, F_OK) != 0);
+    shard_load(&s, path);
+    EXPECT(s.num_tokens == 12);
+    shard_free(&s);
+}
+
+int main(int argc, char **argv) {
+    set_program_name(argv[0]);
+    if (argc != 2) die("usage: test_core_unit SCRATCH_DIR");
+    test_sha256();
+    test_args();
+    test_atomic_and_shard(argv[1]);
+    if (failures) { fprintf(stderr, "%d checks failed\n", failures); return 1; }
+    printf("all core checks passed\n");
+    return 0;
+}
