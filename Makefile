@@ -26,8 +26,14 @@ PROGRAMS := generate_dataset tokenize
 ifneq ($(wildcard train_gpt2.c),)
   PROGRAMS += train_gpt2
 endif
+# train_gpt2 records the commit it was built from in config.json.
+GIT_COMMIT := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+train_gpt2: private CFLAGS += -DGIT_COMMIT='"$(GIT_COMMIT)"'
 ifneq ($(wildcard test_memorization.c),)
   PROGRAMS += test_memorization
+endif
+ifneq ($(wildcard convert_hf.c),)
+  PROGRAMS += convert_hf
 endif
 DEV_TOOLS := $(BUILD)/make_tokenizer
 # Unit tests: tests/unit/NAME.c -> build/tests/NAME (and build/tests/asan/NAME under sanitizers).
@@ -42,12 +48,13 @@ all: deps $(PROGRAMS) $(DEV_TOOLS)
 
 # ---------------------------------------------------------------------------------------------
 # Dependencies from Debian's packages (and npm for the test oracle).
-BUILD_PKGS := gcc make libcjson-dev libpcre2-dev zlib1g-dev libcurl4-openssl-dev nodejs npm
+BUILD_PKGS := gcc make libcjson-dev libpcre2-dev zlib1g-dev libcurl4-openssl-dev
 TEST_PKGS := python3 python3-numpy python3-torch python3-sklearn python3-matplotlib
 deps:
 	@scripts/install_deps.sh $(BUILD_PKGS)
 test-deps: deps
 	@scripts/install_deps.sh $(TEST_PKGS)
+	@command -v npm >/dev/null || scripts/install_deps.sh npm
 	@test -f $(BUILD)/npm/node_modules/tiktoken/package.json || \
 	  (mkdir -p $(BUILD)/npm && cd $(BUILD)/npm && npm install --no-audit --no-fund --silent tiktoken@1.0.22 >/dev/null) || \
 	  { echo "error: npm install tiktoken@1.0.22 failed (the tokenizer tests need it as their oracle)"; exit 1; }
@@ -99,6 +106,23 @@ bench: all vocab test-deps
 
 run: all vocab
 	@scripts/run_experiment.sh --preset auto
+
+# The GPT-2 reference states for tests/test_gpt2_reference.sh (PyTorch, float64): a small random
+# model (v3 + v5 files), a batch, and logits/loss/grads/10 AdamW steps. Small; committed.
+REF_PY := /usr/bin/python3 dev/reference/gpt2_reference.py
+reference:
+	$(REF_PY) fixture --out_dir tests/reference
+	$(REF_PY) reference --model tests/reference/tiny_model_v3.bin --batch tests/reference/tiny_batch.bin \
+	  --out tests/reference/tiny_reference.bin
+
+# Model kernels: no FP exceptions or errno are ever inspected, so these flags change no results;
+# they let GCC vectorise loops containing sqrtf, clamps and float/int conversions.
+MODEL_KERNEL_FLAGS := -fno-math-errno -fno-trapping-math
+$(BUILD)/llmc/layers_cpu.o $(BUILD)/llmc/adamw.o $(BUILD)/llmc/gpt2_cpu.o: CFLAGS += $(MODEL_KERNEL_FLAGS)
+
+# GPT-2 CPU training-step benchmark (scripts/bench_model.sh).
+$(BUILD)/bench_gpt2: dev/reference/bench_gpt2.c $(BUILD)/libllmc.a
+	$(CC) $(CFLAGS) -I. $< $(BUILD)/libllmc.a $(LDLIBS) -o $@
 
 clean:
 	rm -rf $(BUILD)/llmc $(BUILD)/asan $(BUILD)/tests $(BUILD)/libllmc.a $(PROGRAMS) $(DEV_TOOLS)

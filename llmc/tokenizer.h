@@ -52,6 +52,13 @@ void utf8_printer_init(Utf8Printer *p);
 void utf8_printer_write_token(Utf8Printer *p, const Tokenizer *t, int id, void (*emit)(const char *, size_t, void *), void *ctx);
 void utf8_printer_flush(Utf8Printer *p, void (*emit)(const char *, size_t, void *), void *ctx);
 
+// UTF-8 helpers. utf8_is_valid: 1 if text[0..len) is well-formed UTF-8 (no overlongs, no
+// surrogates, nothing above U+10FFFF). utf8_replace_invalid: a malloc'd, NUL-terminated copy in
+// which every maximal invalid subpart is replaced by U+FFFD, exactly as Python's
+// bytes.decode('utf-8', 'replace') and node's TextDecoder do; *out_len gets its length.
+int utf8_is_valid(const char *text, size_t len);
+char *utf8_replace_invalid(const char *text, size_t len, size_t *out_len);
+
 // Path of the default tokenizer: "gpt2_tokenizer.bin" in the current directory if present,
 // else next to the running executable. Returns a malloc'd string.
 char *tokenizer_default_path(void);
