@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""Writes train_gpt2.cu from train_gpt2.c: the GPU trainer is the CPU trainer with the model calls
+swapped for llmc/gpt2_cuda.cuh, so the two stay line-for-line comparable. Each edit names the exact
+CPU text it replaces and fails loudly when that text is gone (then update the edit here).
+
+    /usr/bin/python3 dev/cuda/make_train_gpt2cu.py            # rewrite train_gpt2.cu
+    /usr/bin/python3 dev/cuda/make_train_gpt2cu.py --check    # exit 1 if train_gpt2.cu is stale
+"""
+import os
+import re
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+HEADER_CPU = """// train_gpt2: the CPU (fp32) reference trainer of memlens. Fine-tunes a pretrained GPT-2 or
+// trains one from scratch on example-aligned shards, with AdamW, an LR schedule, gradient
+// clipping and accumulation, validation loss, checkpoints and bitwise-exact resume.
+//"""
+HEADER_GPU = """// train_gpt2cu: the GPU trainer of memlens, train_gpt2.c's twin. Same flags (llmc/train_args.h),
+// data loading, checkpoints, logs and bitwise-exact resume; the model runs on one GPU in bf16
+// mixed precision (fp32 master weights and AdamW state) or, with --precision fp32, fully in fp32
+// (llmc/gpt2_cuda.cuh and the kernels in llmc/*.cuh). Read it side by side with train_gpt2.c:
+// the structure and names are the same; the differences are marked "GPU:".
+// GENERATED from train_gpt2.c by dev/cuda/make_train_gpt2cu.py: edit that script, not this file.
+//
+// Checkpoints are written from the CPU: the fp32 master weights and the AdamW moments are copied
+// back from the GPU and saved with the same llmc code (llm.c model file + state file).
+//"""
+
+TAKE_PRECISION = """// GPU: --precision is the one flag train_gpt2 does not have. It is taken out of argv before the
+// shared parser sees the rest ("--precision bf16" or "--precision=bf16").
+static Precision take_precision_flag(int *argc, char **argv) {
+    Precision precision = PRECISION_BF16;
+    int out = 1;
+    for (int i = 1; i < *argc; i++) {
+        const char *value = NULL;
+        if (strcmp(argv[i], "--precision") == 0) {
+            if (i + 1 >= *argc) die("--precision needs a value (use --precision bf16 or --precision fp32)");
+            value = argv[++i];
+        } else if (strncmp(argv[i], "--precision=", 12) == 0) {
+            value = argv[i] + 12;
+        } else {
+            argv[out++] = argv[i];
+            continue;
+        }
+        if (strcmp(value, "bf16") == 0) precision = PRECISION_BF16;
+        else if (strcmp(value, "fp32") == 0) precision = PRECISION_FP32;
+        else die("--precision %s: unknown precision (use --precision bf16 or --precision fp32)", value);
+    }
+    *argc = out;
+    argv[out] = NULL;
+    return precision;
+}
+
+"""
+
+# (CPU text, GPU text), applied in order; each CPU text must occur exactly once.
+EDITS = [
+    (HEADER_CPU, HEADER_GPU),
+    ('#include "llmc/adamw.h"\n', '#include "llmc/gpt2_cuda.cuh"\n\nextern "C" {\n#include "llmc/adamw.h"\n'),
+    ('#include "llmc/utils.h"\n', '#include "llmc/utils.h"\n}\n'),
+    ('"Train GPT-2 on the CPU (fp32) on memlens shards: every row is one example from its first token.\\n"',
+     '"Train GPT-2 on one GPU on memlens shards: every row is one example from its first token.\\n"'),
+    ('--resume gives bitwise the same model.bin.";',
+     '--resume gives bitwise the same model.bin.\\n"\n'
+     '    "GPU flag (besides those below):\\n"\n'
+     '    "  --precision bf16|fp32    bf16 mixed precision (default) or full fp32 for checking";'),
+    ('static char *run_identity(const TrainArgs *a, const GPT2 *model, const ModelOrigin *origin, const TrainPlan *p) {\n'
+     '    cJSON *id = cJSON_CreateObject();\n',
+     'static char *run_identity(const TrainArgs *a, const GPT2 *model, const ModelOrigin *origin, const TrainPlan *p,\n'
+     '                          Precision precision) {\n'
+     '    cJSON *id = cJSON_CreateObject();\n'
+     '    // GPU: the precision changes every bit of the run, so a checkpoint continues only its own.\n'
+     '    cJSON_AddStringToObject(id, "precision", precision == PRECISION_BF16 ? "bf16" : "fp32");\n'),
+    ('const DataLoader *train, const DataLoader *val, int threads, int64_t resumed_from) {',
+     'const DataLoader *train, const DataLoader *val, int threads, int64_t resumed_from,\n'
+     '                           Precision precision, const cudaDeviceProp *gpu) {'),
+    ('cJSON_AddStringToObject(root, "program", "train_gpt2");', 'cJSON_AddStringToObject(root, "program", "train_gpt2cu");'),
+    ('    cJSON_AddNumberToObject(t, "threads", threads);\n',
+     '    cJSON_AddNumberToObject(t, "threads", threads);\n'
+     '    cJSON_AddStringToObject(t, "precision", precision == PRECISION_BF16 ? "bf16" : "fp32");\n'
+     '    cJSON_AddStringToObject(t, "gpu", gpu->name);\n'),
+    ('static double validation_loss(GPT2 *model, DataLoader *val, size_t n) {',
+     'static double validation_loss(GPT2Cuda *model, DataLoader *val, size_t n) {'),
+    ('        gpt2_forward(model, val->inputs, val->targets, rows, val->T);',
+     '        gpt2cu_forward(model, val->inputs, val->targets, rows, val->T);'),
+    ('    char *tmp = malloc_or_die(n);', '    char *tmp = (char *)malloc_or_die(n);'),
+    ('    char *p = malloc_or_die(n);', '    char *p = (char *)malloc_or_die(n);'),
+    ('// ---------------------------------------------------------------------------------------------\n\nint main(',
+     '// ---------------------------------------------------------------------------------------------\n\n' + TAKE_PRECISION +
+     '// ---------------------------------------------------------------------------------------------\n\nint main('),
+    ('    TrainArgs args;\n    train_args_parse(&args, argc, argv, DESCRIPTION);',
+     '    Precision precision = take_precision_flag(&argc, argv);\n'
+     '    TrainArgs args;\n    train_args_parse(&args, argc, argv, DESCRIPTION);'),
+    ('    GPT2 model;\n',
+     '    // GPU: there must be one, new enough, before the model is read.\n'
+     '    cudaDeviceProp gpu = gpu_check_device(precision);\n\n'
+     '    GPT2 model;  // host copy: checkpoints are read into it and written from it\n'),
+    ('    AdamW opt;\n',
+     '    // GPU: allocate everything now (an out-of-memory error names the batch size that fits) and\n'
+     '    // upload the starting weights, before anything is written to --output_dir.\n'
+     '    GPT2Cuda gmodel;\n'
+     '    gpt2cu_init(&gmodel, &model, precision, plan.B, plan.T, "--per_device_train_batch_size");\n\n'
+     '    AdamW opt;  // host copy of the moments: filled from the GPU for checkpoints, and on resume\n'),
+    ('    char *identity = run_identity(&args, &model, &origin, &plan);',
+     '    char *identity = run_identity(&args, &model, &origin, &plan, precision);'),
+    ('            if (gpt2_init_from_checkpoint_try(&model, model_path, why, sizeof why) != 0) die("--resume: %s", why);\n',
+     '            if (gpt2_init_from_checkpoint_try(&model, model_path, why, sizeof why) != 0) die("--resume: %s", why);\n'
+     '            // GPU: continue from exactly these weights and moments (the bf16 copy is re-derived\n'
+     '            // from the master weights, as after every AdamW step).\n'
+     '            gpt2cu_upload_params(&gmodel, &model);\n'
+     '            gpt2cu_upload_optimizer(&gmodel, &opt);\n'),
+    ('            if (st.threads != threads)\n'
+     '                warn("the checkpoint was made with %lld threads, this run uses %d: the result may differ in the last bits (use --threads %lld)",\n'
+     '                     (long long)st.threads, threads, (long long)st.threads);\n',
+     '            // GPU: the host thread count does not change the GPU results.\n'),
+    ('build_config(&args, &model, &origin, &plan, &train, val, threads, resumed_from);',
+     'build_config(&args, &model, &origin, &plan, &train, val, threads, resumed_from, precision, &gpu);'),
+    ('    printf("train_gpt2 %s: %s, %zu parameters (L=%d C=%d H=%d V=%d), %d threads\\n", MEMLENS_VERSION, origin.source,',
+     '    printf("train_gpt2cu %s: %s, %zu parameters (L=%d C=%d H=%d V=%d), %s on %s\\n", MEMLENS_VERSION, origin.source,'),
+    ('           model.config.vocab_size, threads);',
+     '           model.config.vocab_size, precision == PRECISION_BF16 ? "bf16" : "fp32", gpu.name);'),
+    ('        gpt2_zero_grad(&model);', '        gpt2cu_zero_grad(&gmodel);'),
+    ('            gpt2_forward(&model, train.inputs, train.targets, rows, plan.T);',
+     '            gpt2cu_forward(&gmodel, train.inputs, train.targets, rows, plan.T);'),
+    ('            gpt2_backward(&model, share);\n            loss += model.mean_loss * share;',
+     '            gpt2cu_backward(&gmodel, share);\n            loss += gmodel.mean_loss * share;'),
+    ('        float grad_norm = adamw_step(&opt, &model, &hyper);', '        float grad_norm = gpt2cu_adamw_step(&gmodel, &hyper);'),
+    ('            last_val = validation_loss(&model, val, val_examples);', '            last_val = validation_loss(&gmodel, val, val_examples);'),
+    ('        last_val = validation_loss(&model, val, val_examples);', '        last_val = validation_loss(&gmodel, val, val_examples);'),
+    ('            save_checkpoint(&args, &model, &opt, &st, previous_checkpoint);',
+     '            gpt2cu_download_params(&gmodel, &model);  // GPU: fp32 master weights and moments to the host\n'
+     '            gpt2cu_download_optimizer(&gmodel, &opt);\n'
+     '            save_checkpoint(&args, &model, &opt, &st, previous_checkpoint);'),
+    ('    test_kill_point("before_final_model", plan.total_steps);\n',
+     '    test_kill_point("before_final_model", plan.total_steps);\n    gpt2cu_download_params(&gmodel, &model);\n'),
+    ('    adamw_free(&opt);\n    gpt2_free(&model);', '    adamw_free(&opt);\n    gpt2cu_free(&gmodel);\n    gpt2_free(&model);'),
+]
+
+
+def generate(cpu):
+    out = cpu
+    for i, (old, new) in enumerate(EDITS):
+        n = out.count(old)
+        if n != 1:
+            sys.exit("make_train_gpt2cu: edit %d expects its CPU text exactly once in train_gpt2.c, found %d:\n%s"
+                     % (i, n, old[:200]))
+        out = out.replace(old, new)
+    # A CPU model call left over (a new code path in train_gpt2.c) would silently train the host
+    # copy: every one must have been swapped for its gpt2cu_ twin.
+    leftover = re.findall(r"\b(?:gpt2_forward|gpt2_forward_positions|gpt2_backward|gpt2_zero_grad|gpt2_grad_norm|"
+                          r"adamw_step|adamw_step_with_norm)\(", out)
+    if leftover:
+        sys.exit("make_train_gpt2cu: train_gpt2.c has CPU model calls with no GPU edit: %s (add edits here)"
+                 % ", ".join(sorted(set(leftover))))
+    return out
+
+
+def main():
+    cpu = open(os.path.join(ROOT, "train_gpt2.c")).read()
+    gpu = generate(cpu)
+    path = os.path.join(ROOT, "train_gpt2.cu")
+    if "--check" in sys.argv[1:]:
+        current = open(path).read() if os.path.exists(path) else ""
+        if current != gpu:
+            sys.exit("make_train_gpt2cu: train_gpt2.cu is stale (run /usr/bin/python3 dev/cuda/make_train_gpt2cu.py)")
+        return
+    tmp = path + ".tmp.%d" % os.getpid()
+    with open(tmp, "w") as f:
+        f.write(gpu)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+if __name__ == "__main__":
+    main()

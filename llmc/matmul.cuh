@@ -1,0 +1,151 @@
+// Matrix multiplies through cuBLASLt, with the bias add fused as an epilogue, and a deterministic
+// bias gradient. Row-major shapes as in the CPU code (llmc/matmul_cpu.h):
+//   forward   out (BT,OC)  = inp (BT,C) . weight(OC,C)^T + bias (OC)
+//   backward  dinp (BT,C)  = dout (BT,OC) . weight (OC,C)
+//             dweight (OC,C) += dout^T . inp      (fp32 gradients, accumulated with beta = 1)
+//             dbias (OC)     += column sums of dout
+// cuBLAS is column-major: a row-major (R,K) matrix is a column-major (K,R) one, so each product
+// is computed in its transposed form.
+// Determinism: reduction schemes (split-K) are disabled and the algorithm is the first heuristic
+// result for the shape, which is fixed for a given GPU, library and shape.
+#ifndef LLMC_MATMUL_CUH
+#define LLMC_MATMUL_CUH
+
+#include "cuda_common.cuh"
+#include "layernorm.cuh"  // COLUMN_REDUCE_* constants
+
+#define CUBLASLT_WORKSPACE_BYTES (32u << 20)
+
+typedef struct {
+    cublasLtHandle_t handle;
+    void *workspace;          // CUBLASLT_WORKSPACE_BYTES on the device
+} MatmulContext;
+
+static void matmul_context_init(MatmulContext *ctx) {
+    cublas_check(cublasLtCreate(&ctx->handle));
+    cuda_check(cudaMalloc(&ctx->workspace, CUBLASLT_WORKSPACE_BYTES));
+}
+
+static void matmul_context_free(MatmulContext *ctx) {
+    cuda_check(cudaFree(ctx->workspace));
+    cublas_check(cublasLtDestroy(ctx->handle));
+}
+
+// Largest power of two (<= 256) dividing the address: cuBLASLt must not pick a kernel that needs more.
+static uint32_t pointer_alignment(const void *p) {
+    uintptr_t a = (uintptr_t)p;
+    uint32_t align = 256;
+    while (align > 1 && (a % align) != 0) align >>= 1;
+    return align;
+}
+
+// Column-major D (m,n) = op(A) . op(B) [+ bias (m)] [+ beta * D].
+//   A: (k,m) with lda = k when trans_a, else (m,k) with lda = m
+//   B: (n,k) with ldb = n when trans_b, else (k,n) with ldb = k
+// ab_type: the type of A and B; d_type: the type of D (and C = D when beta != 0); fp32 compute.
+static void matmul_lt(const MatmulContext *ctx, void *d, cudaDataType_t d_type, const void *a, const void *b,
+                      cudaDataType_t ab_type, const void *bias, int m, int n, int k, int trans_a, int trans_b,
+                      float beta, cudaStream_t stream) {
+    cublasLtMatmulDesc_t desc;
+    cublas_check(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+    cublas_check(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &op_a, sizeof op_a));
+    cublas_check(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &op_b, sizeof op_b));
+    if (bias) {
+        cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
+        cublas_check(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue));
+        cublas_check(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
+    }
+    cublasLtMatrixLayout_t la, lb, ld;
+    cublas_check(cublasLtMatrixLayoutCreate(&la, ab_type, trans_a ? k : m, trans_a ? m : k, trans_a ? k : m));
+    cublas_check(cublasLtMatrixLayoutCreate(&lb, ab_type, trans_b ? n : k, trans_b ? k : n, trans_b ? n : k));
+    cublas_check(cublasLtMatrixLayoutCreate(&ld, d_type, m, n, m));
+
+    cublasLtMatmulPreference_t pref;
+    cublas_check(cublasLtMatmulPreferenceCreate(&pref));
+    size_t workspace = CUBLASLT_WORKSPACE_BYTES;
+    cublas_check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace,
+                                                      sizeof workspace));
+    uint32_t no_reduction = CUBLASLT_REDUCTION_SCHEME_NONE;  // no split-K: one fixed summation order
+    cublas_check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK,
+                                                      &no_reduction, sizeof no_reduction));
+    uint32_t align_a = pointer_alignment(a), align_b = pointer_alignment(b), align_d = pointer_alignment(d);
+    cublas_check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_a, sizeof align_a));
+    cublas_check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_b, sizeof align_b));
+    cublas_check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_d, sizeof align_d));
+    cublas_check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_d, sizeof align_d));
+
+    cublasLtMatmulHeuristicResult_t heuristic;
+    int found = 0;
+    cublas_check(cublasLtMatmulAlgoGetHeuristic(ctx->handle, desc, la, lb, ld, ld, pref, 1, &heuristic, &found));
+    if (found == 0)
+        die("cuBLASLt has no algorithm for a %dx%dx%d matmul (%s); this GPU/precision combination is not supported",
+            m, n, k, ab_type == CUDA_R_16BF ? "bf16" : "fp32");
+    float alpha = 1.0f;
+    cublas_check(cublasLtMatmul(ctx->handle, desc, &alpha, a, la, b, lb, &beta, d, ld, d, ld, &heuristic.algo,
+                                ctx->workspace, CUBLASLT_WORKSPACE_BYTES, stream));
+    cublas_check(cublasLtMatmulPreferenceDestroy(pref));
+    cublas_check(cublasLtMatrixLayoutDestroy(la));
+    cublas_check(cublasLtMatrixLayoutDestroy(lb));
+    cublas_check(cublasLtMatrixLayoutDestroy(ld));
+    cublas_check(cublasLtMatmulDescDestroy(desc));
+}
+
+// out (BT,OC) = inp (BT,C) . weight(OC,C)^T + bias (bias may be NULL).
+template <typename floatX>
+void matmul_forward(const MatmulContext *ctx, floatX *out, const floatX *inp, const floatX *weight, const floatX *bias,
+                    int BT, int C, int OC, cudaStream_t stream) {
+    cudaDataType_t t = CudaType<floatX>::value;
+    matmul_lt(ctx, out, t, weight, inp, t, bias, OC, BT, C, 1, 0, 0.0f, stream);
+}
+
+// dbias partial sums over fixed row chunks: grid (ceil(OC/32), COLUMN_REDUCE_CHUNKS),
+// block (32, COLUMN_REDUCE_ROWS_PER_BLOCK); partial (COLUMN_REDUCE_CHUNKS, OC).
+template <typename floatX>
+__global__ void bias_backward_partial_kernel(float *partial, const floatX *dout, int BT, int OC) {
+    __shared__ float s[COLUMN_REDUCE_ROWS_PER_BLOCK][32];
+    int c = blockIdx.x * 32 + threadIdx.x;
+    int chunk = blockIdx.y;
+    int rows_per_chunk = ceil_div(BT, COLUMN_REDUCE_CHUNKS);
+    int lo = chunk * rows_per_chunk, hi = min(BT, lo + rows_per_chunk);
+    float acc = 0.0f;
+    if (c < OC)
+        for (int r = lo + threadIdx.y; r < hi; r += COLUMN_REDUCE_ROWS_PER_BLOCK) acc += to_float(dout[(long long)r * OC + c]);
+    s[threadIdx.y][threadIdx.x] = acc;
+    __syncthreads();
+    if (threadIdx.y == 0 && c < OC) {
+        float sum = 0.0f;
+        for (int y = 0; y < COLUMN_REDUCE_ROWS_PER_BLOCK; y++) sum += s[y][threadIdx.x];
+        partial[(long long)chunk * OC + c] = sum;
+    }
+}
+
+__global__ void bias_backward_finish_kernel(float *dbias, const float *partial, int OC) {
+    int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= OC) return;
+    float sum = 0.0f;
+    for (int k = 0; k < COLUMN_REDUCE_CHUNKS; k++) sum += partial[(long long)k * OC + c];
+    dbias[c] += sum;
+}
+
+// dinp = dout . weight (written); dweight += dout^T . inp; dbias += column sums of dout (if not NULL).
+// scratch: COLUMN_REDUCE_CHUNKS * OC floats (for the bias).
+template <typename floatX>
+void matmul_backward(const MatmulContext *ctx, floatX *dinp, float *dweight, float *dbias, float *scratch,
+                     const floatX *dout, const floatX *inp, const floatX *weight, int BT, int C, int OC,
+                     cudaStream_t stream) {
+    cudaDataType_t t = CudaType<floatX>::value;
+    // dinp^T (C,BT) = weight^T (C,OC) . dout^T (OC,BT)
+    matmul_lt(ctx, dinp, t, weight, dout, t, NULL, C, BT, OC, 0, 0, 0.0f, stream);
+    // dweight^T (C,OC) += inp^T (C,BT) . dout (BT,OC)
+    matmul_lt(ctx, dweight, CUDA_R_32F, inp, dout, t, NULL, C, OC, BT, 0, 1, 1.0f, stream);
+    if (dbias) {
+        dim3 grid(ceil_div(OC, 32), COLUMN_REDUCE_CHUNKS), block(32, COLUMN_REDUCE_ROWS_PER_BLOCK);
+        bias_backward_partial_kernel<<<grid, block, 0, stream>>>(scratch, dout, BT, OC);
+        cuda_check_launch();
+        bias_backward_finish_kernel<<<ceil_div(OC, 256), 256, 0, stream>>>(dbias, scratch, OC);
+        cuda_check_launch();
+    }
+}
+
+#endif

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# The GPU verification of the CUDA trainer, as ONE script for a short GPU lease (a few minutes):
+#   1. environment, nvidia-smi, (re)build only if the carried binaries are missing
+#   2. test_gpt2cu against the PyTorch reference (fp32 and bf16)
+#   3. determinism of the model (two runs, bitwise) in bf16 and fp32
+#   4. train_gpt2cu: a short run; the same run killed after a checkpoint and resumed -> model.bin
+#      bitwise equal; a third run -> bitwise equal (determinism); the loss goes down
+#   5. bad input: batch size too large for GPU memory -> one line naming a batch size that fits
+#   6. speed: d12 at T=1024 with B=16 and B=32, d24 with B=16 (tokens/s, MFU, GPU memory)
+# Prints "PASS name" / "FAIL name" lines and the figures; full logs in $OUT/device_check_logs.tgz
+# (or /tmp/device_check_logs when $OUT is unset).
+# Prepare on the build machine: scripts/prepare_device.sh && make && make -C dev/cuda; carry
+# .device, train_gpt2cu, test_gpt2cu, build/libllmc_portable.a and build/dev_cuda.
+# Usage: scripts/device_check.sh [--quick]   (--quick: no benchmark)
+set -u
+cd "$(dirname "$0")/.."
+QUICK=0; [ "${1:-}" = "--quick" ] && QUICK=1
+# Logs go to a scratch folder and, at the end, into one archive in $OUT (the device tool returns few files).
+LOG=/tmp/device_check_logs
+rm -rf "$LOG"; mkdir -p "$LOG"
+WORK=$(mktemp -d /tmp/device_check.XXXXXX)
+PY=${PY:-$(command -v python3)}
+passed=0; failed=0
+pass() { echo "PASS $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1"; failed=$((failed + 1)); }
+# run NAME SECONDS CMD...: PASS when CMD exits 0 within SECONDS; output in $LOG/NAME.log.
+run() {
+  local name=$1 secs=$2; shift 2
+  local t0=$SECONDS
+  if timeout "$secs" "$@" > "$LOG/$name.log" 2>&1; then pass "$name ($((SECONDS - t0)) s)"
+  else fail "$name (exit $?, $((SECONDS - t0)) s; last lines:)"; tail -n 25 "$LOG/$name.log" | sed 's/^/    /'; fi
+}
+
+# ---- 1. environment
+cublas_dir=""
+for d in /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/local/cuda/targets/x86_64-linux/lib; do
+  [ -e "$d/libcublasLt.so.13" ] && { cublas_dir=$d; break; }
+done
+if [ -z "$cublas_dir" ]; then
+  f=$(find / -name 'libcublasLt.so.13' -not -path '/proc/*' 2>/dev/null | head -n1)
+  [ -n "$f" ] && cublas_dir=$(dirname "$f")
+fi
+export LD_LIBRARY_PATH="$PWD/.device/lib${cublas_dir:+:$cublas_dir}:${LD_LIBRARY_PATH:-}"
+echo "== environment: LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+nvidia-smi --query-gpu=name,memory.total,driver_version,compute_cap --format=csv,noheader || echo "nvidia-smi failed"
+if [ ! -x ./train_gpt2cu ] || [ ! -x ./test_gpt2cu ]; then
+  echo "== binaries missing: building with nvcc (cJSON headers from .device/include)"
+  cc=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -n1 | tr -d '.')
+  CPATH="$PWD/.device/include" LIBRARY_PATH="$PWD/.device/lib" \
+    make -j8 train_gpt2cu test_gpt2cu GPU_COMPUTE_CAPABILITY="${cc:-90}" NVCC="$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)" \
+    LDLIBS="-lcjson -lm" > "$LOG/build.log" 2>&1 || { echo "FAIL build"; tail -n 30 "$LOG/build.log"; exit 1; }
+fi
+ldd ./train_gpt2cu | grep -q "not found" && { echo "FAIL libraries:"; ldd ./train_gpt2cu | grep "not found"; exit 1; }
+
+# ---- 2. the model against the reference
+echo "== test_gpt2cu vs the PyTorch reference"
+run reference_fp32 120 ./test_gpt2cu --mode reference --precision fp32
+run reference_bf16 120 ./test_gpt2cu --mode reference --precision bf16
+grep -h "^fp32\|^bf16\|  logits \|  loss \|trajectory\|steps:\|FAIL" "$LOG/reference_fp32.log" "$LOG/reference_bf16.log" | sed 's/^/    /'
+
+echo "== test_gpt2cu vs the CPU model (head sizes 16, 32, 64, 128; T=200 over several key tiles)"
+run cpu_fp32 180 ./test_gpt2cu --mode cpu --precision fp32
+run cpu_bf16 180 ./test_gpt2cu --mode cpu --precision bf16
+grep -h "vs CPU\|FAIL" "$LOG/cpu_fp32.log" "$LOG/cpu_bf16.log" | sed 's/^/    /'
+# The standalone kernel checks (make -C dev/cuda; carried in build/dev_cuda), when present.
+if [ -d build/dev_cuda ]; then
+  echo "== dev/cuda kernel checks"
+  for k in attention layernorm classifier; do
+    [ -x build/dev_cuda/$k ] || continue
+    run "kernel_${k}_fp32" 120 build/dev_cuda/$k --precision fp32
+    run "kernel_${k}_bf16" 120 build/dev_cuda/$k --precision bf16
+    grep -h "^PASS\|^FAIL\|^time" "$LOG/kernel_${k}_fp32.log" "$LOG/kernel_${k}_bf16.log" | sed 's/^/    /'
+  done
+fi
+
+# ---- 3. determinism of the model
+echo "== determinism (model)"
+run determinism_bf16 120 ./test_gpt2cu --mode determinism --precision bf16 --model_name d2 --batch 4 --seq 256 --steps 4
+run determinism_fp32 120 ./test_gpt2cu --mode determinism --precision fp32 --model_name d2 --batch 4 --seq 256 --steps 4
+
+# ---- 4. the trainer: kill + resume bitwise, determinism, learning
+echo "== train_gpt2cu: resume and determinism"
+"$PY" - "$WORK" <<'PYEOF'
+import sys, numpy as np
+out = sys.argv[1]
+def shard(path, n, tpe, seed):
+    rng = np.random.default_rng(seed)
+    toks = rng.integers(0, 1000, size=(n, tpe + 1))  # a small alphabet: the unigram is learnable fast
+    toks[:, 0] = 50256
+    header = np.zeros(256, dtype="<i4"); header[:4] = [20240520, 1, n * (tpe + 1), tpe + 1]
+    with open(path, "wb") as f:
+        f.write(header.tobytes()); f.write(toks.astype("<u2").tobytes())
+shard(out + "/train.bin", 64, 128, 1)
+shard(out + "/val.bin", 8, 128, 2)
+PYEOF
+FLAGS=(--model_name d2 --train_file "$WORK/train.bin" --validation_file "$WORK/val.bin" --per_device_train_batch_size 8
+       --max_steps 16 --save_every 4 --eval_every 8 --learning_rate 1e-3 --warmup_steps 2 --seed 7 --quiet)
+run train_full 120 ./train_gpt2cu "${FLAGS[@]}" --output_dir "$WORK/full"
+MEMLENS_TEST_KILL_AT=after_state:8 timeout 120 ./train_gpt2cu "${FLAGS[@]}" --output_dir "$WORK/killed" > "$LOG/train_killed.log" 2>&1
+rc=$?; [ $rc -eq 137 ] && pass "train_killed (SIGKILL after the step-8 checkpoint, as planned)" || fail "train_killed (exit $rc, expected 137)"
+run train_resume 120 ./train_gpt2cu "${FLAGS[@]}" --output_dir "$WORK/killed" --resume
+grep -q "resuming from step 8" "$LOG/train_resume.log" && pass "resume started at step 8" || fail "resume did not start at step 8"
+cmp -s "$WORK/full/model.bin" "$WORK/killed/model.bin" && pass "killed+resumed model.bin bitwise equal to uninterrupted run" \
+  || fail "killed+resumed model.bin differs from the uninterrupted run"
+run train_again 120 ./train_gpt2cu "${FLAGS[@]}" --output_dir "$WORK/again"
+cmp -s "$WORK/full/model.bin" "$WORK/again/model.bin" && pass "two runs: model.bin bitwise equal" || fail "two runs: model.bin differs"
+cmp -s "$WORK/full/model_00000008.bin" "$WORK/again/model_00000008.bin" && pass "two runs: checkpoint of step 8 bitwise equal" \
+  || fail "two runs: checkpoint of step 8 differs"
+"$PY" - "$WORK/full/train_log.jsonl" <<'PYEOF' && pass "loss goes down (memorising 64 random examples)" || fail "loss does not go down"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+print("    loss %.4f -> %.4f over %d steps, val %s" % (rows[0]["loss"], rows[-1]["loss"], len(rows), rows[-1].get("val_loss")))
+sys.exit(0 if len(rows) == 16 and rows[-1]["loss"] < rows[0]["loss"] - 0.5 else 1)
+PYEOF
+run train_fp32 120 ./train_gpt2cu "${FLAGS[@]}" --precision fp32 --output_dir "$WORK/fp32"
+tail -n 2 "$LOG/train_full.log" "$LOG/train_fp32.log" | sed 's/^/    /'
+# The same run on the CPU trainer (built portable by make -C dev/cuda): the loss trajectories of
+# the fp32 GPU run must match it closely, the bf16 run loosely.
+if [ -x build/dev_cuda/train_gpt2_cpu ]; then
+  run train_cpu 300 build/dev_cuda/train_gpt2_cpu "${FLAGS[@]}" --output_dir "$WORK/cpu" --threads "$(nproc)"
+  "$PY" - "$WORK/cpu/train_log.jsonl" "$WORK/fp32/train_log.jsonl" "$WORK/full/train_log.jsonl" <<'PYEOF'
+import json, sys
+def losses(path):
+    rows = [json.loads(l) for l in open(path)]
+    return [r["loss"] for r in rows], [r["val_loss"] for r in rows if "val_loss" in r], [r["grad_norm"] for r in rows]
+cpu = losses(sys.argv[1])
+ok = True
+for name, path, tol in (("fp32", sys.argv[2], 1e-3), ("bf16", sys.argv[3], 3e-2)):
+    gpu = losses(path)
+    for what, a, b in (("loss", cpu[0], gpu[0]), ("val_loss", cpu[1], gpu[1]), ("grad_norm", cpu[2], gpu[2])):
+        err = max(abs(x - y) / max(abs(x), 1e-6) for x, y in zip(a, b)) if a and len(a) == len(b) else float("inf")
+        limit = tol * (3 if what == "grad_norm" and name == "bf16" else 1)
+        good = err <= limit
+        ok &= good
+        print("%s GPU %s vs CPU trainer: %s trajectory max rel diff %.2e (tol %.0e)" % ("PASS" if good else "FAIL", name, what, err, limit))
+sys.exit(0 if ok else 1)
+PYEOF
+  [ $? -eq 0 ] && pass "GPU trainer follows the CPU trainer" || fail "GPU trainer departs from the CPU trainer"
+fi
+
+# ---- 5. bad input: out of memory
+echo "== out-of-memory message"
+timeout 120 ./train_gpt2cu --model_name d24 --train_file "$WORK/train.bin" --validation_file none --per_device_train_batch_size 4096 \
+  --max_seq_length 128 --output_dir "$WORK/oom" > "$LOG/oom.out" 2> "$LOG/oom.err"; rc=$?
+if [ $rc -ne 0 ] && [ "$(grep -c '' "$LOG/oom.err")" -eq 1 ] && grep -q "per_device_train_batch_size [0-9]* or less" "$LOG/oom.err" && [ ! -e "$WORK/oom" ]; then
+  pass "out of memory: one line naming a batch size that fits, nothing written"
+else fail "out of memory message (exit $rc)"; fi
+sed 's/^/    /' "$LOG/oom.err"
+
+# ---- 6. speed
+if [ $QUICK -eq 0 ]; then
+  echo "== speed (bf16, random init, T=1024)"
+  run bench_d12_b16 150 ./test_gpt2cu --mode bench --model_name d12 --batch 16 --seq 1024 --steps 20
+  run bench_d12_b32 150 ./test_gpt2cu --mode bench --model_name d12 --batch 32 --seq 1024 --steps 10
+  run bench_d24_b16 150 ./test_gpt2cu --mode bench --model_name d24 --batch 16 --seq 1024 --steps 10
+  grep -h "^bench" "$LOG"/bench_*.log | sed 's/^/    /'
+fi
+rm -rf "$WORK"
+if [ -n "${OUT:-}" ]; then tar czf "$OUT/device_check_logs.tgz" -C /tmp device_check_logs && LOG="$OUT/device_check_logs.tgz"; fi
+echo "== device_check: $passed passed, $failed failed (logs in $LOG)"
+[ $failed -eq 0 ]
