@@ -403,7 +403,7 @@ expect_error "--model_name that is neither a name nor a file" 'model_name nosuch
 expect_error "unknown flag" "unknown flag '--epochs'" T "${B[@]}" --epochs 3
 expect_error "existing checkpoints without --resume" 'already holds checkpoints.*--resume' T "${RUN[@]}" --output_dir "$TMP/ref"
 # A second trainer on a busy output dir is refused (the first holds a lock while it runs).
-T --train_file "$D/mem.bin" --validation_file none --output_dir "$TMP/busy" --max_steps 1000000 > /dev/null 2>&1 &
+$TRAIN "${TINY[@]}" --train_file "$D/mem.bin" --validation_file none --output_dir "$TMP/busy" --max_steps 1000000 > /dev/null 2>&1 &
 busy_pid=$!
 for _ in $(seq 1 100); do [ -s "$TMP/busy/train_log.jsonl" ] && break; sleep 0.1; done
 expect_error "a second trainer on the same --output_dir" 'output_dir .*busy is in use by another train_gpt2' \
