@@ -1,0 +1,177 @@
+#include "gpt2_infer.h"
+#include "layers_cpu.h"
+#include "matmul_cpu.h"
+#include "utils.h"
+
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+void gpt2_infer_init(GPT2Infer *g, const GPT2 *model, int max_batch, int max_len) {
+    memset(g, 0, sizeof *g);
+    const GPT2Config *c = &model->config;
+    if (max_batch < 1 || max_len < 1) die("gpt2_infer_init: batch %d and length %d must be positive", max_batch, max_len);
+    g->model = model;
+    g->max_batch = max_batch;
+    g->max_len = max_len;
+    size_t cache = (size_t)c->num_layers * max_batch * max_len * c->channels;
+    g->key_cache = malloc_or_die(cache * sizeof(float));
+    g->value_cache = malloc_or_die(cache * sizeof(float));
+    g->att_scores = malloc_or_die((size_t)omp_get_max_threads() * max_len * sizeof(float));
+    g->last_ln = malloc_or_die((size_t)max_batch * c->channels * sizeof(float));
+    g->logits = malloc_or_die((size_t)max_batch * c->padded_vocab_size * sizeof(float));
+    g->logits_rows = (size_t)max_batch;
+}
+
+static void ensure_chunk_capacity(GPT2Infer *g, size_t rows) {
+    if (rows <= g->chunk_capacity) return;
+    size_t C = (size_t)g->model->config.channels;
+    free(g->x); free(g->ln); free(g->qkv); free(g->atty); free(g->proj); free(g->fch);
+    free(g->ln_mean); free(g->ln_rstd);
+    g->ln_mean = malloc_or_die(rows * sizeof(float));
+    g->ln_rstd = malloc_or_die(rows * sizeof(float));
+    g->x = malloc_or_die(rows * C * sizeof(float));
+    g->ln = malloc_or_die(rows * C * sizeof(float));
+    g->qkv = malloc_or_die(rows * 3 * C * sizeof(float));
+    g->atty = malloc_or_die(rows * C * sizeof(float));
+    g->proj = malloc_or_die(rows * C * sizeof(float));
+    g->fch = malloc_or_die(rows * 4 * C * sizeof(float));
+    g->chunk_capacity = rows;
+}
+
+void gpt2_infer_free(GPT2Infer *g) {
+    free(g->key_cache); free(g->value_cache); free(g->att_scores); free(g->last_ln); free(g->logits);
+    free(g->x); free(g->ln); free(g->qkv); free(g->atty); free(g->proj); free(g->fch);
+    free(g->ln_mean); free(g->ln_rstd);
+    memset(g, 0, sizeof *g);
+}
+
+int gpt2_argmax_vocab(const float *logits, int V) {
+    int best = 0;
+    for (int v = 1; v < V; v++)
+        if (logits[v] > logits[best]) best = v;
+    return best;
+}
+
+// Runs S new tokens per row (tokens, positions: (B, S)) through the model, on top of `past`
+// cached tokens per row; appends their keys and values to the cache and leaves the logits of
+// each row's last n_last new tokens in g->logits (B, n_last, Vp).
+static void forward_chunk(GPT2Infer *g, const int *tokens, const int *positions, int B, int S, int past, int n_last) {
+    const GPT2 *m = g->model;
+    const GPT2Config *cfg = &m->config;
+    const int C = cfg->channels, L = cfg->num_layers, NH = cfg->num_heads, hs = C / NH;
+    const int V = cfg->vocab_size, Vp = cfg->padded_vocab_size, maxT = cfg->max_seq_len;
+    const int BS = B * S;
+    ensure_chunk_capacity(g, (size_t)BS);
+    const GPT2Params *p = &m->params;
+
+    for (int i = 0; i < BS; i++) {
+        if (tokens[i] < 0 || tokens[i] >= V) die("generation: token id %d is outside the vocabulary [0, %d)", tokens[i], V);
+        if (positions[i] < 0 || positions[i] >= maxT)
+            die("generation: position %d is outside the model's range [0, %d) (use shorter prompts or fewer new tokens)", positions[i], maxT);
+    }
+    encoder_forward(g->x, tokens, positions, p->wte, p->wpe, BS, C);
+
+    const float scale = 1.0f / sqrtf((float)hs);
+    for (int l = 0; l < L; l++) {
+        layernorm_forward(g->ln, g->ln_mean, g->ln_rstd, g->x, p->ln1w + (size_t)l * C, p->ln1b + (size_t)l * C, BS, C);
+        matmul_forward(g->qkv, g->ln, p->qkvw + (size_t)l * 3 * C * C, p->qkvb + (size_t)l * 3 * C, BS, C, 3 * C);
+        float *kc = g->key_cache + (size_t)l * g->max_batch * g->max_len * C;   // (max_batch, max_len, C)
+        float *vc = g->value_cache + (size_t)l * g->max_batch * g->max_len * C;
+        for (int b = 0; b < B; b++)
+            for (int s = 0; s < S; s++) {
+                const float *row = g->qkv + ((size_t)b * S + s) * 3 * C;
+                size_t at = ((size_t)b * g->max_len + past + s) * C;
+                memcpy(kc + at, row + C, C * sizeof(float));
+                memcpy(vc + at, row + 2 * C, C * sizeof(float));
+            }
+        // causal attention: the new token s of row b sees cached tokens 0 .. past+s of its own row
+        #pragma omp parallel for collapse(2) schedule(static)
+        for (int bs = 0; bs < BS; bs++)
+            for (int h = 0; h < NH; h++) {
+                int b = bs / S, s = bs % S, n_keys = past + s + 1;
+                float *w = g->att_scores + (size_t)omp_get_thread_num() * g->max_len;
+                const float *q = g->qkv + (size_t)bs * 3 * C + h * hs;
+                const float *keys = kc + (size_t)b * g->max_len * C + h * hs;
+                const float *values = vc + (size_t)b * g->max_len * C + h * hs;
+                float maxv = -INFINITY;
+                for (int t = 0; t < n_keys; t++) {
+                    const float *k = keys + (size_t)t * C;
+                    float dot = 0.0f;
+                    for (int i = 0; i < hs; i++) dot += q[i] * k[i];
+                    w[t] = dot * scale;
+                    if (w[t] > maxv) maxv = w[t];
+                }
+                float sum = 0.0f;
+                for (int t = 0; t < n_keys; t++) { w[t] = expf(w[t] - maxv); sum += w[t]; }
+                float inv = 1.0f / sum;
+                float *y = g->atty + (size_t)bs * C + h * hs;
+                for (int i = 0; i < hs; i++) y[i] = 0.0f;
+                for (int t = 0; t < n_keys; t++) {
+                    const float *v = values + (size_t)t * C;
+                    float wt = w[t] * inv;
+                    for (int i = 0; i < hs; i++) y[i] += wt * v[i];
+                }
+            }
+        matmul_forward(g->proj, g->atty, p->attprojw + (size_t)l * C * C, p->attprojb + (size_t)l * C, BS, C, C);
+        residual_forward(g->x, g->x, g->proj, (size_t)BS * C);
+        layernorm_forward(g->ln, g->ln_mean, g->ln_rstd, g->x, p->ln2w + (size_t)l * C, p->ln2b + (size_t)l * C, BS, C);
+        matmul_forward(g->fch, g->ln, p->fcw + (size_t)l * 4 * C * C, p->fcb + (size_t)l * 4 * C, BS, C, 4 * C);
+        gelu_forward(g->fch, g->fch, (size_t)BS * 4 * C);
+        matmul_forward(g->proj, g->fch, p->fcprojw + (size_t)l * C * 4 * C, p->fcprojb + (size_t)l * C, BS, 4 * C, C);
+        residual_forward(g->x, g->x, g->proj, (size_t)BS * C);
+    }
+    // only the last n_last tokens of each row need logits: (B*n_last, C) -> (B*n_last, Vp), tied embedding
+    const size_t rows = (size_t)B * n_last;
+    if (rows > g->logits_rows) {
+        free(g->logits); free(g->last_ln);
+        g->logits = malloc_or_die(rows * Vp * sizeof(float));
+        g->last_ln = malloc_or_die(rows * C * sizeof(float));
+        g->logits_rows = rows;
+    }
+    for (int b = 0; b < B; b++) // proj and the LayerNorm statistics hold B*S >= B*n_last rows
+        memcpy(g->proj + (size_t)b * n_last * C, g->x + ((size_t)b * S + S - n_last) * C, (size_t)n_last * C * sizeof(float));
+    layernorm_forward(g->last_ln, g->ln_mean, g->ln_rstd, g->proj, p->lnfw, p->lnfb, (int)rows, C);
+    matmul_forward(g->logits, g->last_ln, p->wte, NULL, (int)rows, C, Vp);
+}
+
+void gpt2_greedy_generate(GPT2Infer *g, const int *prompts, const int *positions, int B, int P,
+                          int num_new, int *out) {
+    const GPT2Config *cfg = &g->model->config;
+    if (B < 1 || B > g->max_batch) die("generation: batch of %d rows, the cache holds %d", B, g->max_batch);
+    if (P < 1 || num_new < 1) die("generation: prompt length %d and new tokens %d must be positive", P, num_new);
+    if (P + num_new - 1 > g->max_len) die("generation: %d prompt + %d new tokens exceed the cache length %d", P, num_new, g->max_len);
+    int *default_positions = NULL;
+    if (!positions) {
+        default_positions = malloc_or_die((size_t)B * P * sizeof(int));
+        for (int i = 0; i < B * P; i++) default_positions[i] = i % P;
+        positions = default_positions;
+    }
+    const int V = cfg->vocab_size, Vp = cfg->padded_vocab_size;
+    forward_chunk(g, prompts, positions, B, P, 0, 1);
+    int next_tokens[B], next_positions[B];
+    for (int b = 0; b < B; b++) {
+        out[(size_t)b * num_new] = gpt2_argmax_vocab(g->logits + (size_t)b * Vp, V);
+        next_positions[b] = positions[(size_t)b * P + P - 1];
+    }
+    for (int i = 1; i < num_new; i++) {
+        for (int b = 0; b < B; b++) {
+            next_tokens[b] = out[(size_t)b * num_new + i - 1];
+            next_positions[b] += 1;
+        }
+        forward_chunk(g, next_tokens, next_positions, B, 1, P + i - 1, 1);
+        for (int b = 0; b < B; b++) out[(size_t)b * num_new + i] = gpt2_argmax_vocab(g->logits + (size_t)b * Vp, V);
+    }
+    free(default_positions);
+}
+
+void gpt2_score_last(GPT2Infer *g, const int *tokens, const int *positions, int B, int T, int n_last, int *argmax_out) {
+    const GPT2Config *cfg = &g->model->config;
+    if (B < 1 || B > g->max_batch) die("scoring: batch of %d rows, the cache holds %d", B, g->max_batch);
+    if (T < 1 || T > g->max_len) die("scoring: %d tokens per row, the cache holds %d", T, g->max_len);
+    if (n_last < 1 || n_last > T) die("scoring: %d last positions of %d", n_last, T);
+    forward_chunk(g, tokens, positions, B, T, 0, n_last);
+    const int V = cfg->vocab_size, Vp = cfg->padded_vocab_size;
+    #pragma omp parallel for schedule(static)
+    for (int i = 0; i < B * n_last; i++) argmax_out[i] = gpt2_argmax_vocab(g->logits + (size_t)i * Vp, V);
+}

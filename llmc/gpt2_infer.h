@@ -1,0 +1,48 @@
+// Batched greedy generation with a KV cache on the CPU, for the memorization evaluator.
+// Reads the weights of a loaded GPT2 (never changes them) and reuses its matmul kernel
+// and layer kernels (matmul_cpu.h, layers_cpu.h; attention over the cache is its own); the KV cache and scratch buffers live here, so the model's training
+// activations are untouched. Every row of a batch has a prompt of the same length, but each
+// row has its own positions (the evaluator feeds tokens at their original positions).
+#ifndef LLMC_GPT2_INFER_H
+#define LLMC_GPT2_INFER_H
+
+#include "gpt2.h"
+
+typedef struct {
+    const GPT2 *model;
+    int max_batch;      // rows the cache holds
+    int max_len;        // tokens per row the cache holds (prompt + generated - 1)
+    float *key_cache;   // (L, max_batch, max_len, C)
+    float *value_cache; // (L, max_batch, max_len, C)
+    // scratch for a chunk of S new tokens per row, (B*S, ...) each
+    size_t chunk_capacity; // rows (B*S) the scratch buffers hold
+    float *x, *ln, *qkv, *atty, *proj, *fch;
+    float *ln_mean, *ln_rstd; // (B*S) LayerNorm statistics (the shared kernel writes them)
+    float *att_scores;  // (threads, max_len) one row of attention weights per thread
+    float *last_ln;     // (rows, C) final LayerNorm of the positions that get logits
+    float *logits;      // (rows, Vp) logits of the last call: (B, n_last, Vp)
+    size_t logits_rows; // rows allocated in last_ln and logits
+} GPT2Infer;
+
+void gpt2_infer_init(GPT2Infer *g, const GPT2 *model, int max_batch, int max_len);
+void gpt2_infer_free(GPT2Infer *g);
+
+// Greedy decoding. prompts and positions are (B, P): row b's prompt tokens and the position of
+// each (positions NULL = 0..P-1). Writes (B, num_new) generated ids to out: each new token is the
+// argmax over the real vocabulary (lowest id on ties) of the logits at the previous token, and
+// takes the next position. Needs B <= max_batch, P + num_new - 1 <= max_len and every position
+// < max_seq_len (dies with one line otherwise).
+void gpt2_greedy_generate(GPT2Infer *g, const int *prompts, const int *positions, int B, int P,
+                          int num_new, int *out);
+
+// Teacher-forced scoring without a loss: runs (B, T) tokens at their positions (each row sees only
+// its own tokens, causally) and writes the argmax of the logits at each row's last n_last positions
+// to argmax_out (B, n_last). Only those positions pay for the classifier, which dominates small
+// models. Uses the cache as scratch (T <= max_len, B <= max_batch).
+void gpt2_score_last(GPT2Infer *g, const int *tokens, const int *positions, int B, int T, int n_last, int *argmax_out);
+
+// Argmax over the first V of Vp logits, lowest index on ties (shared with the evaluator's
+// teacher-forced pass so both paths break ties the same way).
+int gpt2_argmax_vocab(const float *logits, int V);
+
+#endif

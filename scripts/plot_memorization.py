@@ -1,0 +1,158 @@
+#!/usr/bin/python3
+"""Plots of a test_memorization result: every metric against context length, members beside
+non-members with their 95% intervals, and the training loss from train_log.jsonl.
+
+usage: plot_memorization.py RESULTS.json [--train_log train_log.jsonl] [--output_dir DIR]
+Writes DIR/memorization_overview.png, DIR/memorization_<metric>.png and DIR/training_loss.png
+(DIR defaults to the results file's directory). Needs matplotlib (Debian: python3-matplotlib).
+"""
+import argparse
+import json
+import os
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: works on machines without a display
+import matplotlib.pyplot as plt  # noqa: E402
+
+METRICS = [  # key in the results JSON, title, y-axis label, y range (None = automatic)
+    ("exact_match_rate", "Exact match", "share of examples", (-0.03, 1.03)),
+    ("id_match_rate", "ID match (closing identifier)", "share of examples", (-0.03, 1.03)),
+    ("avg_similarity", "TF-IDF cosine similarity", "mean cosine", (-0.03, 1.03)),
+    ("token_accuracy", "Token accuracy (teacher-forced)", "mean share of tokens", (-0.03, 1.03)),
+    ("matched_prefix", "Matched prefix", "mean tokens before the first error", None),
+    ("loss", "Loss of the true continuation", "mean NLL (nats/token)", None),
+]
+SPLITS = [("train", "members (train)", "tab:red", "o"), ("test", "non-members (test)", "tab:blue", "s")]
+
+
+def series(results, split, metric):
+    by_k = results["results"][split]["by_context_length"]
+    rows = sorted(by_k.values(), key=lambda a: a["k"])
+    ks = [a["k"] for a in rows if a[metric]["value"] is not None]
+    val = [a[metric]["value"] for a in rows if a[metric]["value"] is not None]
+    lo = [a[metric]["ci_low"] for a in rows if a[metric]["value"] is not None]
+    hi = [a[metric]["ci_high"] for a in rows if a[metric]["value"] is not None]
+    return ks, val, lo, hi
+
+
+def draw_metric(ax, results, metric, title, ylabel, ylim):
+    for split, label, color, marker in SPLITS:
+        if split not in results["results"]:
+            continue
+        ks, val, lo, hi = series(results, split, metric)
+        if not ks:
+            continue
+        n = results["results"][split]["num_examples"]
+        ax.plot(ks, val, marker=marker, color=color, label=f"{label}, n={n}")
+        ax.fill_between(ks, lo, hi, color=color, alpha=0.18, linewidth=0)
+    ax.set_xscale("log", base=2)
+    ks_all = results["context_lengths"]
+    ax.set_xticks(ks_all)
+    ax.set_xticklabels([str(k) for k in ks_all])
+    ax.set_xlabel("context length k (prompt tokens)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if ylim:
+        ax.set_ylim(*ylim)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+
+
+def subtitle(results):
+    m = results["model"]
+    c = results["config"]
+    return (f"GPT-2 L={m['num_layers']} C={m['channels']} ({m['num_parameters'] / 1e6:.1f}M params), "
+            f"{results['dataset']['tokens_per_example']} tokens/example, max_new_tokens={c['max_new_tokens']}; "
+            f"shaded: 95% intervals (Wilson for rates, bootstrap for means)")
+
+
+def plot_results(results, out_dir):
+    written = []
+    fig, axes = plt.subplots(2, 3, figsize=(16, 9))
+    for ax, (metric, title, ylabel, ylim) in zip(axes.ravel(), METRICS):
+        draw_metric(ax, results, metric, title, ylabel, ylim)
+    fig.suptitle("Memorization by context length\n" + subtitle(results), fontsize=11)
+    fig.tight_layout()
+    path = os.path.join(out_dir, "memorization_overview.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    written.append(path)
+    for metric, title, ylabel, ylim in METRICS:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        draw_metric(ax, results, metric, title, ylabel, ylim)
+        fig.tight_layout()
+        path = os.path.join(out_dir, f"memorization_{metric}.png")
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def plot_training(log_path, out_dir):
+    steps, losses, val_steps, val_losses = [], [], [], []
+    with open(log_path, encoding="utf-8") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            rec = json.loads(line)
+            if rec.get("loss") is not None and "step" in rec:
+                steps.append(rec["step"])
+                losses.append(rec["loss"])
+            for key in ("val_loss", "validation_loss"):
+                if rec.get(key) is not None:
+                    val_steps.append(rec["step"])
+                    val_losses.append(rec[key])
+                    break
+    if not steps:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.plot(steps, losses, color="tab:red", label="training loss (members)")
+    if val_steps:
+        ax.plot(val_steps, val_losses, color="tab:blue", marker="s", label="validation loss (non-members)")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss (nats/token, log scale)")
+    ax.set_title("Training loss")
+    ax.grid(True, alpha=0.3, which="both")
+    ax.legend()
+    fig.tight_layout()
+    path = os.path.join(out_dir, "training_loss.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("results", help="memorization_results.json from test_memorization")
+    ap.add_argument("--train_log", help="train_log.jsonl from train_gpt2 (optional)")
+    ap.add_argument("--output_dir", help="where the PNGs go (default: beside the results)")
+    args = ap.parse_args()
+    try:
+        with open(args.results, encoding="utf-8") as f:
+            results = json.load(f)
+        if results.get("schema_version") != 1 or "results" not in results:
+            raise ValueError("not a test_memorization results file (schema_version 1)")
+    except (OSError, ValueError) as e:
+        print(f"plot_memorization.py: error: {args.results}: {e} (pass the JSON written by test_memorization)",
+              file=sys.stderr)
+        sys.exit(1)
+    out_dir = args.output_dir or os.path.dirname(os.path.abspath(args.results))
+    os.makedirs(out_dir, exist_ok=True)
+    written = plot_results(results, out_dir)
+    if args.train_log:
+        if not os.path.exists(args.train_log):
+            print(f"plot_memorization.py: error: {args.train_log} does not exist (pass train_gpt2's train_log.jsonl)",
+                  file=sys.stderr)
+            sys.exit(1)
+        path = plot_training(args.train_log, out_dir)
+        if path:
+            written.append(path)
+    for p in written:
+        print(p)
+
+
+if __name__ == "__main__":
+    main()

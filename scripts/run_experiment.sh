@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# The whole experiment: generate a dataset, train a model on its training split, measure
+# memorization of members (train) against non-members (test), plot. `make run` calls it with
+# --preset auto.
+#
+#   scripts/run_experiment.sh [--preset auto|cpu|seed] [--output_dir DIR] [overrides]
+#
+# Presets:
+#   cpu   sized for a 2-core CPU-only machine (whole run in minutes): 120 examples x 64 tokens
+#         (90 members, 30 non-members), a 2-layer 128-channel GPT-2 from scratch, context lengths
+#         4..48 with 16 new tokens.
+#   seed  the seed project's experiment: 1,000 examples x 1,024 tokens, fine-tune pretrained GPT-2
+#         (models/gpt2.bin) for 3 epochs with the CUDA trainer, context lengths 16..512 with 100 new
+#         tokens.
+#   auto  seed when an NVIDIA GPU and the CUDA trainer (./train_gpt2cu) are present, else cpu.
+# Every step is skipped when its output exists, is complete, and was made by the same command
+# (stamped in DIR/.stamps/); an interrupted training run resumes from its last checkpoint.
+# Results: DIR/results/memorization_results.json (+ .jsonl) and DIR/results/*.png.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=/usr/bin/python3
+
+usage() {
+  sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+  cat <<'EOF'
+Overrides (defaults come from the preset):
+  --output_dir DIR          where everything goes (default runs/<preset>)
+  --num_examples N          examples in the dataset
+  --tokens_per_example N    tokens per example
+  --train_ratio X           share of examples in the training split
+  --duplicates SPEC         training copies per example (generate_dataset --duplicates)
+  --model NAME              train_gpt2 --model_name (e.g. gpt2, d12) instead of the preset's model
+  --max_steps N             training steps (0 = use --epochs)
+  --epochs N                training epochs
+  --learning_rate X         peak learning rate
+  --batch_size N            training batch size (examples per step)
+  --eval_examples N         examples per split evaluated (0 = all)
+  --context_lengths LIST    e.g. 16,32,64
+  --max_new_tokens N        tokens generated per prompt
+  --threads N               threads for every step (0 = all cores)
+  --seed N                  seed for the dataset, the initialisation and the evaluation sample
+  --gen_args "..."  --train_args "..."  --eval_args "..."   extra flags passed to each program
+EOF
+}
+
+preset=auto
+out_dir=""
+declare -A o=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h|--help) usage; exit 0 ;;
+    --preset) preset=${2:?--preset needs a value}; shift 2 ;;
+    --output_dir) out_dir=${2:?--output_dir needs a value}; shift 2 ;;
+    --num_examples|--tokens_per_example|--train_ratio|--duplicates|--model|--max_steps|--epochs|--learning_rate|\
+    --batch_size|--eval_examples|--context_lengths|--max_new_tokens|--threads|--seed|--gen_args|--train_args|--eval_args)
+      [ $# -ge 2 ] || { echo "run_experiment.sh: error: $1 needs a value (see --help)" >&2; exit 2; }
+      o[${1#--}]=$2; shift 2 ;;
+    *) echo "run_experiment.sh: error: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+have_cuda_setup() {
+  command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && [ -x ./train_gpt2cu ]
+}
+if [ "$preset" = auto ]; then
+  if have_cuda_setup; then preset=seed; else preset=cpu; fi
+  echo "run_experiment: preset auto -> $preset"
+fi
+
+case "$preset" in
+  cpu)
+    d_num_examples=120; d_tokens=64; d_ratio=0.75; d_model=""; d_arch="--layers 2 --channels 128 --heads 4"
+    d_steps=150; d_epochs=0; d_lr=5e-3; d_batch=18; d_schedule="--lr_schedule constant --warmup_steps 10 --weight_decay 0"
+    d_eval_examples=50; d_ks=4,8,16,32,48; d_new=16; trainer=./train_gpt2 ;;
+  seed)
+    d_num_examples=1000; d_tokens=1024; d_ratio=0.9; d_model=gpt2; d_arch=""
+    d_steps=0; d_epochs=3; d_lr=5e-5; d_batch=4; d_schedule="--lr_schedule linear --warmup_steps 0"
+    d_eval_examples=50; d_ks=16,32,64,128,256,512; d_new=100
+    if [ -x ./train_gpt2cu ]; then trainer=./train_gpt2cu; else trainer=./train_gpt2; fi ;;
+  *) echo "run_experiment.sh: error: --preset '$preset' is not a preset (use auto, cpu or seed)" >&2; exit 2 ;;
+esac
+
+num_examples=${o[num_examples]:-$d_num_examples}
+tokens=${o[tokens_per_example]:-$d_tokens}
+ratio=${o[train_ratio]:-$d_ratio}
+steps=${o[max_steps]:-$d_steps}
+epochs=${o[epochs]:-$d_epochs}
+lr=${o[learning_rate]:-$d_lr}
+batch=${o[batch_size]:-$d_batch}
+eval_examples=${o[eval_examples]:-$d_eval_examples}
+ks=${o[context_lengths]:-$d_ks}
+new_tokens=${o[max_new_tokens]:-$d_new}
+threads=${o[threads]:-0}
+seed=${o[seed]:-1337}
+out_dir=${out_dir:-runs/$preset}
+if [ -n "${o[model]:-}" ]; then model_flags="--model_name ${o[model]}"
+elif [ -n "$d_model" ]; then model_flags="--model_name $d_model"
+else model_flags=$d_arch; fi
+if [ "$steps" != 0 ]; then length_flags="--max_steps $steps"; else length_flags="--num_train_epochs $epochs"; fi
+
+for prog in ./generate_dataset "$trainer" ./test_memorization; do
+  [ -x "$prog" ] || { echo "run_experiment.sh: error: $prog is not built (run make first)" >&2; exit 1; }
+done
+
+data=$out_dir/data; model=$out_dir/model; results=$out_dir/results; stamps=$out_dir/.stamps
+mkdir -p "$out_dir" "$stamps" "$results"
+t_start=$(date +%s)
+
+# run_step NAME COMPLETE_TEST -- CMD...: runs CMD unless COMPLETE_TEST passes and the stamp says
+# the same command made the output. A changed command invalidates the later steps too.
+invalidated=0
+run_step() {
+  local name=$1 complete=$2; shift 3
+  local stamp="$stamps/$name" cmd="$*"
+  if [ $invalidated -eq 0 ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$cmd" ] && eval "$complete"; then
+    echo "== $name: done already, skipped ($stamp)"
+    return
+  fi
+  invalidated=1
+  echo "== $name: $cmd"
+  local t0; t0=$(date +%s)
+  rm -f "$stamp"
+  "$@"
+  echo "$cmd" > "$stamp"
+  echo "== $name: $(( $(date +%s) - t0 )) s"
+}
+
+# 1. dataset
+gen_cmd=(./generate_dataset --num_examples "$num_examples" --tokens_per_example "$tokens" --train_ratio "$ratio"
+         --seed "$seed" --output_dir "$data" --threads "$threads" --overwrite)
+[ -n "${o[duplicates]:-}" ] && gen_cmd+=(--duplicates "${o[duplicates]}")
+# shellcheck disable=SC2206
+gen_cmd+=(${o[gen_args]:-})
+run_step generate "[ -s $data/metadata.json ] && [ -s $data/train.bin ] && [ -s $data/test.bin ]" -- "${gen_cmd[@]}"
+
+# 2. training: resumes from the newest checkpoint after an interruption; starts over when the
+# command changed (then the old checkpoints belong to another run)
+# shellcheck disable=SC2206
+train_cmd=($trainer $model_flags --train_file "$data/train.bin" --validation_file "$data/test.bin" --output_dir "$model"
+           --per_device_train_batch_size "$batch" $length_flags --learning_rate "$lr" $d_schedule --seed "$seed"
+           --save_every 50 --save_total_limit 1 --eval_every 50 --threads "$threads" ${o[train_args]:-})
+train_stamp=$(cat "$stamps/train" 2>/dev/null || true)
+if [ $invalidated -eq 0 ] && [ "$train_stamp" = "${train_cmd[*]}" ] && [ -s "$model/model.bin" ]; then
+  echo "== train: done already, skipped ($stamps/train)"
+else
+  if [ $invalidated -eq 0 ] && [ -f "$stamps/train.started" ] && [ "$(cat "$stamps/train.started")" = "${train_cmd[*]}" ]; then
+    resume=(--resume)          # the same run was interrupted: continue it
+  else
+    resume=(--overwrite_output_dir)
+  fi
+  invalidated=1
+  echo "== train: ${train_cmd[*]} ${resume[*]}"
+  echo "${train_cmd[*]}" > "$stamps/train.started"
+  rm -f "$stamps/train" "$model/model.bin"
+  t0=$(date +%s)
+  "${train_cmd[@]}" "${resume[@]}"
+  echo "${train_cmd[*]}" > "$stamps/train"
+  echo "== train: $(( $(date +%s) - t0 )) s"
+fi
+
+# 3. memorization
+eval_cmd=(./test_memorization --model_path "$model/model.bin" --train_file "$data/train.bin" --test_file "$data/test.bin"
+          --metadata_file "$data/metadata.json" --output_file "$results/memorization_results.json"
+          --num_examples "$eval_examples" --context_lengths "$ks" --max_new_tokens "$new_tokens" --seed "$seed"
+          --threads "$threads")
+# shellcheck disable=SC2206
+eval_cmd+=(${o[eval_args]:-})
+run_step test "[ -s $results/memorization_results.json ] && [ -s $results/memorization_results.jsonl ]" -- "${eval_cmd[@]}"
+
+# 4. plots
+plot_cmd=($PY scripts/plot_memorization.py "$results/memorization_results.json" --train_log "$model/train_log.jsonl"
+          --output_dir "$results")
+run_step plot "[ -s $results/memorization_overview.png ] && [ -s $results/training_loss.png ]" -- "${plot_cmd[@]}"
+
+# 5. the table
+$PY - "$results/memorization_results.json" <<'P'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print()
+print(f"Memorization ({r['model']['num_layers']} layers, {r['model']['channels']} channels, "
+      f"{r['dataset']['tokens_per_example']} tokens/example, {r['config']['max_new_tokens']} new tokens; "
+      f"95% intervals in brackets)")
+head = f"{'split':<22}{'k':>5}{'n':>5}  {'exact match':<20}{'ID match':<20}{'similarity':<20}{'token acc.':<12}{'loss':>7}"
+print(head)
+print("-" * len(head))
+for split, label in (("train", "members (train)"), ("test", "non-members (test)")):
+    if split not in r["results"]:
+        continue
+    for a in sorted(r["results"][split]["by_context_length"].values(), key=lambda a: a["k"]):
+        def iv(e):
+            return "n/a" if e["value"] is None else f"{e['value']:.2f} [{e['ci_low']:.2f},{e['ci_high']:.2f}]"
+        print(f"{label:<22}{a['k']:>5}{a['num_examples']:>5}  {iv(a['exact_match_rate']):<20}{iv(a['id_match_rate']):<20}"
+              f"{iv(a['avg_similarity']):<20}{a['token_accuracy']['value']:<12.3f}{a['loss']['value']:>7.3f}")
+for s in r.get("skipped_context_lengths", []):
+    print(f"skipped k={s['k']}: {s['reason']}")
+P
+echo
+echo "run_experiment: preset $preset done in $(( $(date +%s) - t_start )) s"
+echo "  dataset:  $data/"
+echo "  model:    $model/model.bin (training log $model/train_log.jsonl)"
+echo "  results:  $results/memorization_results.json, per-example records $results/memorization_results.jsonl"
+echo "  plots:    $results/memorization_overview.png, $results/memorization_*.png, $results/training_loss.png"

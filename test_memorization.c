@@ -1,0 +1,949 @@
+// test_memorization: how much of its training data a GPT-2 model reproduces.
+//
+// For every selected example (members from train.bin, non-members from test.bin) and context
+// length k, two probes:
+//   prefix probe: prompt = eot + the example's first k tokens (positions 0..k, as in training);
+//     greedy decoding of max_new_tokens is compared with the example's next tokens.
+//   ID probe: prompt = the k tokens just before the closing identifier, at their original
+//     positions; greedy decoding must produce the closing identifier's tokens.
+// Fast path: greedy decoding reproduces a continuation exactly iff, with the true continuation
+// fed in (teacher forcing), the argmax at every continuation position is the true token. So one
+// forward pass per example gives exact match, matched prefix, token accuracy and loss for every k;
+// text is generated (KV cache, batched) only where a metric needs it and the pass cannot give it.
+// --plain_greedy decodes every probe autoregressively instead (to check the fast path).
+//
+// Output: a JSON summary (configuration, provenance, aggregates with 95% intervals, timings) and a
+// .jsonl of per-example records beside it, both written atomically.
+#include "llmc/args.h"
+#include "llmc/dataset_meta.h"
+#include "llmc/gpt2.h"
+#include "llmc/gpt2_infer.h"
+#include "llmc/sha256.h"
+#include "llmc/shard.h"
+#include "llmc/stats.h"
+#include "llmc/tfidf.h"
+#include "llmc/tokenizer.h"
+#include "llmc/utils.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#define PROGRAM_VERSION "1.0.0"
+#define SCHEMA_VERSION 1
+#define NUM_SPLITS 2
+static const char *const SPLIT_NAMES[NUM_SPLITS] = {"train", "test"};
+
+// ---------------------------------------------------------------------------------------------
+// Inputs.
+
+typedef struct {
+    const char *model_path, *tokenizer_path, *train_file, *test_file, *metadata_file, *output_file;
+    const char *context_lengths_text, *splits_text;
+    int64_t num_examples, max_new_tokens, seed, threads, batch_size, bootstrap_samples;
+    int plain_greedy;
+} Options;
+
+// One example to evaluate: where its tokens are and where its closing identifier sits.
+typedef struct {
+    const char *id;          // identifier text from the metadata
+    int split;               // 0 train (member), 1 test (non-member)
+    int repeats;             // training copies
+    size_t record;           // record index in the split's shard (the first copy)
+    const uint16_t *tokens;  // the record: eot, then tokens_per_example tokens (R in all)
+    int close_pos;           // record position of the closing identifier's first token
+    int close_len;           // its token count
+    char *id_text;           // the closing identifier decoded and trimmed ("[SYNTHETIC_EXAMPLE_00042]")
+} Example;
+
+// Results of both probes for one example and one context length.
+typedef struct {
+    int exact_match;         // greedy continuation == true continuation
+    int matched_prefix;      // leading generated tokens that are right
+    double token_accuracy;   // teacher-forced argmax == true token, share of continuation positions
+    double loss;             // mean NLL of the true continuation (nats)
+    double similarity;       // TF-IDF cosine of generated vs true continuation text
+    int id_applicable;       // the k tokens before the closing identifier exist in the record
+    int id_match;            // greedy decoding from them gives the closing identifier exactly
+    int id_in_generation;    // the identifier text appears in the prefix probe's generated text
+    int *generated;          // (max_new) greedy continuation; NULL until known (exact: the truth)
+    int *id_generated;       // (close_len) greedy identifier attempt; NULL when id_match
+} Probe;
+
+typedef struct {
+    Options opt;
+    GPT2 model;
+    Tokenizer *tokenizer;
+    Shard shards[NUM_SPLITS];
+    const char *shard_paths[NUM_SPLITS];
+    int split_enabled[NUM_SPLITS];
+    int tokens_per_example, record_length;
+    int *ks, num_ks;                   // context lengths that are evaluated
+    cJSON *skipped;                    // [{k, reason}]
+    cJSON *notes;                      // strings: adjustments made
+    Example *examples[NUM_SPLITS];     // selected examples per split
+    int num_examples[NUM_SPLITS];
+    int available_examples[NUM_SPLITS];
+    Probe *probes[NUM_SPLITS];         // (num_examples, num_ks)
+    TfidfModel *tfidf;
+    int tfidf_documents;
+    GPT2Infer infer;
+    int gen_batch;                     // rows per generation batch (the KV cache is small: more than --batch_size)
+    int max_close_len;
+    double t_teacher, t_id, t_generate, t_text;
+    size_t generated_sequences;
+} Eval;
+
+static Probe *probe_at(Eval *ev, int split, int example, int ki) { return &ev->probes[split][(size_t)example * ev->num_ks + ki]; }
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers.
+
+static char *path_join(const char *dir, const char *name) {
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc_or_die(n);
+    snprintf(p, n, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", name);
+    return p;
+}
+
+// The output's companion file: "x.json" -> "x.jsonl", anything else -> "<name>.jsonl".
+static char *records_path_for(const char *output) {
+    size_t n = strlen(output);
+    char *p = malloc_or_die(n + 8);
+    if (n > 5 && !strcmp(output + n - 5, ".json")) snprintf(p, n + 8, "%sl", output);
+    else snprintf(p, n + 8, "%s.jsonl", output);
+    return p;
+}
+
+static char *git_commit(void) {
+    char exe[4096], cmd[4300], line[128] = "";
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return strdup_or_die("unknown");
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = '\0';
+    snprintf(cmd, sizeof cmd, "git -C '%s' rev-parse HEAD 2>/dev/null", exe);
+    FILE *p = popen(cmd, "r");
+    if (p) {
+        if (!fgets(line, sizeof line, p)) line[0] = '\0';
+        pclose(p);
+    }
+    line[strcspn(line, "\r\n")] = '\0';
+    return strdup_or_die(strlen(line) == 40 ? line : "unknown");
+}
+
+// CPU seconds of this process (all threads): a figure that holds up on a shared machine.
+static double cpu_seconds(void) {
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+static char *decode_tokens(const Tokenizer *t, const int *ids, size_t n) {
+    char *text = NULL;
+    tokenizer_decode(t, ids, n, &text);
+    return text;
+}
+
+static char *decode_record_span(const Tokenizer *t, const uint16_t *tokens, int start, int len) {
+    int *ids = malloc_or_die((size_t)(len > 0 ? len : 1) * sizeof(int));
+    for (int i = 0; i < len; i++) ids[i] = tokens[start + i];
+    char *text = decode_tokens(t, ids, (size_t)len);
+    free(ids);
+    return text;
+}
+
+// Argmax over the real vocabulary at each of N rows of (N, Vp) logits.
+static void argmax_rows(int *out, const float *logits, size_t N, int V, int Vp) {
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < N; i++) out[i] = gpt2_argmax_vocab(logits + i * (size_t)Vp, V);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading and validation: every mismatch is one line naming the file and the fix.
+
+static void load_model(Eval *ev) {
+    const char *path = ev->opt.model_path;
+    char *file = dir_exists(path) ? path_join(path, "model.bin") : strdup_or_die(path);
+    if (!file_exists(file)) {
+        if (dir_exists(path)) die("--model_path: %s has no model.bin (point --model_path at a checkpoint file or a train_gpt2 output directory)", path);
+        die("--model_path: %s does not exist (train one with train_gpt2 or pass an llm.c checkpoint)", path);
+    }
+    gpt2_init_from_checkpoint(&ev->model, file);
+    ev->opt.model_path = file; // from here on, the file itself
+}
+
+static void load_data(Eval *ev) {
+    const Options *o = &ev->opt;
+    const GPT2Config *cfg = &ev->model.config;
+    ev->tokenizer = tokenizer_load(o->tokenizer_path);
+    // every id the model can generate must be decodable
+    if (tokenizer_vocab_size(ev->tokenizer) < cfg->vocab_size)
+        die("--tokenizer: %s has %d tokens but the model %s has a vocabulary of %d (use the tokenizer the model was trained with)",
+            o->tokenizer_path, tokenizer_vocab_size(ev->tokenizer), o->model_path, cfg->vocab_size);
+    ev->shard_paths[0] = o->train_file;
+    ev->shard_paths[1] = o->test_file;
+    for (int s = 0; s < NUM_SPLITS; s++) {
+        // both shards are always loaded: the TF-IDF vocabulary is fitted on the whole dataset
+        shard_load(&ev->shards[s], ev->shard_paths[s]);
+        Shard *sh = &ev->shards[s];
+        if (sh->record_length <= 0)
+            die("%s: the shard is not example-aligned (header slot 3 is 0; regenerate the dataset with generate_dataset)", sh->path);
+        if (sh->num_tokens > 0 && sh->max_token >= cfg->vocab_size)
+            die("%s: token id %d is outside the model's vocabulary of %d (the dataset and %s were made with different tokenizers)",
+                sh->path, sh->max_token, cfg->vocab_size, o->model_path);
+    }
+    if (ev->shards[0].record_length != ev->shards[1].record_length)
+        die("%s: record length %d differs from %s's %d (pass shards of the same dataset)", ev->shards[1].path,
+            ev->shards[1].record_length, ev->shards[0].path, ev->shards[0].record_length);
+    ev->record_length = ev->shards[0].record_length;
+    ev->tokens_per_example = ev->record_length - 1;
+}
+
+// Reads the metadata, checks it against the shards, and picks the examples of each split.
+static void select_examples(Eval *ev) {
+    const Options *o = &ev->opt;
+    DatasetMeta meta;
+    dataset_meta_load(&meta, o->metadata_file);
+    if (meta.tokens_per_example != ev->tokens_per_example)
+        die("%s: tokens_per_example %d does not match the shards' record length %d (pass the metadata of the same dataset with --metadata_file)",
+            o->metadata_file, meta.tokens_per_example, ev->record_length);
+    const int num_records[NUM_SPLITS] = {meta.num_train_records, meta.num_test_records};
+    const int *record_example[NUM_SPLITS] = {meta.train_records, meta.test_records};
+    for (int s = 0; s < NUM_SPLITS; s++)
+        if ((size_t)num_records[s] != ev->shards[s].num_records)
+            die("%s: lists %d %s records but %s holds %zu (pass the metadata of the same dataset with --metadata_file)",
+                o->metadata_file, num_records[s], SPLIT_NAMES[s], ev->shards[s].path, ev->shards[s].num_records);
+    // each example's first record in its split's shard (-1: none)
+    int *first_record = malloc_or_die((size_t)(meta.num_examples ? meta.num_examples : 1) * sizeof(int));
+    for (int e = 0; e < meta.num_examples; e++) first_record[e] = -1;
+    for (int s = 0; s < NUM_SPLITS; s++)
+        for (int r = num_records[s] - 1; r >= 0; r--) {
+            int e = record_example[s][r];
+            if (e < 0 || e >= meta.num_examples || meta.examples[e].is_test != s)
+                die("%s: %s record %d maps to example %d, which is not a %s example (regenerate the dataset)",
+                    o->metadata_file, SPLIT_NAMES[s], r, e, SPLIT_NAMES[s]);
+            first_record[e] = r;
+        }
+    const int eot = tokenizer_eot(ev->tokenizer);
+    const int R = ev->record_length;
+
+    // TF-IDF corpus: every distinct example once, decoded from the very tokens in the shards.
+    char **texts = malloc_or_die((meta.num_examples ? meta.num_examples : 1) * sizeof(char *));
+    size_t *lens = malloc_or_die((meta.num_examples ? meta.num_examples : 1) * sizeof(size_t));
+    int num_texts = 0;
+
+    for (int s = 0; s < NUM_SPLITS; s++) {
+        int count = 0;
+        for (int e = 0; e < meta.num_examples; e++) count += meta.examples[e].is_test == s;
+        if (ev->split_enabled[s] && count == 0)
+            die("%s: the %s split has no examples (generate a dataset with both splits, or leave it out with --splits)",
+                ev->shards[s].path, SPLIT_NAMES[s]);
+    }
+    for (int s = 0; s < NUM_SPLITS; s++) {
+        // candidates: distinct examples of this split, at their first record
+        int *candidates = malloc_or_die((meta.num_examples ? meta.num_examples : 1) * sizeof(int));
+        int n = 0;
+        for (int e = 0; e < meta.num_examples; e++) {
+            const DatasetExample *de = &meta.examples[e];
+            if (de->is_test != s) continue;
+            if (first_record[e] < 0)
+                die("%s: example %s has no record in %s (pass the metadata of the same dataset with --metadata_file)",
+                    o->metadata_file, de->id, ev->shards[s].path);
+            const uint16_t *rec = ev->shards[s].tokens + (size_t)first_record[e] * R;
+            if (rec[0] != eot)
+                die("%s: record %d does not start with the eot token %d (regenerate the dataset with generate_dataset)",
+                    ev->shards[s].path, first_record[e], eot);
+            if (de->end_id_begin < 1 || de->end_id_end <= de->end_id_begin || de->end_id_end > ev->tokens_per_example)
+                die("%s: example %s has its closing identifier at tokens %d..%d, outside its %d tokens (regenerate the dataset)",
+                    o->metadata_file, de->id, de->end_id_begin, de->end_id_end, ev->tokens_per_example);
+            texts[num_texts] = decode_record_span(ev->tokenizer, rec, 1, ev->tokens_per_example);
+            lens[num_texts] = strlen(texts[num_texts]);
+            if (de->sha256[0]) {
+                char hex[65];
+                sha256_hex(texts[num_texts], lens[num_texts], hex);
+                if (strcmp(hex, de->sha256))
+                    die("%s: example %s's text hash does not match the tokens in %s record %d (the metadata belongs to another dataset; pass the matching --metadata_file)",
+                        o->metadata_file, de->id, ev->shards[s].path, first_record[e]);
+            }
+            num_texts++;
+            candidates[n++] = (int)e;
+        }
+        ev->available_examples[s] = n;
+        if (!ev->split_enabled[s]) { free(candidates); continue; }
+        int want = o->num_examples == 0 ? n : (int)o->num_examples;
+        if (want > n) {
+            char note[256];
+            snprintf(note, sizeof note, "--num_examples %d is more than the %d examples of the %s split: using all %d", want, n, SPLIT_NAMES[s], n);
+            warn("%s", note);
+            cJSON_AddItemToArray(ev->notes, cJSON_CreateString(note));
+            want = n;
+        }
+        // seeded partial Fisher-Yates: which examples are evaluated depends only on --seed
+        StatsRng rng;
+        stats_rng_seed(&rng, (uint64_t)o->seed * 2 + (uint64_t)s);
+        for (int i = 0; i < want; i++) {
+            int j = i + (int)(stats_rng_next(&rng) % (uint64_t)(n - i));
+            int t = candidates[i]; candidates[i] = candidates[j]; candidates[j] = t;
+        }
+        ev->examples[s] = calloc_or_die((size_t)want, sizeof(Example));
+        ev->num_examples[s] = want;
+        for (int i = 0; i < want; i++) {
+            const DatasetExample *de = &meta.examples[candidates[i]];
+            Example *ex = &ev->examples[s][i];
+            ex->id = strdup_or_die(de->id);
+            ex->split = s;
+            ex->repeats = de->repeats;
+            ex->record = (size_t)first_record[candidates[i]];
+            ex->tokens = ev->shards[s].tokens + ex->record * R;
+            ex->close_pos = 1 + de->end_id_begin;  // record position = example position + 1 (the eot)
+            ex->close_len = de->end_id_end - de->end_id_begin;
+            char *raw = decode_record_span(ev->tokenizer, ex->tokens, ex->close_pos, ex->close_len);
+            char *start = raw;
+            while (*start == ' ' || *start == '\n' || *start == '\t' || *start == '\r') start++;
+            size_t len = strlen(start);
+            while (len > 0 && (start[len - 1] == ' ' || start[len - 1] == '\n' || start[len - 1] == '\t' || start[len - 1] == '\r')) len--;
+            start[len] = '\0';
+            ex->id_text = strdup_or_die(start);
+            free(raw);
+            if (ex->close_len > ev->max_close_len) ev->max_close_len = ex->close_len;
+        }
+        free(candidates);
+    }
+    double t0 = now_seconds();
+    ev->tfidf = tfidf_fit((const char *const *)texts, lens, (size_t)num_texts);
+    ev->tfidf_documents = num_texts;
+    fprintf(stderr, "%s: TF-IDF fitted on %d texts (%zu words) in %.2f s\n", program_name(), num_texts,
+            tfidf_vocab_size(ev->tfidf), now_seconds() - t0);
+    for (int i = 0; i < num_texts; i++) free(texts[i]);
+    free(texts); free(lens);
+    free(first_record);
+    dataset_meta_free(&meta);
+}
+
+// Context lengths: parse, drop those that do not fit (with a note), keep the rest ascending.
+static void choose_context_lengths(Eval *ev) {
+    const Options *o = &ev->opt;
+    int64_t *list;
+    int n = parse_int_list_or_die("--context_lengths", o->context_lengths_text, &list, 1, 1000000);
+    const int maxT = ev->model.config.max_seq_len;
+    ev->ks = malloc_or_die((size_t)n * sizeof(int));
+    ev->num_ks = 0;
+    for (int i = 0; i < n; i++) {
+        int k = (int)list[i];
+        int duplicate = 0;
+        for (int j = 0; j < ev->num_ks; j++) duplicate |= ev->ks[j] == k;
+        if (duplicate) continue;
+        char reason[256] = "";
+        // the last input of the teacher-forced pass is record position k + max_new - 1
+        if (k + o->max_new_tokens > ev->tokens_per_example)
+            snprintf(reason, sizeof reason, "k + max_new_tokens = %lld exceeds the %d tokens of an example",
+                     (long long)(k + o->max_new_tokens), ev->tokens_per_example);
+        else if (k + o->max_new_tokens > maxT)
+            snprintf(reason, sizeof reason, "k + max_new_tokens = %lld exceeds the model's maximum sequence length %d",
+                     (long long)(k + o->max_new_tokens), maxT);
+        if (reason[0]) {
+            cJSON *item = cJSON_CreateObject();
+            cJSON_AddNumberToObject(item, "k", k);
+            cJSON_AddStringToObject(item, "reason", reason);
+            cJSON_AddItemToArray(ev->skipped, item);
+            continue;
+        }
+        ev->ks[ev->num_ks++] = k;
+    }
+    free(list);
+    if (ev->num_ks == 0)
+        die("--context_lengths: none of %s fits: k + --max_new_tokens (%lld) must be at most %d (the example length and the model's maximum); use smaller values",
+            o->context_lengths_text, (long long)o->max_new_tokens, ev->tokens_per_example < maxT ? ev->tokens_per_example : maxT);
+    cJSON *item;
+    cJSON_ArrayForEach(item, ev->skipped)  // said only now: an error above must stay one line
+        fprintf(stderr, "%s: skipping context length %d: %s\n", program_name(),
+                (int)cJSON_GetNumberValue(cJSON_GetObjectItem(item, "k")), cJSON_GetStringValue(cJSON_GetObjectItem(item, "reason")));
+    for (int i = 1; i < ev->num_ks; i++) // insertion sort: a handful of values
+        for (int j = i; j > 0 && ev->ks[j] < ev->ks[j - 1]; j--) { int t = ev->ks[j]; ev->ks[j] = ev->ks[j - 1]; ev->ks[j - 1] = t; }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Teacher-forced pass: one forward over record[0 .. Tf) per example gives, at every position j,
+// the argmax and the NLL of record[j+1]; each k reads its continuation positions k .. k+max_new-1.
+
+static void teacher_forced_pass(Eval *ev, int s) {
+    const int n = ev->num_examples[s], B = (int)ev->opt.batch_size, max_new = (int)ev->opt.max_new_tokens;
+    const int Tf = ev->ks[ev->num_ks - 1] + max_new;
+    const GPT2Config *cfg = &ev->model.config;
+    int *inputs = malloc_or_die((size_t)B * Tf * sizeof(int));
+    int *targets = malloc_or_die((size_t)B * Tf * sizeof(int));
+    int *argmax = malloc_or_die((size_t)B * Tf * sizeof(int));
+    double t0 = now_seconds();
+    for (int start = 0; start < n; start += B) {
+        int rows = n - start < B ? n - start : B;
+        for (int r = 0; r < rows; r++) {
+            const uint16_t *rec = ev->examples[s][start + r].tokens;
+            for (int j = 0; j < Tf; j++) { inputs[r * Tf + j] = rec[j]; targets[r * Tf + j] = rec[j + 1]; }
+        }
+        gpt2_forward(&ev->model, inputs, targets, rows, Tf);
+        argmax_rows(argmax, ev->model.logits, (size_t)rows * Tf, cfg->vocab_size, cfg->padded_vocab_size);
+        for (int r = 0; r < rows; r++) {
+            const int *am = argmax + (size_t)r * Tf, *tg = targets + (size_t)r * Tf;
+            const float *nll = ev->model.losses + (size_t)r * Tf;
+            for (int ki = 0; ki < ev->num_ks; ki++) {
+                int k = ev->ks[ki];
+                Probe *p = probe_at(ev, s, start + r, ki);
+                int correct = 0, prefix = -1;
+                double loss = 0.0;
+                for (int j = k; j < k + max_new; j++) {
+                    if (am[j] == tg[j]) correct++;
+                    else if (prefix < 0) prefix = j - k;
+                    loss += nll[j];
+                }
+                p->exact_match = prefix < 0;
+                p->matched_prefix = prefix < 0 ? max_new : prefix;
+                p->token_accuracy = (double)correct / max_new;
+                p->loss = loss / max_new;
+                if (p->exact_match) { // the greedy continuation is the truth itself
+                    p->generated = malloc_or_die((size_t)max_new * sizeof(int));
+                    for (int j = 0; j < max_new; j++) p->generated[j] = tg[k + j];
+                }
+            }
+        }
+        fprintf(stderr, "%s: %s: teacher-forced pass %d/%d examples (%.1f s)\n", program_name(), SPLIT_NAMES[s],
+                start + rows, n, now_seconds() - t0);
+    }
+    ev->t_teacher += now_seconds() - t0;
+    free(inputs); free(targets); free(argmax);
+}
+
+// ID probe, teacher-forced: inputs are the k tokens before the closing identifier and the
+// identifier minus its last token, at their record positions; the identifier is reproduced iff the
+// argmax at the last prompt position and every identifier position but the last is right. Rows
+// with shorter identifiers are padded at the end, which (causal attention) changes nothing before.
+static void id_probe_pass(Eval *ev, int s) {
+    const int n = ev->num_examples[s];
+    const GPT2Config *cfg = &ev->model.config;
+    const int maxT = cfg->max_seq_len, eot = tokenizer_eot(ev->tokenizer);
+    double t0 = now_seconds();
+    for (int ki = 0; ki < ev->num_ks; ki++) {
+        const int k = ev->ks[ki];
+        const int T = k + ev->max_close_len - 1;
+        const int B = ev->gen_batch, n_last = ev->max_close_len; // the rows the KV cache holds
+        int *inputs = malloc_or_die((size_t)B * T * sizeof(int));
+        int *positions = malloc_or_die((size_t)B * T * sizeof(int));
+        int *argmax = malloc_or_die((size_t)B * n_last * sizeof(int));
+        int *rows_of = malloc_or_die((size_t)B * sizeof(int));
+        int next = 0;
+        while (next < n) {
+            int rows = 0;
+            while (rows < B && next < n) {
+                const Example *ex = &ev->examples[s][next];
+                Probe *p = probe_at(ev, s, next, ki);
+                // the prompt must exist in the record and the identifier's inputs must fit the model
+                p->id_applicable = ex->close_pos - k >= 0 && ex->close_pos + ex->close_len - 2 < maxT;
+                if (p->id_applicable) {
+                    int first = ex->close_pos - k, real = k + ex->close_len - 1;
+                    for (int j = 0; j < T; j++) {
+                        int at = first + j;
+                        inputs[rows * T + j] = j < real ? ex->tokens[at] : eot;
+                        positions[rows * T + j] = at < maxT ? at : maxT - 1;
+                    }
+                    rows_of[rows++] = next;
+                }
+                next++;
+            }
+            if (rows == 0) continue;
+            // logits only where the identifier is predicted: the last max_close_len positions,
+            // T - n_last = k - 1 is the last prompt token, so window index t predicts identifier token t
+            gpt2_score_last(&ev->infer, inputs, positions, rows, T, n_last, argmax);
+            for (int r = 0; r < rows; r++) {
+                const Example *ex = &ev->examples[s][rows_of[r]];
+                Probe *p = probe_at(ev, s, rows_of[r], ki);
+                p->id_match = 1;
+                for (int t = 0; t < ex->close_len; t++)
+                    if (argmax[(size_t)r * n_last + t] != ex->tokens[ex->close_pos + t]) { p->id_match = 0; break; }
+            }
+        }
+        free(inputs); free(positions); free(argmax); free(rows_of);
+    }
+    ev->t_id += now_seconds() - t0;
+    fprintf(stderr, "%s: %s: ID probe, %d context lengths (%.1f s)\n", program_name(), SPLIT_NAMES[s], ev->num_ks, now_seconds() - t0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generation (KV cache, batched by k so that every row of a batch has the same prompt length).
+
+// Prefix probe: generates for every probe without a known continuation (all of them with
+// --plain_greedy, where exact match and matched prefix then come from the generated tokens).
+static void generate_prefix(Eval *ev, int s) {
+    const int n = ev->num_examples[s], B = ev->gen_batch, max_new = (int)ev->opt.max_new_tokens;
+    const int plain = ev->opt.plain_greedy;
+    double t0 = now_seconds();
+    size_t done = 0;
+    for (int ki = 0; ki < ev->num_ks; ki++) {
+        const int k = ev->ks[ki], P = k + 1;
+        int *prompts = malloc_or_die((size_t)B * P * sizeof(int));
+        int *out = malloc_or_die((size_t)B * max_new * sizeof(int));
+        int *rows_of = malloc_or_die((size_t)B * sizeof(int));
+        int next = 0;
+        while (next < n) {
+            int rows = 0;
+            while (rows < B && next < n) {
+                Probe *p = probe_at(ev, s, next, ki);
+                if (plain || !p->exact_match) {
+                    for (int j = 0; j < P; j++) prompts[rows * P + j] = ev->examples[s][next].tokens[j];
+                    rows_of[rows++] = next;
+                }
+                next++;
+            }
+            if (rows == 0) continue;
+            gpt2_greedy_generate(&ev->infer, prompts, NULL, rows, P, max_new, out); // positions 0..k as in training
+            for (int r = 0; r < rows; r++) {
+                Probe *p = probe_at(ev, s, rows_of[r], ki);
+                const uint16_t *truth = ev->examples[s][rows_of[r]].tokens + P;
+                free(p->generated);
+                p->generated = malloc_or_die((size_t)max_new * sizeof(int));
+                memcpy(p->generated, out + (size_t)r * max_new, (size_t)max_new * sizeof(int));
+                if (plain) {
+                    int prefix = 0;
+                    while (prefix < max_new && p->generated[prefix] == truth[prefix]) prefix++;
+                    p->matched_prefix = prefix;
+                    p->exact_match = prefix == max_new;
+                }
+            }
+            done += (size_t)rows;
+        }
+        free(prompts); free(out); free(rows_of);
+    }
+    ev->generated_sequences += done;
+    ev->t_generate += now_seconds() - t0;
+    fprintf(stderr, "%s: %s: generated %zu continuations of %d tokens (%.1f s)\n", program_name(), SPLIT_NAMES[s],
+            done, max_new, now_seconds() - t0);
+}
+
+// ID probe generation: the identifier attempt where it was not reproduced (every applicable probe
+// with --plain_greedy, which then decides id_match from the generated tokens). A batch holds
+// identifiers of one length, so that no row is fed positions beyond its identifier (an applicable
+// probe's identifier fits the model: close_pos + close_len - 2 < max_seq_len).
+static int compare_by_close_len(const void *a, const void *b) {
+    const int *x = a, *y = b; // (close_len, example index) pairs
+    if (x[0] != y[0]) return (x[0] > y[0]) - (x[0] < y[0]);
+    return (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+static void generate_id(Eval *ev, int s) {
+    const int n = ev->num_examples[s], B = ev->gen_batch, plain = ev->opt.plain_greedy;
+    double t0 = now_seconds();
+    int *pending = malloc_or_die((size_t)(n ? n : 1) * 2 * sizeof(int));
+    for (int ki = 0; ki < ev->num_ks; ki++) {
+        const int k = ev->ks[ki];
+        int num_pending = 0;
+        for (int e = 0; e < n; e++) {
+            const Probe *p = probe_at(ev, s, e, ki);
+            if (!p->id_applicable || (!plain && p->id_match)) continue;
+            pending[2 * num_pending] = ev->examples[s][e].close_len;
+            pending[2 * num_pending + 1] = e;
+            num_pending++;
+        }
+        qsort(pending, (size_t)num_pending, 2 * sizeof(int), compare_by_close_len);
+        int *prompts = malloc_or_die((size_t)B * k * sizeof(int));
+        int *positions = malloc_or_die((size_t)B * k * sizeof(int));
+        int *out = malloc_or_die((size_t)B * ev->max_close_len * sizeof(int));
+        for (int start = 0; start < num_pending;) {
+            const int len = pending[2 * start];
+            int rows = 0;
+            while (rows < B && start + rows < num_pending && pending[2 * (start + rows)] == len) {
+                const Example *ex = &ev->examples[s][pending[2 * (start + rows) + 1]];
+                for (int j = 0; j < k; j++) {
+                    prompts[rows * k + j] = ex->tokens[ex->close_pos - k + j];
+                    positions[rows * k + j] = ex->close_pos - k + j;
+                }
+                rows++;
+            }
+            gpt2_greedy_generate(&ev->infer, prompts, positions, rows, k, len, out);
+            for (int r = 0; r < rows; r++) {
+                const int e = pending[2 * (start + r) + 1];
+                const Example *ex = &ev->examples[s][e];
+                Probe *p = probe_at(ev, s, e, ki);
+                const int *got = out + (size_t)r * len;
+                int match = 1;
+                for (int t = 0; t < len; t++) match &= got[t] == ex->tokens[ex->close_pos + t];
+                if (plain) p->id_match = match;
+                if (!match) {
+                    p->id_generated = malloc_or_die((size_t)len * sizeof(int));
+                    memcpy(p->id_generated, got, (size_t)len * sizeof(int));
+                }
+            }
+            start += rows;
+        }
+        free(prompts); free(positions); free(out);
+    }
+    free(pending);
+    ev->t_generate += now_seconds() - t0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Texts, similarity, and the per-example records.
+
+static cJSON *probe_record(Eval *ev, int s, int e, int ki, double *similarity_out, int *id_in_gen_out) {
+    const Example *ex = &ev->examples[s][e];
+    Probe *p = probe_at(ev, s, e, ki);
+    const int k = ev->ks[ki], max_new = (int)ev->opt.max_new_tokens;
+    char *generated = decode_tokens(ev->tokenizer, p->generated, (size_t)max_new);
+    char *truth = decode_record_span(ev->tokenizer, ex->tokens, k + 1, max_new);
+    p->similarity = tfidf_similarity(ev->tfidf, generated, strlen(generated), truth, strlen(truth));
+    p->id_in_generation = strstr(generated, ex->id_text) != NULL;
+    *similarity_out = p->similarity;
+    *id_in_gen_out = p->id_in_generation;
+
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "split", SPLIT_NAMES[s]);
+    cJSON_AddBoolToObject(r, "member", s == 0);
+    cJSON_AddStringToObject(r, "example_id", ex->id);
+    cJSON_AddNumberToObject(r, "record_index", (double)ex->record);
+    cJSON_AddNumberToObject(r, "repeats", ex->repeats);
+    cJSON_AddNumberToObject(r, "k", k);
+    cJSON_AddBoolToObject(r, "exact_match", p->exact_match);
+    cJSON_AddNumberToObject(r, "matched_prefix", p->matched_prefix);
+    cJSON_AddNumberToObject(r, "token_accuracy", p->token_accuracy);
+    cJSON_AddNumberToObject(r, "loss", p->loss);
+    cJSON_AddNumberToObject(r, "similarity", p->similarity);
+    if (p->id_applicable) cJSON_AddBoolToObject(r, "id_match", p->id_match);
+    else cJSON_AddNullToObject(r, "id_match");
+    cJSON_AddBoolToObject(r, "id_in_generation", p->id_in_generation);
+    cJSON_AddStringToObject(r, "identifier", ex->id_text);
+    cJSON_AddStringToObject(r, "generated_text", generated);
+    cJSON_AddStringToObject(r, "true_continuation", truth);
+    if (p->id_applicable) {
+        if (p->id_match) cJSON_AddStringToObject(r, "id_generated_text", ex->id_text);
+        else {
+            char *idgen = decode_tokens(ev->tokenizer, p->id_generated, (size_t)ex->close_len);
+            cJSON_AddStringToObject(r, "id_generated_text", idgen);
+            free(idgen);
+        }
+    }
+    cJSON_AddStringToObject(r, "decided_by", ev->opt.plain_greedy ? "plain_greedy" : "teacher_forced");
+    free(generated);
+    free(truth);
+    return r;
+}
+
+static cJSON *rate_json(size_t successes, size_t n) {
+    Estimate e = wilson_interval(successes, n, STATS_Z95);
+    cJSON *o = cJSON_CreateObject();
+    if (n == 0) cJSON_AddNullToObject(o, "value");
+    else cJSON_AddNumberToObject(o, "value", e.value);
+    cJSON_AddNumberToObject(o, "ci_low", e.low);
+    cJSON_AddNumberToObject(o, "ci_high", e.high);
+    cJSON_AddNumberToObject(o, "successes", (double)successes);
+    cJSON_AddNumberToObject(o, "n", (double)n);
+    cJSON_AddStringToObject(o, "interval", "wilson95");
+    return o;
+}
+
+static cJSON *mean_json(const double *x, size_t n, int resamples, uint64_t seed) {
+    Estimate e = bootstrap_mean(x, n, resamples, 0.95, seed);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "value", e.value);
+    cJSON_AddNumberToObject(o, "ci_low", e.low);
+    cJSON_AddNumberToObject(o, "ci_high", e.high);
+    cJSON_AddNumberToObject(o, "n", (double)n);
+    cJSON_AddStringToObject(o, "interval", "bootstrap95_percentile");
+    cJSON_AddNumberToObject(o, "resamples", resamples);
+    char seed_text[32];
+    snprintf(seed_text, sizeof seed_text, "%llu", (unsigned long long)seed);
+    cJSON_AddStringToObject(o, "bootstrap_seed", seed_text); // a string: JSON numbers lose 64-bit precision
+    return o;
+}
+
+// Writes the records to the .jsonl (atomically) and returns the aggregates by split and k.
+static cJSON *records_and_aggregates(Eval *ev, const char *records_path) {
+    double t0 = now_seconds();
+    AtomicFile af;
+    atomic_open(&af, records_path);
+    cJSON *by_split = cJSON_CreateObject();
+    const int resamples = (int)ev->opt.bootstrap_samples;
+    for (int s = 0; s < NUM_SPLITS; s++) {
+        if (!ev->split_enabled[s]) continue;
+        const int n = ev->num_examples[s];
+        cJSON *split = cJSON_AddObjectToObject(by_split, SPLIT_NAMES[s]);
+        cJSON_AddBoolToObject(split, "member", s == 0);
+        cJSON_AddNumberToObject(split, "num_examples", n);
+        cJSON_AddNumberToObject(split, "available_examples", ev->available_examples[s]);
+        cJSON *by_k = cJSON_AddObjectToObject(split, "by_context_length");
+        double *sim = malloc_or_die((size_t)n * sizeof(double)), *acc = malloc_or_die((size_t)n * sizeof(double));
+        double *prefix = malloc_or_die((size_t)n * sizeof(double)), *loss = malloc_or_die((size_t)n * sizeof(double));
+        for (int ki = 0; ki < ev->num_ks; ki++) {
+            size_t exact = 0, id_ok = 0, id_n = 0, id_in_gen = 0;
+            for (int e = 0; e < n; e++) {
+                int in_gen;
+                cJSON *rec = probe_record(ev, s, e, ki, &sim[e], &in_gen);
+                char *line = cJSON_PrintUnformatted(rec);
+                fprintf(af.f, "%s\n", line);
+                free(line);
+                cJSON_Delete(rec);
+                const Probe *p = probe_at(ev, s, e, ki);
+                exact += p->exact_match;
+                id_in_gen += in_gen;
+                if (p->id_applicable) { id_n++; id_ok += p->id_match; }
+                acc[e] = p->token_accuracy;
+                prefix[e] = p->matched_prefix;
+                loss[e] = p->loss;
+            }
+            char key[16];
+            snprintf(key, sizeof key, "%d", ev->ks[ki]);
+            cJSON *a = cJSON_AddObjectToObject(by_k, key);
+            cJSON_AddNumberToObject(a, "k", ev->ks[ki]);
+            cJSON_AddNumberToObject(a, "num_examples", n);
+            cJSON_AddItemToObject(a, "exact_match_rate", rate_json(exact, (size_t)n));
+            cJSON_AddItemToObject(a, "id_match_rate", rate_json(id_ok, id_n));
+            cJSON_AddItemToObject(a, "id_in_generation_rate", rate_json(id_in_gen, (size_t)n));
+            // one bootstrap stream per (seed, split, k, metric), recorded beside each interval
+            uint64_t base = (uint64_t)ev->opt.seed * 1000003ull + (uint64_t)s * 10007ull + (uint64_t)ev->ks[ki] * 16ull;
+            cJSON_AddItemToObject(a, "avg_similarity", mean_json(sim, (size_t)n, resamples, base + 1));
+            cJSON_AddItemToObject(a, "token_accuracy", mean_json(acc, (size_t)n, resamples, base + 2));
+            cJSON_AddItemToObject(a, "matched_prefix", mean_json(prefix, (size_t)n, resamples, base + 3));
+            cJSON_AddItemToObject(a, "loss", mean_json(loss, (size_t)n, resamples, base + 4));
+            // members by training copies (generate_dataset --duplicates): memorization vs repetition
+            if (s == 0) {
+                cJSON *by_rep = cJSON_AddObjectToObject(a, "by_repeats");
+                for (int e = 0; e < n; e++) {
+                    int rep = ev->examples[s][e].repeats, seen = 0;
+                    for (int f = 0; f < e; f++) seen |= ev->examples[s][f].repeats == rep;
+                    if (seen) continue;
+                    size_t group = 0, group_exact = 0, group_id = 0, group_id_n = 0;
+                    for (int f = e; f < n; f++) {
+                        if (ev->examples[s][f].repeats != rep) continue;
+                        const Probe *q = probe_at(ev, s, f, ki);
+                        group++;
+                        group_exact += q->exact_match;
+                        if (q->id_applicable) { group_id_n++; group_id += q->id_match; }
+                    }
+                    char rep_key[16];
+                    snprintf(rep_key, sizeof rep_key, "%d", rep);
+                    cJSON *g = cJSON_AddObjectToObject(by_rep, rep_key);
+                    cJSON_AddNumberToObject(g, "num_examples", (double)group);
+                    cJSON_AddItemToObject(g, "exact_match_rate", rate_json(group_exact, group));
+                    cJSON_AddItemToObject(g, "id_match_rate", rate_json(group_id, group_id_n));
+                }
+            }
+        }
+        free(sim); free(acc); free(prefix); free(loss);
+    }
+    atomic_commit_or_die(&af);
+    ev->t_text = now_seconds() - t0;
+    return by_split;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+static void print_table(Eval *ev, cJSON *aggregates) {
+    fprintf(stderr, "\n%-6s %6s %6s %8s %8s %8s %8s %8s\n", "split", "k", "n", "exact", "id", "sim", "tok_acc", "loss");
+    for (int s = 0; s < NUM_SPLITS; s++) {
+        if (!ev->split_enabled[s]) continue;
+        cJSON *by_k = cJSON_GetObjectItem(cJSON_GetObjectItem(aggregates, SPLIT_NAMES[s]), "by_context_length");
+        for (int ki = 0; ki < ev->num_ks; ki++) {
+            char key[16];
+            snprintf(key, sizeof key, "%d", ev->ks[ki]);
+            cJSON *a = cJSON_GetObjectItem(by_k, key);
+#define V(name) cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(a, name), "value"))
+            fprintf(stderr, "%-6s %6d %6d %8.3f %8.3f %8.3f %8.3f %8.3f\n", SPLIT_NAMES[s], ev->ks[ki], ev->num_examples[s],
+                    V("exact_match_rate"), V("id_match_rate"), V("avg_similarity"), V("token_accuracy"), V("loss"));
+#undef V
+        }
+    }
+}
+
+int main(int argc, char **argv) {
+    set_program_name(argv[0]);
+    double t_start = now_seconds();
+    Eval ev;
+    memset(&ev, 0, sizeof ev);
+    Options *o = &ev.opt;
+    char *default_tokenizer = tokenizer_default_path();
+    *o = (Options){.model_path = "finetuned_model", .tokenizer_path = default_tokenizer,
+                   .train_file = "synthetic_dataset/train.bin", .test_file = "synthetic_dataset/test.bin",
+                   .metadata_file = "synthetic_dataset/metadata.json", .output_file = "memorization_results.json",
+                   .context_lengths_text = "16,32,64,128,256,512", .splits_text = "train,test",
+                   .num_examples = 50, .max_new_tokens = 100, .seed = 42, .threads = 0, .batch_size = 4,
+                   .bootstrap_samples = 1000};
+    ArgSpec specs[] = {
+        {"model_path", ARG_STRING, &o->model_path, "checkpoint file (llm.c v3/v5) or a directory holding model.bin", 1, 0, 0},
+        {"tokenizer", ARG_STRING, &o->tokenizer_path, "GPT-2 tokenizer file (llm.c format)", 1, 0, 0},
+        {"train_file", ARG_STRING, &o->train_file, "training shard: members", 1, 0, 0},
+        {"test_file", ARG_STRING, &o->test_file, "test shard: non-members", 1, 0, 0},
+        {"metadata_file", ARG_STRING, &o->metadata_file, "the dataset's metadata.json", 1, 0, 0},
+        {"output_file", ARG_STRING, &o->output_file, "results JSON; per-example records go to the same name with .jsonl", 1, 0, 0},
+        {"num_examples", ARG_INT, &o->num_examples, "examples per split (0 = all)", 0, 100000, 0},
+        {"context_lengths", ARG_STRING, &o->context_lengths_text, "comma-separated prompt lengths k", 1, 0, 0},
+        {"max_new_tokens", ARG_INT, &o->max_new_tokens, "tokens generated (and compared) per prompt", 1, 100000, 0},
+        {"seed", ARG_INT, &o->seed, "which examples are drawn, and the bootstrap streams", 0, 9007199254740991.0, 0},
+        {"threads", ARG_INT, &o->threads, "OpenMP threads (0 = all cores)", 0, 1024, 0},
+        {"batch_size", ARG_INT, &o->batch_size, "examples per teacher-forced forward pass (generation batches take up to 64 while the KV cache stays under 1 GiB)", 1, 4096, 0},
+        {"splits", ARG_STRING, &o->splits_text, "which splits: train (members), test (non-members) or both", 1, 0, 0},
+        {"plain_greedy", ARG_BOOL, &o->plain_greedy, "decode every probe autoregressively instead of the teacher-forced fast path", 1, 0, 0},
+        {"bootstrap_samples", ARG_INT, &o->bootstrap_samples, "resamples for the intervals of means", 10, 1000000, 0},
+    };
+    const int num_specs = sizeof specs / sizeof specs[0];
+    parse_args(argc, argv, specs, num_specs,
+               "Measures memorization: for members (train split) and non-members (test split), prompts of k tokens\n"
+               "from each example's start (prefix probe) and before its closing identifier (ID probe), greedy\n"
+               "decoding compared with the truth. Writes aggregates with 95% intervals and per-example records.");
+    if (o->threads > 0) omp_set_num_threads((int)o->threads);
+
+    // --splits
+    {
+        char *copy = strdup_or_die(o->splits_text), *save = NULL;
+        for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+            if (!strcmp(tok, "train") || !strcmp(tok, "members")) ev.split_enabled[0] = 1;
+            else if (!strcmp(tok, "test") || !strcmp(tok, "non_members")) ev.split_enabled[1] = 1;
+            else die("--splits: '%s' is not a split (use train, test or train,test)", tok);
+        }
+        free(copy);
+        if (!ev.split_enabled[0] && !ev.split_enabled[1]) die("--splits: no split given (use train, test or train,test)");
+    }
+    ev.skipped = cJSON_CreateArray();
+    ev.notes = cJSON_CreateArray();
+
+    // fail on an unwritable output location before any long work
+    char *records_path = records_path_for(o->output_file);
+    {
+        AtomicFile probe;
+        atomic_open(&probe, o->output_file);
+        atomic_abort(&probe);
+    }
+
+    load_model(&ev);
+    load_data(&ev);
+    choose_context_lengths(&ev);
+    select_examples(&ev);
+    double t_loaded = now_seconds(), cpu_loaded = cpu_seconds();
+    const GPT2Config *cfg = &ev.model.config;
+    fprintf(stderr, "%s: model %s (L=%d C=%d NH=%d, %zu parameters), %d threads, examples: %d train, %d test, context lengths:",
+            program_name(), o->model_path, cfg->num_layers, cfg->channels, cfg->num_heads, ev.model.num_parameters,
+            omp_get_max_threads(), ev.num_examples[0], ev.num_examples[1]);
+    for (int i = 0; i < ev.num_ks; i++) fprintf(stderr, " %d", ev.ks[i]);
+    fprintf(stderr, "\n");
+
+    int cache_len = ev.ks[ev.num_ks - 1] + (int)o->max_new_tokens;
+    if (ev.ks[ev.num_ks - 1] + ev.max_close_len > cache_len) cache_len = ev.ks[ev.num_ks - 1] + ev.max_close_len;
+    // generation batch: at least --batch_size rows, more while the KV cache stays under 1 GiB (max 64)
+    double row_bytes = 2.0 * cfg->num_layers * cache_len * cfg->channels * sizeof(float);
+    ev.gen_batch = (int)fmin(64.0, floor((1024.0 * 1024.0 * 1024.0) / row_bytes));
+    if (ev.gen_batch < (int)o->batch_size) ev.gen_batch = (int)o->batch_size;
+    gpt2_infer_init(&ev.infer, &ev.model, ev.gen_batch, cache_len);
+    for (int s = 0; s < NUM_SPLITS; s++) {
+        if (!ev.split_enabled[s]) continue;
+        ev.probes[s] = calloc_or_die((size_t)ev.num_examples[s] * ev.num_ks, sizeof(Probe));
+        teacher_forced_pass(&ev, s);
+        id_probe_pass(&ev, s);
+        generate_prefix(&ev, s);
+        generate_id(&ev, s);
+    }
+    double t_evaluated = now_seconds();
+    cJSON *aggregates = records_and_aggregates(&ev, records_path);
+
+    // ---- the summary
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddNumberToObject(root, "schema_version", SCHEMA_VERSION);
+    cJSON_AddStringToObject(root, "program", "test_memorization");
+    cJSON_AddStringToObject(root, "program_version", PROGRAM_VERSION);
+    char *commit = git_commit();
+    cJSON_AddStringToObject(root, "git_commit", commit);
+    free(commit);
+    cJSON *config = cJSON_AddObjectToObject(root, "config");
+    for (int i = 0; i < num_specs; i++) {
+        const ArgSpec *a = &specs[i];
+        switch (a->type) {
+        case ARG_INT: cJSON_AddNumberToObject(config, a->name, (double)*(int64_t *)a->dest); break;
+        case ARG_FLOAT: cJSON_AddNumberToObject(config, a->name, *(double *)a->dest); break;
+        case ARG_STRING: cJSON_AddStringToObject(config, a->name, *(const char **)a->dest); break;
+        case ARG_BOOL: cJSON_AddBoolToObject(config, a->name, *(int *)a->dest); break;
+        }
+    }
+    cJSON_AddNumberToObject(config, "threads_used", omp_get_max_threads());
+    cJSON_AddNumberToObject(config, "generation_batch", ev.gen_batch);
+    cJSON *ks = cJSON_AddArrayToObject(root, "context_lengths");
+    for (int i = 0; i < ev.num_ks; i++) cJSON_AddItemToArray(ks, cJSON_CreateNumber(ev.ks[i]));
+    cJSON_AddItemToObject(root, "skipped_context_lengths", ev.skipped);
+    cJSON_AddItemToObject(root, "notes", ev.notes);
+
+    cJSON *prov = cJSON_AddObjectToObject(root, "provenance");
+    const char *files[][2] = {{"model", o->model_path}, {"tokenizer", o->tokenizer_path}, {"train_file", o->train_file},
+                              {"test_file", o->test_file}, {"metadata_file", o->metadata_file}};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char hex[65], key[64];
+        sha256_file_hex(files[i][1], hex);
+        snprintf(key, sizeof key, "%s_sha256", files[i][0]);
+        cJSON_AddStringToObject(prov, files[i][0], files[i][1]);
+        cJSON_AddStringToObject(prov, key, hex);
+    }
+    cJSON *model = cJSON_AddObjectToObject(root, "model");
+    cJSON_AddNumberToObject(model, "num_layers", cfg->num_layers);
+    cJSON_AddNumberToObject(model, "channels", cfg->channels);
+    cJSON_AddNumberToObject(model, "num_heads", cfg->num_heads);
+    cJSON_AddNumberToObject(model, "vocab_size", cfg->vocab_size);
+    cJSON_AddNumberToObject(model, "padded_vocab_size", cfg->padded_vocab_size);
+    cJSON_AddNumberToObject(model, "max_seq_len", cfg->max_seq_len);
+    cJSON_AddNumberToObject(model, "num_parameters", (double)ev.model.num_parameters);
+    cJSON *dataset = cJSON_AddObjectToObject(root, "dataset");
+    cJSON_AddNumberToObject(dataset, "tokens_per_example", ev.tokens_per_example);
+    cJSON_AddNumberToObject(dataset, "record_length", ev.record_length);
+    cJSON_AddNumberToObject(dataset, "train_examples", ev.available_examples[0]);
+    cJSON_AddNumberToObject(dataset, "test_examples", ev.available_examples[1]);
+    cJSON_AddNumberToObject(dataset, "train_records", (double)ev.shards[0].num_records);
+    cJSON_AddNumberToObject(dataset, "tfidf_documents", ev.tfidf_documents);
+    cJSON_AddNumberToObject(dataset, "tfidf_vocabulary", (double)tfidf_vocab_size(ev.tfidf));
+
+    cJSON_AddItemToObject(root, "results", aggregates);
+    cJSON_AddStringToObject(root, "records_file", records_path);
+
+    int total_examples = ev.num_examples[0] + ev.num_examples[1];
+    double eval_seconds = t_evaluated - t_loaded + ev.t_text;
+    cJSON *timings = cJSON_AddObjectToObject(root, "timings");
+    cJSON_AddNumberToObject(timings, "load_seconds", t_loaded - t_start);
+    cJSON_AddNumberToObject(timings, "teacher_forced_seconds", ev.t_teacher);
+    cJSON_AddNumberToObject(timings, "id_probe_seconds", ev.t_id);
+    cJSON_AddNumberToObject(timings, "generation_seconds", ev.t_generate);
+    cJSON_AddNumberToObject(timings, "generated_sequences", (double)ev.generated_sequences);
+    cJSON_AddNumberToObject(timings, "text_and_records_seconds", ev.t_text);
+    cJSON_AddNumberToObject(timings, "evaluation_seconds", eval_seconds);
+    cJSON_AddNumberToObject(timings, "examples_per_second", total_examples / (eval_seconds > 0 ? eval_seconds : 1e-9));
+    cJSON_AddNumberToObject(timings, "evaluation_cpu_seconds", cpu_seconds() - cpu_loaded); // all threads together
+    cJSON_AddNumberToObject(timings, "total_seconds", now_seconds() - t_start);
+
+    char *text = cJSON_Print(root);
+    AtomicFile af;
+    atomic_open(&af, o->output_file);
+    fputs(text, af.f);
+    fputc('\n', af.f);
+    atomic_commit_or_die(&af);
+    free(text);
+
+    print_table(&ev, aggregates);
+    fprintf(stderr, "\n%s: %d examples in %.1f s (%.2f examples/s); results in %s, per-example records in %s\n",
+            program_name(), total_examples, eval_seconds, total_examples / (eval_seconds > 0 ? eval_seconds : 1e-9),
+            o->output_file, records_path);
+
+    // ---- cleanup
+    cJSON_Delete(root);
+    for (int s = 0; s < NUM_SPLITS; s++) {
+        if (ev.probes[s])
+            for (size_t i = 0; i < (size_t)ev.num_examples[s] * ev.num_ks; i++) { free(ev.probes[s][i].generated); free(ev.probes[s][i].id_generated); }
+        free(ev.probes[s]);
+        for (int e = 0; e < ev.num_examples[s]; e++) { free((char *)ev.examples[s][e].id); free(ev.examples[s][e].id_text); }
+        free(ev.examples[s]);
+        shard_free(&ev.shards[s]);
+    }
+    gpt2_infer_free(&ev.infer);
+    tfidf_free(ev.tfidf);
+    tokenizer_free(ev.tokenizer);
+    gpt2_free(&ev.model);
+    free(ev.ks);
+    free(records_path);
+    free((char *)o->model_path);
+    free(default_tokenizer);
+    return 0;
+}

@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# test_memorization: statistics, TF-IDF against scikit-learn, KV-cache generation against the
+# model's full forward, the teacher-forced fast path against plain greedy decoding on a model
+# that memorized its training set, aggregates recomputed in Python, and bad input.
+source "$(dirname "$0")/lib.sh"
+
+check "stats unit checks" build/tests/test_stats_unit
+check "stats unit checks under ASan+UBSan" build/tests/asan/test_stats_unit
+check "tfidf self-checks" build/tests/test_tfidf_unit
+check "tfidf self-checks under ASan+UBSan" build/tests/asan/test_tfidf_unit
+check "KV-cache greedy generation equals full-forward decoding" build/tests/test_infer_unit
+check "KV-cache generation under ASan+UBSan" build/tests/asan/test_infer_unit
+
+# ---- TF-IDF on hand-picked edge cases (Unicode, digits, underscores, unknown words, empty text)
+$PY - "$TMP/tfidf_case.json" <<'P'
+import json, sys
+fit = ["The cat sat on the mat.", "A dog chased the cat! Caf\u00e9 \u00c9T\u00c9 na\u00efve_test x_y",
+       "Numbers 42 and 1999; \u00a0spaces\ttabs\nnew lines", "\u00fcber Stra\u00dfe \u03a3\u038a\u03a3\u03a5\u03a6\u039f\u03a3",
+       "\u65e5\u672c\u8a9e\u306e\u30c6\u30ad\u30b9\u30c8 \u6771\u4eac 2024", "", "snake_case __init__ a1 b",
+       "O'Neil's don't-stop e-mail 3.14 1,000 $5 #tag @user", "Nov 27, 2026 -- it's 10:15 in Castleridge"]
+pairs = [["the cat", "THE CAT sat"], ["dog dog dog cat", "cat sat mat"], ["zebra", "cat"], ["", ""],
+         ["caf\u00e9 \u00e9t\u00e9", "Caf\u00e9 \u00c9T\u00c9 na\u00efve_test"], ["\u65e5\u672c\u8a9e\u306e\u30c6\u30ad\u30b9\u30c8", "\u6771\u4eac 2024"],
+         ["don't stop the e-mail", "O'Neil's don't-stop e-mail"], ["10:15 in Castleridge", "it's 10:15"]]
+json.dump({"fit": fit, "pairs": pairs, "analyze": fit + [p[0] for p in pairs]}, open(sys.argv[1], "w"))
+P
+build/tests/test_tfidf_unit "$TMP/tfidf_case.json" > "$TMP/tfidf_c.json" 2>&1
+check "TF-IDF words and cosines equal sklearn on edge cases (1e-6)" $PY tests/tfidf_oracle.py pairs "$TMP/tfidf_case.json" "$TMP/tfidf_c.json"
+
+# ---- a dataset (12 members, 4 of them with 3 training copies; 4 non-members) and a small model
+# that memorizes part of it: both outcomes occur, and repeated examples are memorized more
+DS=$TMP/ds
+./generate_dataset --num_examples 16 --tokens_per_example 64 --train_ratio 0.75 --seed 5 --duplicates 1:8,3:4 \
+  --output_dir "$DS" > "$TMP/gen.log" 2>&1 \
+  || { fail "generate_dataset for the evaluator tests"; cat "$TMP/gen.log"; exit 1; }
+./train_gpt2 --layers 1 --channels 32 --heads 2 --train_file "$DS/train.bin" --validation_file none \
+  --output_dir "$TMP/model" --per_device_train_batch_size 10 --max_steps 60 --learning_rate 2e-2 \
+  --lr_schedule constant --warmup_steps 5 --threads 1 --quiet > "$TMP/train.log" 2>&1 \
+  || { fail "train_gpt2 for the evaluator tests"; tail -5 "$TMP/train.log"; exit 1; }
+
+EVAL_ARGS=(--model_path "$TMP/model" --train_file "$DS/train.bin" --test_file "$DS/test.bin"
+           --metadata_file "$DS/metadata.json" --context_lengths 4,8,16,32,48 --max_new_tokens 16
+           --num_examples 0 --batch_size 5 --threads 2)
+check "fast path run" ./test_memorization "${EVAL_ARGS[@]}" --output_file "$TMP/fast.json"
+check "plain greedy run" ./test_memorization "${EVAL_ARGS[@]}" --output_file "$TMP/plain.json" --plain_greedy
+
+# Decisions (exact match, matched prefix, ID match) and texts must be identical for every
+# example and k; the runs must also contain both outcomes, or the comparison would prove little.
+cat > "$TMP/compare.py" <<'P'
+import json, sys
+fast = [json.loads(l) for l in open(sys.argv[1])]
+plain = [json.loads(l) for l in open(sys.argv[2])]
+assert len(fast) == len(plain) == int(sys.argv[3]), (len(fast), len(plain))
+bad = 0
+for f, p in zip(fast, plain):
+    assert (f["example_id"], f["k"]) == (p["example_id"], p["k"])
+    assert f["decided_by"] == "teacher_forced" and p["decided_by"] == "plain_greedy"
+    for key in ("exact_match", "matched_prefix", "id_match", "generated_text", "id_generated_text",
+                "similarity", "id_in_generation", "token_accuracy", "loss"):
+        if f.get(key) != p.get(key):
+            bad += 1
+            print("differs:", f["example_id"], "k", f["k"], key, f.get(key), p.get(key))
+exact = sum(r["exact_match"] for r in fast)
+idm = sum(bool(r["id_match"]) for r in fast)
+print(f"{len(fast)} probes; exact matches {exact}, ID matches {idm}, differences {bad}")
+assert 0 < exact < len(fast) and 0 < idm < len(fast), "need both outcomes"
+sys.exit(1 if bad else 0)
+P
+check "fast path == plain greedy for every example and k" $PY "$TMP/compare.py" "$TMP/fast.jsonl" "$TMP/plain.jsonl" 80
+
+# The same model cut to a maximum length of 64 (wpe rows 0..63 kept: the same function on those
+# positions), so that each 65-token record ends exactly at the model's limit: the ID probe's last
+# identifier token is then predicted from position 63, the edge where off-by-one errors live.
+$PY - "$TMP/model/model.bin" "$TMP/model64.bin" <<'P'
+import sys
+import numpy as np
+raw = open(sys.argv[1], "rb").read()
+header = np.frombuffer(raw[:1024], dtype=np.int32).copy()
+assert header[0] == 20240326 and header[1] == 3, header[:2]
+maxT, V, L, NH, C, Vp = (int(x) for x in header[2:8])
+params = np.frombuffer(raw[1024:], dtype=np.float32)
+wte, wpe, rest = params[:Vp * C], params[Vp * C:Vp * C + maxT * C], params[Vp * C + maxT * C:]
+header[2] = 64
+with open(sys.argv[2], "wb") as f:
+    f.write(header.tobytes()); f.write(wte.tobytes()); f.write(wpe[:64 * C].tobytes()); f.write(rest.tobytes())
+P
+EDGE_ARGS=("${EVAL_ARGS[@]}" --model_path "$TMP/model64.bin" --context_lengths 8,16,32,48)
+./test_memorization "${EDGE_ARGS[@]}" --output_file "$TMP/edge_fast.json" > /dev/null 2>&1
+./test_memorization "${EDGE_ARGS[@]}" --output_file "$TMP/edge_plain.json" --plain_greedy > /dev/null 2>&1
+check "fast path == plain greedy when records end at the model's maximum length" \
+  $PY "$TMP/compare.py" "$TMP/edge_fast.jsonl" "$TMP/edge_plain.jsonl" 64
+check "similarities equal sklearn TfidfVectorizer fitted on the dataset texts (1e-6)" \
+  $PY tests/tfidf_oracle.py results "$DS" "$TMP/fast.jsonl"
+
+# Aggregates recomputed from the per-example records: rates with the Wilson formula, means and
+# their bootstrap intervals with an independent re-implementation (splitmix64 + numpy percentile).
+cat > "$TMP/aggregates.py" <<'P'
+import json, math, sys
+import numpy as np
+res = json.load(open(sys.argv[1]))
+recs = [json.loads(l) for l in open(sys.argv[2])]
+assert res["schema_version"] == 1 and res["program"] == "test_memorization"
+for key in ("model_sha256", "train_file_sha256", "test_file_sha256", "metadata_file_sha256", "tokenizer_sha256"):
+    assert len(res["provenance"][key]) == 64, key
+assert res["context_lengths"] == [4, 8, 16, 32, 48]
+M = (1 << 64) - 1
+def splitmix(state):
+    while True:
+        state = (state + 0x9E3779B97F4A7C15) & M
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M
+        yield z ^ (z >> 31)
+def bootstrap(x, resamples, seed):
+    g = splitmix(seed)
+    n = len(x)
+    means = []
+    for _ in range(resamples):
+        s = 0.0
+        for _ in range(n):
+            s += x[next(g) % n]
+        means.append(s / n)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+def wilson(k, n, z=1.959963984540054):
+    if n == 0:
+        return 0.0, 1.0
+    p = k / n
+    d = 1 + z * z / n
+    c = (p + z * z / (2 * n)) / d
+    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return max(0.0, c - h), min(1.0, c + h)
+checked = 0
+for split, agg in res["results"].items():
+    for key, a in agg["by_context_length"].items():
+        rs = [r for r in recs if r["split"] == split and r["k"] == a["k"]]
+        assert len(rs) == a["num_examples"] == agg["num_examples"]
+        for name, field in (("exact_match_rate", "exact_match"), ("id_in_generation_rate", "id_in_generation"),
+                            ("id_match_rate", "id_match")):
+            vals = [r[field] for r in rs if r[field] is not None]
+            succ = sum(vals)
+            lo, hi = wilson(succ, len(vals))
+            e = a[name]
+            assert e["n"] == len(vals) and e["successes"] == succ, (split, key, name)
+            if vals:
+                assert abs(e["value"] - succ / len(vals)) < 1e-12
+            assert abs(e["ci_low"] - lo) < 1e-9 and abs(e["ci_high"] - hi) < 1e-9, (split, key, name, e, lo, hi)
+            checked += 1
+        for name, field in (("avg_similarity", "similarity"), ("token_accuracy", "token_accuracy"),
+                            ("matched_prefix", "matched_prefix"), ("loss", "loss")):
+            x = [float(r[field]) for r in rs]
+            e = a[name]
+            assert abs(e["value"] - sum(x) / len(x)) < 1e-9, (split, key, name)
+            lo, hi = bootstrap(x, e["resamples"], int(e["bootstrap_seed"]))
+            assert abs(e["ci_low"] - lo) < 1e-9 and abs(e["ci_high"] - hi) < 1e-9, (split, key, name, e, lo, hi)
+            checked += 1
+        if split == "train":  # members grouped by training copies
+            groups = {}
+            for r in rs:
+                groups.setdefault(str(r["repeats"]), []).append(r)
+            assert set(groups) == set(a["by_repeats"]), (groups.keys(), a["by_repeats"].keys())
+            for rep, g in groups.items():
+                e = a["by_repeats"][rep]["exact_match_rate"]
+                assert e["n"] == len(g) and e["successes"] == sum(r["exact_match"] for r in g)
+                checked += 1
+print(f"{checked} aggregates equal their recomputation")
+P
+check "JSON parses; aggregates and intervals equal a Python recomputation from the .jsonl" \
+  $PY "$TMP/aggregates.py" "$TMP/fast.json" "$TMP/fast.jsonl"
+check "members memorized, non-members not (exact match at k=32: train >= 0.5, test 0)" $PY -c "
+import json, sys
+r = json.load(open('$TMP/fast.json'))['results']
+tr = r['train']['by_context_length']['32']['exact_match_rate']['value']
+te = r['test']['by_context_length']['32']['exact_match_rate']['value']
+print('train', tr, 'test', te); sys.exit(0 if tr >= 0.5 and te == 0 else 1)"
+
+# ---- adjustments that are not errors
+./test_memorization "${EVAL_ARGS[@]}" --num_examples 1000 --splits test --context_lengths 8,60 \
+  --output_file "$TMP/adjust.json" > /dev/null 2> "$TMP/adjust.err"
+check "--num_examples above a split's size uses all and says so" grep -q "more than the 4 examples of the test split: using all 4" "$TMP/adjust.err"
+check "a context length that does not fit is skipped with a note in the JSON" $PY -c "
+import json; r = json.load(open('$TMP/adjust.json'))
+assert r['context_lengths'] == [8] and r['skipped_context_lengths'][0]['k'] == 60, r['skipped_context_lengths']
+assert list(r['results']) == ['test'] and r['results']['test']['num_examples'] == 4"
+
+# ---- bad input: one line naming the flag or file, non-zero exit, no results file
+BAD=(./test_memorization --model_path "$TMP/model" --train_file "$DS/train.bin" --test_file "$DS/test.bin"
+     --metadata_file "$DS/metadata.json" --context_lengths 8,16 --max_new_tokens 16 --threads 1 --output_file "$TMP/bad.json")
+expect_error "malformed --context_lengths" "context_lengths" "${BAD[@]}" --context_lengths 8,abc
+expect_error "empty item in --context_lengths" "context_lengths" "${BAD[@]}" --context_lengths 8,,16
+expect_error "zero context length" "context_lengths" "${BAD[@]}" --context_lengths 0
+expect_error "no context length fits" "--context_lengths: none of" "${BAD[@]}" --context_lengths 60,64
+expect_error "non-numeric --num_examples" "--num_examples" "${BAD[@]}" --num_examples many
+expect_error "unknown --splits value" "--splits" "${BAD[@]}" --splits validation
+expect_error "missing model" "--model_path" "${BAD[@]}" --model_path "$TMP/nothing_here"
+expect_error "model directory without model.bin" "has no model.bin" "${BAD[@]}" --model_path "$DS"
+expect_error "missing metadata" "metadata_missing.json" "${BAD[@]}" --metadata_file "$TMP/metadata_missing.json"
+expect_error "unwritable output" "bad_dir" "${BAD[@]}" --output_file "$TMP/bad_dir/sub/x.json/y"
+# metadata of another dataset with the same shape: the text hashes give it away
+./generate_dataset --num_examples 16 --tokens_per_example 64 --train_ratio 0.75 --seed 6 --output_dir "$TMP/other" > /dev/null 2>&1
+expect_error "metadata of another dataset" "metadata" "${BAD[@]}" --metadata_file "$TMP/other/metadata.json"
+# metadata of a dataset with another record length
+./generate_dataset --num_examples 16 --tokens_per_example 80 --train_ratio 0.75 --seed 5 --output_dir "$TMP/long" > /dev/null 2>&1
+expect_error "metadata with another record length" "tokens_per_example 80 does not match" "${BAD[@]}" --metadata_file "$TMP/long/metadata.json"
+expect_error "shards with different record lengths" "record length" "${BAD[@]}" --test_file "$TMP/long/test.bin"
+# an empty test split
+./generate_dataset --num_examples 16 --tokens_per_example 64 --train_ratio 1.0 --seed 5 --output_dir "$TMP/alltrain" > /dev/null 2>&1
+expect_error "empty test split" "test split has no examples" "${BAD[@]}" --train_file "$TMP/alltrain/train.bin" \
+  --test_file "$TMP/alltrain/test.bin" --metadata_file "$TMP/alltrain/metadata.json"
+# models that do not fit the data: a small vocabulary, and a short maximum length
+$PY - "$TMP" <<'P'
+import sys
+import numpy as np
+def write(path, V, Vp, maxT, L=1, C=32, NH=2):
+    header = np.zeros(256, dtype=np.int32)
+    header[:8] = [20240326, 3, maxT, V, L, NH, C, Vp]
+    sizes = [Vp * C, maxT * C, L * C, L * C, L * 3 * C * C, L * 3 * C, L * C * C, L * C, L * C, L * C,
+             L * 4 * C * C, L * 4 * C, L * C * 4 * C, L * C, C, C]
+    params = np.random.default_rng(0).normal(0, 0.02, sum(sizes)).astype(np.float32)
+    with open(path, "wb") as f:
+        f.write(header.tobytes()); f.write(params.tobytes())
+write(sys.argv[1] + "/small_vocab.bin", 1000, 1024, 64)
+write(sys.argv[1] + "/short.bin", 50257, 50304, 20)
+P
+expect_error "model vocabulary smaller than the dataset's tokens" "outside the model's vocabulary" "${BAD[@]}" --model_path "$TMP/small_vocab.bin"
+expect_error "model maximum length too short for every k" "maximum" "${BAD[@]}" --model_path "$TMP/short.bin"
+check "no results file after any error" test ! -e "$TMP/bad.json" -a ! -e "$TMP/bad.jsonl"
+check "no temporary files left behind" bash -c "! ls '$TMP' | grep -q '\.tmp\.'"
