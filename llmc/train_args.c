@@ -55,7 +55,7 @@ static void build_table(TrainArgs *a) {
     add(a, "val_max_examples", ARG_INT, &a->val_max_examples, "validate on the first N validation examples only (0 = all)", 0, BIG);
     add(a, "per_device_train_batch_size", ARG_INT, &a->per_device_train_batch_size, "rows (examples) per forward/backward pass B", 1, 1 << 20);
     add(a, "total_batch_size", ARG_INT, &a->total_batch_size,
-        "tokens per optimizer step = B*T*accumulation steps; a multiple of B*T (0 = B*T, no accumulation)", 0, BIG);
+        "tokens per optimizer step = B*T*ranks*accumulation steps; a multiple of B*T*ranks (0 = B*T*ranks, no accumulation; ranks = 1 unless started by mpirun)", 0, BIG);
     add(a, "num_train_epochs", ARG_INT, &a->num_train_epochs, "passes over the training examples (ignored when --max_steps is set)", 1, 1e9);
     add(a, "max_steps", ARG_INT, &a->max_steps, "optimizer steps to run, reshuffling at each epoch end (0 = from --num_train_epochs)", 0, BIG);
     add(a, "learning_rate", ARG_FLOAT, &a->learning_rate, "peak learning rate", 0, 10);
