@@ -16,8 +16,11 @@
 // .jsonl of per-example records beside it, both written atomically.
 #include "llmc/args.h"
 #include "llmc/dataset_meta.h"
+#include "llmc/dist.h"
+#include "llmc/exposure.h"
 #include "llmc/gpt2.h"
 #include "llmc/gpt2_infer.h"
+#include "llmc/mia.h"
 #include "llmc/sha256.h"
 #include "llmc/shard.h"
 #include "llmc/stats.h"
@@ -34,6 +37,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+// The ranks of a data-parallel run (mpirun -np N); world_size 1 when run alone.
+static Dist dist;
+
 #define PROGRAM_VERSION "1.0.0"
 #define SCHEMA_VERSION 1
 #define NUM_SPLITS 2
@@ -44,7 +50,7 @@ static const char *const SPLIT_NAMES[NUM_SPLITS] = {"train", "test"};
 
 typedef struct {
     const char *model_path, *tokenizer_path, *train_file, *test_file, *metadata_file, *output_file;
-    const char *context_lengths_text, *splits_text;
+    const char *context_lengths_text, *splits_text, *exposure_candidates_text, *exposure_context;
     int64_t num_examples, max_new_tokens, seed, threads, batch_size, bootstrap_samples;
     int plain_greedy;
 } Options;
@@ -54,6 +60,7 @@ typedef struct {
     const char *id;          // identifier text from the metadata
     int split;               // 0 train (member), 1 test (non-member)
     int repeats;             // training copies
+    int number;              // NNNNN of the identifier
     size_t record;           // record index in the split's shard (the first copy)
     const uint16_t *tokens;  // the record: eot, then tokens_per_example tokens (R in all)
     int close_pos;           // record position of the closing identifier's first token
@@ -74,6 +81,18 @@ typedef struct {
     int *generated;          // (max_new) greedy continuation; NULL until known (exact: the truth)
     int *id_generated;       // (close_len) greedy identifier attempt; NULL when id_match
 } Probe;
+
+// Privacy-audit values of one example (llmc/mia.h, llmc/exposure.h): membership-inference
+// scores from the teacher-forced pass and the exposure of its closing identifier.
+typedef struct {
+    double loss;             // mean NLL of the scored tokens (nats)
+    double zlib_ratio;       // loss / zlib-compressed bytes of their text
+    double min_k[2];         // min-k% log-probability, k = 10%, 20%
+    int has_exposure;        // exposure was computed (--exposure_candidates > 0 and it applies)
+    ExposureResult exposure;
+} AuditRecord;
+
+static const double MIN_K_FRACTIONS[2] = {0.10, 0.20};
 
 typedef struct {
     Options opt;
@@ -96,6 +115,10 @@ typedef struct {
     int gen_batch;                     // rows per generation batch (the KV cache is small: more than --batch_size)
     int max_close_len;
     double t_teacher, t_id, t_generate, t_text;
+    AuditRecord *audit[NUM_SPLITS];    // (num_examples) per split
+    int exposure_candidates;           // 0 = exposure off
+    int mia_scored_tokens;             // tokens per example behind the MIA scores
+    double t_exposure;
     size_t generated_sequences;
 } Eval;
 
@@ -299,6 +322,7 @@ static void select_examples(Eval *ev) {
             ex->id = strdup_or_die(de->id);
             ex->split = s;
             ex->repeats = de->repeats;
+            ex->number = de->number;
             ex->record = (size_t)first_record[candidates[i]];
             ex->tokens = ev->shards[s].tokens + ex->record * R;
             ex->close_pos = 1 + de->end_id_begin;  // record position = example position + 1 (the eot)
@@ -379,6 +403,7 @@ static void teacher_forced_pass(Eval *ev, int s) {
     int *inputs = malloc_or_die((size_t)B * Tf * sizeof(int));
     int *targets = malloc_or_die((size_t)B * Tf * sizeof(int));
     int *argmax = malloc_or_die((size_t)B * Tf * sizeof(int));
+    ev->mia_scored_tokens = Tf;
     double t0 = now_seconds();
     for (int start = 0; start < n; start += B) {
         int rows = n - start < B ? n - start : B;
@@ -391,6 +416,14 @@ static void teacher_forced_pass(Eval *ev, int s) {
         for (int r = 0; r < rows; r++) {
             const int *am = argmax + (size_t)r * Tf, *tg = targets + (size_t)r * Tf;
             const float *nll = ev->model.losses + (size_t)r * Tf;
+            // membership-inference scores over the same Tf tokens (record positions 1..Tf)
+            AuditRecord *au = &ev->audit[s][start + r];
+            au->loss = mia_mean_nll(nll, (size_t)Tf);
+            for (int q = 0; q < 2; q++) au->min_k[q] = mia_min_k_logprob(nll, (size_t)Tf, MIN_K_FRACTIONS[q]);
+            char *text = decode_record_span(ev->tokenizer, ev->examples[s][start + r].tokens, 1, Tf);
+            size_t zlib_bytes = mia_zlib_size(text, strlen(text));
+            au->zlib_ratio = au->loss / (double)(zlib_bytes ? zlib_bytes : 1);
+            free(text);
             for (int ki = 0; ki < ev->num_ks; ki++) {
                 int k = ev->ks[ki];
                 Probe *p = probe_at(ev, s, start + r, ki);
@@ -470,6 +503,51 @@ static void id_probe_pass(Eval *ev, int s) {
     }
     ev->t_id += now_seconds() - t0;
     fprintf(stderr, "%s: %s: ID probe, %d context lengths (%.1f s)\n", program_name(), SPLIT_NAMES[s], ev->num_ks, now_seconds() - t0);
+}
+
+// Exposure of each example's closing identifier: its log-likelihood given every token before it
+// (at their training positions) ranked among --exposure_candidates identifiers (llmc/exposure.h).
+static void exposure_pass(Eval *ev, int s, const CandidateSet *cs, IdentifierTokens *ids) {
+    const int n = ev->num_examples[s], maxT = ev->model.config.max_seq_len;
+    ContinuationScorer scorer;
+    continuation_scorer_init(&scorer, &ev->model, ev->record_length + 32); // identifiers differ by a few tokens
+    double t0 = now_seconds();
+    int *context = malloc_or_die((size_t)ev->record_length * sizeof(int));
+    int *positions = malloc_or_die((size_t)ev->record_length * sizeof(int));
+    // body: leave the opening identifier out, so that the closing one cannot be copied from it
+    const int body_only = !strcmp(ev->opt.exposure_context, "body");
+    int skipped = 0;
+    for (int e = 0; e < n; e++) {
+        const Example *ex = &ev->examples[s][e];
+        AuditRecord *au = &ev->audit[s][e];
+        int len;
+        const int *marker = identifier_tokens(ids, ex->number, &len);
+        int same = len == ex->close_len;
+        for (int t = 0; same && t < len; t++) same = marker[t] == ex->tokens[ex->close_pos + t];
+        // the context must fit the model, and the identifier must be tokenized as the dataset did
+        if (!same || ex->close_pos > maxT) { skipped++; continue; }
+        int P = 0;
+        for (int t = 0; t < ex->close_pos; t++) {
+            if (body_only && t >= 1 && t < 1 + ex->close_len) continue; // the opening identifier: the same tokens
+            context[P] = ex->tokens[t];
+            positions[P++] = t;
+        }
+        au->exposure = exposure_of_example(&scorer, cs, ids, ex->number, context, positions, P, 256);
+        au->has_exposure = 1;
+        if ((e + 1) % 10 == 0 || e + 1 == n)
+            fprintf(stderr, "%s: %s: exposure %d/%d examples, %d candidates (%.1f s)\n", program_name(), SPLIT_NAMES[s],
+                    e + 1, n, cs->num_candidates, now_seconds() - t0);
+    }
+    if (skipped) {
+        char note[256];
+        snprintf(note, sizeof note, "exposure: %d %s examples skipped (closing identifier beyond the model's %d positions, or tokenized differently from its marker)",
+                 skipped, SPLIT_NAMES[s], maxT);
+        warn("%s", note);
+        cJSON_AddItemToArray(ev->notes, cJSON_CreateString(note));
+    }
+    free(context); free(positions);
+    continuation_scorer_free(&scorer);
+    ev->t_exposure += now_seconds() - t0;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -624,6 +702,21 @@ static cJSON *probe_record(Eval *ev, int s, int e, int ki, double *similarity_ou
             free(idgen);
         }
     }
+    const AuditRecord *au = &ev->audit[s][e];
+    cJSON_AddNumberToObject(r, "mia_loss", au->loss);
+    cJSON_AddNumberToObject(r, "mia_zlib_ratio", au->zlib_ratio);
+    cJSON_AddNumberToObject(r, "mia_min_k_10", au->min_k[0]);
+    cJSON_AddNumberToObject(r, "mia_min_k_20", au->min_k[1]);
+    if (au->has_exposure) {
+        cJSON_AddNumberToObject(r, "id_loglik", au->exposure.true_loglik);
+        cJSON_AddNumberToObject(r, "exposure_rank", (double)au->exposure.rank);
+        cJSON_AddNumberToObject(r, "exposure_candidates", (double)au->exposure.num_candidates);
+        cJSON_AddNumberToObject(r, "exposure", au->exposure.exposure);
+        if (isfinite(au->exposure.estimate)) cJSON_AddNumberToObject(r, "exposure_estimate", au->exposure.estimate);
+        else cJSON_AddNullToObject(r, "exposure_estimate");
+    } else {
+        cJSON_AddNullToObject(r, "exposure");
+    }
     cJSON_AddStringToObject(r, "decided_by", ev->opt.plain_greedy ? "plain_greedy" : "teacher_forced");
     free(generated);
     free(truth);
@@ -714,9 +807,12 @@ static cJSON *records_and_aggregates(Eval *ev, const char *records_path) {
                     for (int f = 0; f < e; f++) seen |= ev->examples[s][f].repeats == rep;
                     if (seen) continue;
                     size_t group = 0, group_exact = 0, group_id = 0, group_id_n = 0;
+                    double *gx[4]; // similarity, token accuracy, matched prefix, loss of the group
+                    for (int m = 0; m < 4; m++) gx[m] = malloc_or_die((size_t)n * sizeof(double));
                     for (int f = e; f < n; f++) {
                         if (ev->examples[s][f].repeats != rep) continue;
                         const Probe *q = probe_at(ev, s, f, ki);
+                        gx[0][group] = sim[f]; gx[1][group] = acc[f]; gx[2][group] = prefix[f]; gx[3][group] = loss[f];
                         group++;
                         group_exact += q->exact_match;
                         if (q->id_applicable) { group_id_n++; group_id += q->id_match; }
@@ -727,6 +823,11 @@ static cJSON *records_and_aggregates(Eval *ev, const char *records_path) {
                     cJSON_AddNumberToObject(g, "num_examples", (double)group);
                     cJSON_AddItemToObject(g, "exact_match_rate", rate_json(group_exact, group));
                     cJSON_AddItemToObject(g, "id_match_rate", rate_json(group_id, group_id_n));
+                    static const char *const names[4] = {"avg_similarity", "token_accuracy", "matched_prefix", "loss"};
+                    for (int m = 0; m < 4; m++) {
+                        cJSON_AddItemToObject(g, names[m], mean_json(gx[m], group, resamples, base + 5 + (uint64_t)rep * 8 + m));
+                        free(gx[m]);
+                    }
                 }
             }
         }
@@ -735,6 +836,297 @@ static cJSON *records_and_aggregates(Eval *ev, const char *records_path) {
     atomic_commit_or_die(&af);
     ev->t_text = now_seconds() - t0;
     return by_split;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Privacy aggregates: membership inference (members vs non-members) and exposure.
+
+static cJSON *estimate_json(Estimate e) {
+    cJSON *o = cJSON_CreateObject();
+    if (isnan(e.value)) cJSON_AddNullToObject(o, "value"); else cJSON_AddNumberToObject(o, "value", e.value);
+    if (isnan(e.low)) cJSON_AddNullToObject(o, "ci_low"); else cJSON_AddNumberToObject(o, "ci_low", e.low);
+    if (isnan(e.high)) cJSON_AddNullToObject(o, "ci_high"); else cJSON_AddNumberToObject(o, "ci_high", e.high);
+    return o;
+}
+
+#define NUM_ATTACKS 4
+static const char *const ATTACK_NAMES[NUM_ATTACKS] = {"loss", "zlib", "min_k_10", "min_k_20"};
+static const char *const ATTACK_SCORES[NUM_ATTACKS] = {"-loss", "-loss/zlib_bytes", "min-10% log-probability", "min-20% log-probability"};
+static const double FPR_BUDGETS[2] = {0.01, 0.001};
+
+// Higher = more member-like.
+static double attack_score(const AuditRecord *a, int attack) {
+    switch (attack) {
+    case 0: return -a->loss;
+    case 1: return -a->zlib_ratio;
+    default: return a->min_k[attack - 2];
+    }
+}
+
+// One attack's AUC and TPR at the FPR budgets for the members whose repeats == rep (0: all)
+// against every non-member; with_roc adds the curve's points.
+static cJSON *attack_json(Eval *ev, int attack, int rep, int with_roc, uint64_t seed) {
+    const int n0 = ev->num_examples[0], n1 = ev->num_examples[1];
+    double *scores = malloc_or_die((size_t)(n0 + n1) * sizeof(double));
+    int *labels = malloc_or_die((size_t)(n0 + n1) * sizeof(int));
+    size_t n = 0, members = 0;
+    for (int e = 0; e < n0; e++)
+        if (rep == 0 || ev->examples[0][e].repeats == rep) { scores[n] = attack_score(&ev->audit[0][e], attack); labels[n++] = 1; members++; }
+    for (int e = 0; e < n1; e++) { scores[n] = attack_score(&ev->audit[1][e], attack); labels[n++] = 0; }
+    MiaResult m = mia_evaluate(scores, labels, n, FPR_BUDGETS, 2, (int)ev->opt.bootstrap_samples, 0.95, seed);
+    cJSON *o = cJSON_CreateObject();
+    if (rep == 0) cJSON_AddStringToObject(o, "score", ATTACK_SCORES[attack]);
+    else cJSON_AddNumberToObject(o, "num_members", (double)members);
+    cJSON_AddItemToObject(o, "auc", estimate_json(m.auc));
+    cJSON *at = cJSON_AddObjectToObject(o, "tpr_at_fpr");
+    for (int f = 0; f < 2; f++) {
+        char key[16];
+        snprintf(key, sizeof key, "%g", FPR_BUDGETS[f]);
+        cJSON_AddItemToObject(at, key, estimate_json(m.tpr_at[f]));
+    }
+    char seed_text[32];
+    snprintf(seed_text, sizeof seed_text, "%llu", (unsigned long long)seed);
+    cJSON_AddStringToObject(o, "bootstrap_seed", seed_text);
+    if (with_roc) {
+        RocPoint *pts = malloc_or_die((n + 1) * sizeof(RocPoint));
+        size_t np = roc_curve(scores, labels, n, pts);
+        cJSON *roc = cJSON_AddObjectToObject(o, "roc"), *fpr = cJSON_AddArrayToObject(roc, "fpr"), *tpr = cJSON_AddArrayToObject(roc, "tpr");
+        for (size_t i = 0; i < np; i++) {
+            cJSON_AddItemToArray(fpr, cJSON_CreateNumber(pts[i].fpr));
+            cJSON_AddItemToArray(tpr, cJSON_CreateNumber(pts[i].tpr));
+        }
+        free(pts);
+    }
+    free(scores); free(labels);
+    return o;
+}
+
+// Mean exposure, mean skew-normal estimate and the rank-1 rate of the examples of split s with
+// repeats == rep (0: all).
+static cJSON *exposure_group_json(Eval *ev, int s, int rep, uint64_t seed) {
+    const int n = ev->num_examples[s];
+    double *x = malloc_or_die((size_t)(n ? n : 1) * sizeof(double)), *est = malloc_or_die((size_t)(n ? n : 1) * sizeof(double));
+    size_t m = 0, m_est = 0, rank1 = 0, unscorable = 0;
+    for (int e = 0; e < n; e++) {
+        const AuditRecord *a = &ev->audit[s][e];
+        if (!a->has_exposure || (rep && ev->examples[s][e].repeats != rep)) continue;
+        x[m++] = a->exposure.exposure;
+        if (isfinite(a->exposure.estimate)) est[m_est++] = a->exposure.estimate;
+        rank1 += a->exposure.rank == 1;
+        unscorable += a->exposure.unscorable;
+    }
+    const int resamples = (int)ev->opt.bootstrap_samples;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "num_examples", (double)m);
+    cJSON_AddItemToObject(o, "mean_exposure", m ? mean_json(x, m, resamples, seed) : estimate_json((Estimate){NAN, NAN, NAN}));
+    cJSON_AddItemToObject(o, "mean_exposure_estimate", m_est ? mean_json(est, m_est, resamples, seed + 1) : estimate_json((Estimate){NAN, NAN, NAN}));
+    cJSON_AddItemToObject(o, "rank1_rate", rate_json(rank1, m));
+    if (rep == 0) cJSON_AddNumberToObject(o, "unscorable_candidates", (double)unscorable);
+    free(x); free(est);
+    return o;
+}
+
+// Distinct repeat counts of the evaluated members, ascending.
+static int member_repeat_levels(Eval *ev, int *levels) {
+    int count = 0;
+    for (int e = 0; e < ev->num_examples[0]; e++) {
+        int rep = ev->examples[0][e].repeats, seen = 0;
+        for (int i = 0; i < count; i++) seen |= levels[i] == rep;
+        if (!seen) levels[count++] = rep;
+    }
+    for (int i = 1; i < count; i++)
+        for (int j = i; j > 0 && levels[j] < levels[j - 1]; j--) { int t = levels[j]; levels[j] = levels[j - 1]; levels[j - 1] = t; }
+    return count;
+}
+
+static cJSON *privacy_json(Eval *ev) {
+    cJSON *root = cJSON_CreateObject();
+    const uint64_t base = (uint64_t)ev->opt.seed * 1000003ull + 900001ull;
+    int *levels = malloc_or_die((size_t)(ev->num_examples[0] ? ev->num_examples[0] : 1) * sizeof(int));
+    int num_levels = ev->split_enabled[0] ? member_repeat_levels(ev, levels) : 0;
+    // membership inference needs both splits
+    if (ev->split_enabled[0] && ev->split_enabled[1]) {
+        cJSON *mia = cJSON_AddObjectToObject(root, "membership_inference");
+        cJSON_AddNumberToObject(mia, "num_members", ev->num_examples[0]);
+        cJSON_AddNumberToObject(mia, "num_non_members", ev->num_examples[1]);
+        cJSON_AddNumberToObject(mia, "scored_tokens", ev->mia_scored_tokens);
+        cJSON_AddStringToObject(mia, "tpr_at_fpr_method", "conservative_step");
+        cJSON_AddStringToObject(mia, "interval", "bootstrap95_percentile_stratified");
+        cJSON_AddNumberToObject(mia, "resamples", (double)ev->opt.bootstrap_samples);
+        cJSON *attacks = cJSON_AddObjectToObject(mia, "attacks");
+        for (int a = 0; a < NUM_ATTACKS; a++) {
+            cJSON *o = attack_json(ev, a, 0, 1, base + (uint64_t)a * 101);
+            if (num_levels > 1) {
+                cJSON *by = cJSON_AddObjectToObject(o, "by_repeats");
+                for (int l = 0; l < num_levels; l++) {
+                    char key[16];
+                    snprintf(key, sizeof key, "%d", levels[l]);
+                    cJSON_AddItemToObject(by, key, attack_json(ev, a, levels[l], 0, base + (uint64_t)a * 101 + 1 + (uint64_t)levels[l]));
+                }
+            }
+            cJSON_AddItemToObject(attacks, ATTACK_NAMES[a], o);
+        }
+    } else {
+        cJSON_AddNullToObject(root, "membership_inference");
+    }
+    if (ev->exposure_candidates > 0) {
+        cJSON *ex = cJSON_AddObjectToObject(root, "exposure");
+        double N = ev->exposure_candidates;
+        cJSON_AddNumberToObject(ex, "num_candidates", N);
+        cJSON_AddNumberToObject(ex, "candidate_seed", (double)ev->opt.seed);
+        cJSON_AddStringToObject(ex, "context", ev->opt.exposure_context);
+        // E[log2 N - log2 rank] for a rank uniform on 1..N: what a model that knows nothing gets
+        cJSON_AddNumberToObject(ex, "chance_mean_exposure", log2(N) - lgamma(N + 1.0) / (N * M_LN2));
+        for (int s = 0; s < NUM_SPLITS; s++) {
+            if (!ev->split_enabled[s]) continue;
+            cJSON *o = exposure_group_json(ev, s, 0, base + 7001 + (uint64_t)s * 2);
+            if (s == 0 && num_levels > 1) {
+                cJSON *by = cJSON_AddObjectToObject(o, "by_repeats");
+                for (int l = 0; l < num_levels; l++) {
+                    char key[16];
+                    snprintf(key, sizeof key, "%d", levels[l]);
+                    cJSON_AddItemToObject(by, key, exposure_group_json(ev, 0, levels[l], base + 8001 + (uint64_t)levels[l] * 2));
+                }
+            }
+            cJSON_AddItemToObject(ex, SPLIT_NAMES[s], o);
+        }
+    } else {
+        cJSON_AddNullToObject(root, "exposure");
+    }
+    free(levels);
+    return root;
+}
+
+static void print_privacy(cJSON *privacy) {
+    cJSON *attacks = cJSON_GetObjectItem(cJSON_GetObjectItem(privacy, "membership_inference"), "attacks");
+    if (attacks) {
+        fprintf(stderr, "\n%-10s %8s %18s %12s %12s\n", "attack", "AUC", "95% interval", "TPR@1%FPR", "TPR@0.1%FPR");
+        for (int a = 0; a < NUM_ATTACKS; a++) {
+            cJSON *o = cJSON_GetObjectItem(attacks, ATTACK_NAMES[a]), *auc = cJSON_GetObjectItem(o, "auc");
+            cJSON *at = cJSON_GetObjectItem(o, "tpr_at_fpr");
+#define V(obj, name) cJSON_GetNumberValue(cJSON_GetObjectItem(obj, name))
+            fprintf(stderr, "%-10s %8.3f     [%5.3f, %5.3f] %12.3f %12.3f\n", ATTACK_NAMES[a], V(auc, "value"), V(auc, "ci_low"),
+                    V(auc, "ci_high"), V(cJSON_GetObjectItem(at, "0.01"), "value"), V(cJSON_GetObjectItem(at, "0.001"), "value"));
+        }
+    }
+    cJSON *ex = cJSON_GetObjectItem(privacy, "exposure");
+    if (cJSON_IsObject(ex)) {
+        fprintf(stderr, "\nexposure (%d candidates, chance %.2f bits):", (int)V(ex, "num_candidates"), V(ex, "chance_mean_exposure"));
+        for (int s = 0; s < NUM_SPLITS; s++) {
+            cJSON *o = cJSON_GetObjectItem(ex, SPLIT_NAMES[s]);
+            if (o) fprintf(stderr, " %s %.2f bits (estimate %.1f),", s ? "non-members" : "members",
+                           V(cJSON_GetObjectItem(o, "mean_exposure"), "value"), V(cJSON_GetObjectItem(o, "mean_exposure_estimate"), "value"));
+        }
+        fprintf(stderr, "\n");
+#undef V
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data parallelism (mpirun -np N): each rank probes a contiguous share of every split's examples
+// and rank 0 gathers the probes and writes the files (the exposure pass runs on rank 0 alone). A probe depends only on its own example (the
+// rows of a batch never mix), so the results equal those of one process, bit for bit.
+
+// One probe as bytes: 6 int32 (exact_match, matched_prefix, id_applicable, id_match, has_generated,
+// has_id_generated), 2 doubles (token_accuracy, loss), then the generated tokens that are known.
+static size_t probe_pack(const Probe *p, int max_new, int close_len, char *out) {
+    int32_t head[6] = {p->exact_match, p->matched_prefix, p->id_applicable, p->id_match, p->generated != NULL,
+                       p->id_generated != NULL};
+    double values[2] = {p->token_accuracy, p->loss};
+    size_t at = 0;
+    memcpy(out + at, head, sizeof head); at += sizeof head;
+    memcpy(out + at, values, sizeof values); at += sizeof values;
+    if (p->generated) { memcpy(out + at, p->generated, (size_t)max_new * sizeof(int)); at += (size_t)max_new * sizeof(int); }
+    if (p->id_generated) { memcpy(out + at, p->id_generated, (size_t)close_len * sizeof(int)); at += (size_t)close_len * sizeof(int); }
+    return at;
+}
+
+static size_t probe_unpack(Probe *p, int max_new, int close_len, const char *in, size_t left) {
+    int32_t head[6];
+    double values[2];
+    if (left < sizeof head + sizeof values) return 0;
+    memcpy(head, in, sizeof head);
+    memcpy(values, in + sizeof head, sizeof values);
+    size_t need = sizeof head + sizeof values + (head[4] ? (size_t)max_new * sizeof(int) : 0) +
+                  (head[5] ? (size_t)close_len * sizeof(int) : 0);
+    if (left < need) return 0;
+    p->exact_match = head[0]; p->matched_prefix = head[1]; p->id_applicable = head[2]; p->id_match = head[3];
+    p->token_accuracy = values[0]; p->loss = values[1];
+    size_t at = sizeof head + sizeof values;
+    if (head[4]) {
+        p->generated = malloc_or_die((size_t)max_new * sizeof(int));
+        memcpy(p->generated, in + at, (size_t)max_new * sizeof(int));
+        at += (size_t)max_new * sizeof(int);
+    }
+    if (head[5]) {
+        p->id_generated = malloc_or_die((size_t)close_len * sizeof(int));
+        memcpy(p->id_generated, in + at, (size_t)close_len * sizeof(int));
+        at += (size_t)close_len * sizeof(int);
+    }
+    return at;
+}
+
+// Every rank's probes and audit scores of split s to rank 0, into ev->probes[s] and ev->audit[s]
+// at the rank's share of the examples. An AuditRecord holds no pointers: it travels as bytes.
+static void gather_probes(Eval *ev, int s) {
+    const int n = ev->num_examples[s], max_new = (int)ev->opt.max_new_tokens, W = dist.world_size;
+    size_t first, count = dist_share((size_t)n, W, dist.rank, &first);
+    size_t probe_max = 6 * sizeof(int32_t) + 2 * sizeof(double) + ((size_t)max_new + ev->max_close_len) * sizeof(int);
+    char *mine = malloc_or_die(count * (ev->num_ks * probe_max + sizeof(AuditRecord)) + 1);
+    size_t len = 0;
+    for (size_t e = first; e < first + count; e++) {
+        memcpy(mine + len, &ev->audit[s][e], sizeof(AuditRecord));
+        len += sizeof(AuditRecord);
+        for (int ki = 0; ki < ev->num_ks; ki++)
+            len += probe_pack(probe_at(ev, s, (int)e, ki), max_new, ev->examples[s][e].close_len, mine + len);
+    }
+    size_t *lens = calloc_or_die((size_t)W, sizeof *lens);
+    char *all = dist_gather_bytes(&dist, mine, len, lens, "probes");
+    if (dist_is_main(&dist)) {
+        size_t offset = lens[0];  // rank 0's own probes are in place already
+        for (int r = 1; r < W; r++) {
+            size_t r_first, r_count = dist_share((size_t)n, W, r, &r_first), used = 0;
+            for (size_t e = r_first; e < r_first + r_count; e++) {
+                if (lens[r] - used < sizeof(AuditRecord))
+                    dist_abort(&dist, "the probes from rank %d are truncated (%zu bytes)", r, lens[r]);
+                memcpy(&ev->audit[s][e], all + offset + used, sizeof(AuditRecord));
+                used += sizeof(AuditRecord);
+                for (int ki = 0; ki < ev->num_ks; ki++) {
+                    size_t got = probe_unpack(probe_at(ev, s, (int)e, ki), max_new, ev->examples[s][e].close_len,
+                                              all + offset + used, lens[r] - used);
+                    if (got == 0) dist_abort(&dist, "the probes from rank %d are truncated (%zu bytes)", r, lens[r]);
+                    used += got;
+                }
+            }
+            if (used != lens[r]) dist_abort(&dist, "rank %d sent %zu bytes of probes, expected %zu", r, lens[r], used);
+            offset += lens[r];
+        }
+    }
+    free(all);
+    free(lens);
+    free(mine);
+}
+
+// All probes of split s: this rank's share of the examples, then (several ranks) gathered to rank 0.
+static void evaluate_split(Eval *ev, int s) {
+    Example *all_examples = ev->examples[s];
+    Probe *all_probes = ev->probes[s];
+    AuditRecord *all_audit = ev->audit[s];
+    const int n = ev->num_examples[s];
+    size_t first, count = dist_share((size_t)n, dist.world_size, dist.rank, &first);
+    ev->examples[s] = all_examples + first;
+    ev->probes[s] = all_probes + first * (size_t)ev->num_ks;
+    ev->audit[s] = all_audit + first;
+    ev->num_examples[s] = (int)count;
+    teacher_forced_pass(ev, s);
+    id_probe_pass(ev, s);
+    generate_prefix(ev, s);
+    generate_id(ev, s);
+    ev->examples[s] = all_examples;
+    ev->probes[s] = all_probes;
+    ev->audit[s] = all_audit;
+    ev->num_examples[s] = n;
+    if (dist.world_size > 1) gather_probes(ev, s);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -758,6 +1150,7 @@ static void print_table(Eval *ev, cJSON *aggregates) {
 
 int main(int argc, char **argv) {
     set_program_name(argv[0]);
+    dist_init(&dist, &argc, &argv);
     double t_start = now_seconds();
     Eval ev;
     memset(&ev, 0, sizeof ev);
@@ -768,7 +1161,7 @@ int main(int argc, char **argv) {
                    .metadata_file = "synthetic_dataset/metadata.json", .output_file = "memorization_results.json",
                    .context_lengths_text = "16,32,64,128,256,512", .splits_text = "train,test",
                    .num_examples = 50, .max_new_tokens = 100, .seed = 42, .threads = 0, .batch_size = 4,
-                   .bootstrap_samples = 1000};
+                   .bootstrap_samples = 1000, .exposure_candidates_text = "10000", .exposure_context = "body"};
     ArgSpec specs[] = {
         {"model_path", ARG_STRING, &o->model_path, "checkpoint file (llm.c v3/v5) or a directory holding model.bin", 1, 0, 0},
         {"tokenizer", ARG_STRING, &o->tokenizer_path, "GPT-2 tokenizer file (llm.c format)", 1, 0, 0},
@@ -785,6 +1178,10 @@ int main(int argc, char **argv) {
         {"splits", ARG_STRING, &o->splits_text, "which splits: train (members), test (non-members) or both", 1, 0, 0},
         {"plain_greedy", ARG_BOOL, &o->plain_greedy, "decode every probe autoregressively instead of the teacher-forced fast path", 1, 0, 0},
         {"bootstrap_samples", ARG_INT, &o->bootstrap_samples, "resamples for the intervals of means", 10, 1000000, 0},
+        {"exposure_candidates", ARG_STRING, &o->exposure_candidates_text,
+         "identifiers each closing identifier is ranked among (the true one included): a number (0 = no exposure) or all (100000)", 1, 0, 0},
+        {"exposure_context", ARG_STRING, &o->exposure_context,
+         "what exposure conditions on: full (every token before the closing identifier) or body (without the opening identifier, which the model could copy)", 1, 0, 0},
     };
     const int num_specs = sizeof specs / sizeof specs[0];
     parse_args(argc, argv, specs, num_specs,
@@ -804,12 +1201,23 @@ int main(int argc, char **argv) {
         free(copy);
         if (!ev.split_enabled[0] && !ev.split_enabled[1]) die("--splits: no split given (use train, test or train,test)");
     }
+    // --exposure_candidates
+    if (!strcmp(o->exposure_candidates_text, "all")) ev.exposure_candidates = EXPOSURE_ID_SPACE;
+    else {
+        char *end;
+        long v = strtol(o->exposure_candidates_text, &end, 10);
+        if (*end || end == o->exposure_candidates_text || v < 0 || v > EXPOSURE_ID_SPACE || v == 1)
+            die("--exposure_candidates: '%s' is not a candidate count (use 0 for none, 2 to %d, or all)", o->exposure_candidates_text, EXPOSURE_ID_SPACE);
+        ev.exposure_candidates = (int)v;
+    }
+    if (strcmp(o->exposure_context, "full") && strcmp(o->exposure_context, "body"))
+        die("--exposure_context: '%s' is not a context (use full or body)", o->exposure_context);
     ev.skipped = cJSON_CreateArray();
     ev.notes = cJSON_CreateArray();
 
-    // fail on an unwritable output location before any long work
+    // fail on an unwritable output location before any long work (rank 0 alone writes)
     char *records_path = records_path_for(o->output_file);
-    {
+    if (dist_is_main(&dist)) {
         AtomicFile probe;
         atomic_open(&probe, o->output_file);
         atomic_abort(&probe);
@@ -837,10 +1245,26 @@ int main(int argc, char **argv) {
     for (int s = 0; s < NUM_SPLITS; s++) {
         if (!ev.split_enabled[s]) continue;
         ev.probes[s] = calloc_or_die((size_t)ev.num_examples[s] * ev.num_ks, sizeof(Probe));
-        teacher_forced_pass(&ev, s);
-        id_probe_pass(&ev, s);
-        generate_prefix(&ev, s);
-        generate_id(&ev, s);
+        ev.audit[s] = calloc_or_die((size_t)(ev.num_examples[s] ? ev.num_examples[s] : 1), sizeof(AuditRecord));
+        evaluate_split(&ev, s);
+    }
+    if (dist.world_size > 1) {
+        double sequences = (double)ev.generated_sequences;
+        dist_allreduce_sum_double(&dist, &sequences, 1, "generated sequence count");
+        ev.generated_sequences = (size_t)sequences;
+    }
+    if (!dist_is_main(&dist)) {  // rank 0 writes the results; the others are done
+        dist_finalize(&dist);
+        return 0;
+    }
+    if (ev.exposure_candidates > 0) {
+        static CandidateSet candidates;    // 400 KB: not on the stack
+        static IdentifierTokens identifiers;
+        candidate_set_init(&candidates, ev.exposure_candidates, (uint64_t)o->seed);
+        identifier_tokens_init(&identifiers, ev.tokenizer);
+        for (int s = 0; s < NUM_SPLITS; s++)
+            if (ev.split_enabled[s]) exposure_pass(&ev, s, &candidates, &identifiers);
+        identifier_tokens_free(&identifiers);
     }
     double t_evaluated = now_seconds();
     cJSON *aggregates = records_and_aggregates(&ev, records_path);
@@ -864,6 +1288,7 @@ int main(int argc, char **argv) {
         }
     }
     cJSON_AddNumberToObject(config, "threads_used", omp_get_max_threads());
+    cJSON_AddNumberToObject(config, "world_size", dist.world_size);
     cJSON_AddNumberToObject(config, "generation_batch", ev.gen_batch);
     cJSON *ks = cJSON_AddArrayToObject(root, "context_lengths");
     for (int i = 0; i < ev.num_ks; i++) cJSON_AddItemToArray(ks, cJSON_CreateNumber(ev.ks[i]));
@@ -898,6 +1323,8 @@ int main(int argc, char **argv) {
     cJSON_AddNumberToObject(dataset, "tfidf_vocabulary", (double)tfidf_vocab_size(ev.tfidf));
 
     cJSON_AddItemToObject(root, "results", aggregates);
+    cJSON *privacy = privacy_json(&ev);
+    cJSON_AddItemToObject(root, "privacy", privacy);
     cJSON_AddStringToObject(root, "records_file", records_path);
 
     int total_examples = ev.num_examples[0] + ev.num_examples[1];
@@ -907,6 +1334,7 @@ int main(int argc, char **argv) {
     cJSON_AddNumberToObject(timings, "teacher_forced_seconds", ev.t_teacher);
     cJSON_AddNumberToObject(timings, "id_probe_seconds", ev.t_id);
     cJSON_AddNumberToObject(timings, "generation_seconds", ev.t_generate);
+    cJSON_AddNumberToObject(timings, "exposure_seconds", ev.t_exposure);
     cJSON_AddNumberToObject(timings, "generated_sequences", (double)ev.generated_sequences);
     cJSON_AddNumberToObject(timings, "text_and_records_seconds", ev.t_text);
     cJSON_AddNumberToObject(timings, "evaluation_seconds", eval_seconds);
@@ -923,6 +1351,7 @@ int main(int argc, char **argv) {
     free(text);
 
     print_table(&ev, aggregates);
+    print_privacy(privacy);
     fprintf(stderr, "\n%s: %d examples in %.1f s (%.2f examples/s); results in %s, per-example records in %s\n",
             program_name(), total_examples, eval_seconds, total_examples / (eval_seconds > 0 ? eval_seconds : 1e-9),
             o->output_file, records_path);
@@ -935,6 +1364,7 @@ int main(int argc, char **argv) {
         free(ev.probes[s]);
         for (int e = 0; e < ev.num_examples[s]; e++) { free((char *)ev.examples[s][e].id); free(ev.examples[s][e].id_text); }
         free(ev.examples[s]);
+        free(ev.audit[s]);
         shard_free(&ev.shards[s]);
     }
     gpt2_infer_free(&ev.infer);
@@ -945,5 +1375,6 @@ int main(int argc, char **argv) {
     free(records_path);
     free((char *)o->model_path);
     free(default_tokenizer);
+    dist_finalize(&dist);
     return 0;
 }

@@ -4,10 +4,13 @@ non-members with their 95% intervals, and the training loss from train_log.jsonl
 
 usage: plot_memorization.py RESULTS.json [--train_log train_log.jsonl] [--output_dir DIR]
 Writes DIR/memorization_overview.png, DIR/memorization_<metric>.png and DIR/training_loss.png
-(DIR defaults to the results file's directory). Needs matplotlib (Debian: python3-matplotlib).
+(DIR defaults to the results file's directory), and, for a dataset with repeated examples
+(generate_dataset --duplicates), DIR/memorization_vs_repeats.png: exact match and ID match against
+training copies (log x-axis, one line per context length), exposure and membership-inference AUC. Needs matplotlib (Debian: python3-matplotlib).
 """
 import argparse
 import json
+import math
 import os
 import sys
 
@@ -124,6 +127,58 @@ def plot_training(log_path, out_dir):
     return path
 
 
+def plot_repeats(results, out_dir):
+    """Memorization against the number of training copies; None without repeated examples."""
+    by_k = results["results"].get("train", {}).get("by_context_length", {})
+    if not any(len(a.get("by_repeats", {})) > 1 for a in by_k.values()):
+        return None
+    privacy = results.get("privacy") or {}
+    exposure = (privacy.get("exposure") or {}).get("train", {}).get("by_repeats", {})
+    attacks = (privacy.get("membership_inference") or {}).get("attacks", {})
+    panels = 2 + bool(exposure) + any("by_repeats" in a for a in attacks.values())
+    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4.5))
+    for ax, metric, title in ((axes[0], "exact_match_rate", "Exact match"), (axes[1], "id_match_rate", "ID match")):
+        for key in sorted(by_k, key=int):
+            reps = by_k[key].get("by_repeats", {})
+            xs = sorted(reps, key=int)
+            ys = [reps[x][metric]["value"] for x in xs]
+            ax.plot([int(x) for x in xs], [float("nan") if y is None else y for y in ys], marker="o", label=f"k={key}")
+        ax.set_title(title)
+        ax.set_ylabel("share of members")
+        ax.set_ylim(-0.03, 1.03)
+    next_ax = 2
+    if exposure:
+        ax = axes[next_ax]; next_ax += 1
+        xs = sorted(exposure, key=int)
+        ax.plot([int(x) for x in xs], [exposure[x]["mean_exposure"]["value"] for x in xs], marker="o", label="members: rank-based")
+        non = privacy["exposure"].get("test", {}).get("mean_exposure", {}).get("value")
+        if non is not None:
+            ax.axhline(non, color="tab:blue", ls="--", lw=1, label="non-members")
+        ax.axhline(privacy["exposure"]["chance_mean_exposure"], color="gray", ls=":", lw=1, label="chance")
+        ax.axhline(math.log2(privacy["exposure"]["num_candidates"]), color="black", lw=0.8, label="ceiling log2(candidates)")
+        ax.set_title(f"Exposure ({privacy['exposure']['num_candidates']} candidates)")
+        ax.set_ylabel("mean exposure (bits)")
+    if next_ax < panels:
+        ax = axes[next_ax]
+        for name, a in attacks.items():
+            reps = a.get("by_repeats", {})
+            xs = sorted(reps, key=int)
+            ax.plot([int(x) for x in xs], [reps[x]["auc"]["value"] for x in xs], marker="o", label=name)
+        ax.axhline(0.5, color="gray", ls=":", lw=1)
+        ax.set_title("Membership inference AUC\n(members with these copies vs non-members)")
+        ax.set_ylabel("AUC")
+    for ax in axes:
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("training copies of the example")
+        ax.legend(fontsize=8)
+    fig.suptitle("Memorization against repetition\n" + subtitle(results), fontsize=11)
+    fig.tight_layout()
+    path = os.path.join(out_dir, "memorization_vs_repeats.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("results", help="memorization_results.json from test_memorization")
@@ -142,6 +197,9 @@ def main():
     out_dir = args.output_dir or os.path.dirname(os.path.abspath(args.results))
     os.makedirs(out_dir, exist_ok=True)
     written = plot_results(results, out_dir)
+    path = plot_repeats(results, out_dir)
+    if path:
+        written.append(path)
     if args.train_log:
         if not os.path.exists(args.train_log):
             print(f"plot_memorization.py: error: {args.train_log} does not exist (pass train_gpt2's train_log.jsonl)",

@@ -3,15 +3,15 @@
 # memorization of members (train) against non-members (test), plot. `make run` calls it with
 # --preset auto.
 #
-#   scripts/run_experiment.sh [--preset auto|cpu|seed] [--output_dir DIR] [overrides]
+#   scripts/run_experiment.sh [--preset auto|cpu|seed] [--output_dir DIR] [--gpus N] [overrides]
 #
 # Presets:
 #   cpu   sized for a 2-core CPU-only machine (whole run in minutes): 120 examples x 64 tokens
 #         (90 members, 30 non-members), a 2-layer 128-channel GPT-2 from scratch, context lengths
-#         4..48 with 16 new tokens.
+#         4..48 with 16 new tokens, exposure among 1,000 candidate identifiers.
 #   seed  the seed project's experiment: 1,000 examples x 1,024 tokens, fine-tune pretrained GPT-2
 #         (models/gpt2.bin) for 3 epochs with the CUDA trainer, context lengths 16..512 with 100 new
-#         tokens.
+#         tokens, exposure among 10,000 candidate identifiers.
 #   auto  seed when an NVIDIA GPU and the CUDA trainer (./train_gpt2cu) are present, else cpu.
 # Every step is skipped when its output exists, is complete, and was made by the same command
 # (stamped in DIR/.stamps/); an interrupted training run resumes from its last checkpoint.
@@ -25,6 +25,9 @@ usage() {
   cat <<'EOF'
 Overrides (defaults come from the preset):
   --output_dir DIR          where everything goes (default runs/<preset>)
+  --gpus N                  train and evaluate with N data-parallel ranks (mpirun -np N; one per GPU,
+                            or N CPU processes); --batch_size stays the global batch and must be a
+                            multiple of N. $MEMLENS_LAUNCH replaces "mpirun -np N" (Slurm scripts)
   --num_examples N          examples in the dataset
   --tokens_per_example N    tokens per example
   --train_ratio X           share of examples in the training split
@@ -37,6 +40,7 @@ Overrides (defaults come from the preset):
   --eval_examples N         examples per split evaluated (0 = all)
   --context_lengths LIST    e.g. 16,32,64
   --max_new_tokens N        tokens generated per prompt
+  --exposure_candidates N   identifiers each closing identifier is ranked among (test_memorization; 0 = off, all)
   --threads N               threads for every step (0 = all cores)
   --seed N                  seed for the dataset, the initialisation and the evaluation sample
   --gen_args "..."  --train_args "..."  --eval_args "..."   extra flags passed to each program
@@ -45,14 +49,16 @@ EOF
 
 preset=auto
 out_dir=""
+gpus=1
 declare -A o=()
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
     --preset) preset=${2:?--preset needs a value}; shift 2 ;;
     --output_dir) out_dir=${2:?--output_dir needs a value}; shift 2 ;;
+    --gpus) gpus=${2:?--gpus needs a value}; shift 2 ;;
     --num_examples|--tokens_per_example|--train_ratio|--duplicates|--model|--max_steps|--epochs|--learning_rate|\
-    --batch_size|--eval_examples|--context_lengths|--max_new_tokens|--threads|--seed|--gen_args|--train_args|--eval_args)
+    --batch_size|--eval_examples|--context_lengths|--max_new_tokens|--exposure_candidates|--threads|--seed|--gen_args|--train_args|--eval_args)
       [ $# -ge 2 ] || { echo "run_experiment.sh: error: $1 needs a value (see --help)" >&2; exit 2; }
       o[${1#--}]=$2; shift 2 ;;
     *) echo "run_experiment.sh: error: unknown argument '$1' (see --help)" >&2; exit 2 ;;
@@ -71,11 +77,11 @@ case "$preset" in
   cpu)
     d_num_examples=120; d_tokens=64; d_ratio=0.75; d_model=""; d_arch="--layers 2 --channels 128 --heads 4"
     d_steps=150; d_epochs=0; d_lr=5e-3; d_batch=18; d_schedule="--lr_schedule constant --warmup_steps 10 --weight_decay 0"
-    d_eval_examples=50; d_ks=4,8,16,32,48; d_new=16; trainer=./train_gpt2 ;;
+    d_eval_examples=50; d_ks=4,8,16,32,48; d_new=16; d_exposure=1000; trainer=./train_gpt2 ;;
   seed)
     d_num_examples=1000; d_tokens=1024; d_ratio=0.9; d_model=gpt2; d_arch=""
     d_steps=0; d_epochs=3; d_lr=5e-5; d_batch=4; d_schedule="--lr_schedule linear --warmup_steps 0"
-    d_eval_examples=50; d_ks=16,32,64,128,256,512; d_new=100
+    d_eval_examples=50; d_ks=16,32,64,128,256,512; d_new=100; d_exposure=10000
     if [ -x ./train_gpt2cu ]; then trainer=./train_gpt2cu; else trainer=./train_gpt2; fi ;;
   *) echo "run_experiment.sh: error: --preset '$preset' is not a preset (use auto, cpu or seed)" >&2; exit 2 ;;
 esac
@@ -90,6 +96,7 @@ batch=${o[batch_size]:-$d_batch}
 eval_examples=${o[eval_examples]:-$d_eval_examples}
 ks=${o[context_lengths]:-$d_ks}
 new_tokens=${o[max_new_tokens]:-$d_new}
+exposure_candidates=${o[exposure_candidates]:-$d_exposure}
 threads=${o[threads]:-0}
 seed=${o[seed]:-1337}
 out_dir=${out_dir:-runs/$preset}
@@ -97,6 +104,23 @@ if [ -n "${o[model]:-}" ]; then model_flags="--model_name ${o[model]}"
 elif [ -n "$d_model" ]; then model_flags="--model_name $d_model"
 else model_flags=$d_arch; fi
 if [ "$steps" != 0 ]; then length_flags="--max_steps $steps"; else length_flags="--num_train_epochs $epochs"; fi
+
+# --gpus N: the trainer and the evaluator run as N ranks; each trains on batch / N examples per pass.
+[[ "$gpus" =~ ^[1-9][0-9]*$ ]] || { echo "run_experiment.sh: error: --gpus '$gpus' is not a whole number >= 1" >&2; exit 2; }
+launch=()
+per_rank_batch=$batch
+if [ "$gpus" -gt 1 ]; then
+  [ $((batch % gpus)) -eq 0 ] || {
+    echo "run_experiment.sh: error: --batch_size $batch is not a multiple of --gpus $gpus (use e.g. --batch_size $((gpus * (batch / gpus + 1))))" >&2; exit 2; }
+  per_rank_batch=$((batch / gpus))
+  if [ -n "${MEMLENS_LAUNCH:-}" ]; then
+    read -ra launch <<< "$MEMLENS_LAUNCH"
+  else
+    command -v mpirun > /dev/null || { echo "run_experiment.sh: error: --gpus $gpus needs mpirun (make deps installs openmpi-bin)" >&2; exit 1; }
+    launch=(mpirun -np "$gpus")
+    [ "$(id -u)" -eq 0 ] && launch+=(--allow-run-as-root)
+  fi
+fi
 
 for prog in ./generate_dataset "$trainer" ./test_memorization; do
   [ -x "$prog" ] || { echo "run_experiment.sh: error: $prog is not built (run make first)" >&2; exit 1; }
@@ -136,8 +160,8 @@ run_step generate "[ -s $data/metadata.json ] && [ -s $data/train.bin ] && [ -s 
 # 2. training: resumes from the newest checkpoint after an interruption; starts over when the
 # command changed (then the old checkpoints belong to another run)
 # shellcheck disable=SC2206
-train_cmd=($trainer $model_flags --train_file "$data/train.bin" --validation_file "$data/test.bin" --output_dir "$model"
-           --per_device_train_batch_size "$batch" $length_flags --learning_rate "$lr" $d_schedule --seed "$seed"
+train_cmd=("${launch[@]}" $trainer $model_flags --train_file "$data/train.bin" --validation_file "$data/test.bin" --output_dir "$model"
+           --per_device_train_batch_size "$per_rank_batch" $length_flags --learning_rate "$lr" $d_schedule --seed "$seed"
            --save_every 50 --save_total_limit 1 --eval_every 50 --threads "$threads" ${o[train_args]:-})
 train_stamp=$(cat "$stamps/train" 2>/dev/null || true)
 if [ $invalidated -eq 0 ] && [ "$train_stamp" = "${train_cmd[*]}" ] && [ -s "$model/model.bin" ]; then
@@ -159,10 +183,10 @@ else
 fi
 
 # 3. memorization
-eval_cmd=(./test_memorization --model_path "$model/model.bin" --train_file "$data/train.bin" --test_file "$data/test.bin"
+eval_cmd=("${launch[@]}" ./test_memorization --model_path "$model/model.bin" --train_file "$data/train.bin" --test_file "$data/test.bin"
           --metadata_file "$data/metadata.json" --output_file "$results/memorization_results.json"
           --num_examples "$eval_examples" --context_lengths "$ks" --max_new_tokens "$new_tokens" --seed "$seed"
-          --threads "$threads")
+          --threads "$threads" --exposure_candidates "$exposure_candidates")
 # shellcheck disable=SC2206
 eval_cmd+=(${o[eval_args]:-})
 run_step test "[ -s $results/memorization_results.json ] && [ -s $results/memorization_results.jsonl ]" -- "${eval_cmd[@]}"
@@ -193,6 +217,15 @@ for split, label in (("train", "members (train)"), ("test", "non-members (test)"
               f"{iv(a['avg_similarity']):<20}{a['token_accuracy']['value']:<12.3f}{a['loss']['value']:>7.3f}")
 for s in r.get("skipped_context_lengths", []):
     print(f"skipped k={s['k']}: {s['reason']}")
+priv = r.get("privacy") or {}
+attacks = (priv.get("membership_inference") or {}).get("attacks", {})
+if attacks:
+    print("membership inference AUC (members vs non-members): " + ", ".join(
+        f"{name} {a['auc']['value']:.3f} [{a['auc']['ci_low']:.3f},{a['auc']['ci_high']:.3f}]" for name, a in attacks.items()))
+ex = priv.get("exposure")
+if ex:
+    print(f"exposure ({ex['num_candidates']} candidates, chance {ex['chance_mean_exposure']:.2f} bits): " + ", ".join(
+        f"{label} {ex[split]['mean_exposure']['value']:.2f} bits" for split, label in (("train", "members"), ("test", "non-members")) if split in ex))
 P
 echo
 echo "run_experiment: preset $preset done in $(( $(date +%s) - t_start )) s"

@@ -39,7 +39,7 @@ DS=$TMP/ds
 
 EVAL_ARGS=(--model_path "$TMP/model" --train_file "$DS/train.bin" --test_file "$DS/test.bin"
            --metadata_file "$DS/metadata.json" --context_lengths 4,8,16,32,48 --max_new_tokens 16
-           --num_examples 0 --batch_size 5 --threads 2)
+           --num_examples 0 --batch_size 5 --threads 2 --exposure_candidates 100)  # exposure: tests/test_audit.sh
 check "fast path run" ./test_memorization "${EVAL_ARGS[@]}" --output_file "$TMP/fast.json"
 check "plain greedy run" ./test_memorization "${EVAL_ARGS[@]}" --output_file "$TMP/plain.json" --plain_greedy
 

@@ -1,0 +1,274 @@
+#!/usr/bin/python3
+"""Gathers the results of many memorization runs (a scripts/sweep.sh directory, or any directories
+and results files) into one table and a set of comparison plots.
+
+    /usr/bin/python3 scripts/report.py SWEEP_DIR [MORE_DIRS_OR_RESULT_FILES...] [--output_dir DIR]
+
+Finds every results/memorization_results.json below the given directories (and the run's
+sweep_point.json, written by sweep.sh, for the grid parameters), and writes to --output_dir
+(default: SWEEP_DIR/report):
+  runs.csv, runs.md          one row per run and context length k: members' and non-members'
+                             exact match, ID match, token accuracy, loss
+  privacy.csv, privacy.md    one row per run: membership-inference AUC and TPR at 1% / 0.1% FPR
+                             per attack, mean exposure of members and non-members
+  exact_match_vs_k.png       members' exact match against k, one line per run
+  vs_<parameter>.png         for every grid parameter that varies: members' exact match (one line
+                             per k) and the attacks' AUC against it, averaged over the other parameters
+  repeats_<run>.png          runs with repeated examples: exact match and exposure against the
+                             number of training copies (log x-axis), one line per k
+Bad input (nothing found, an unreadable or foreign results file) stops with one line on stderr.
+"""
+import argparse
+import csv
+import glob
+import json
+import math
+import os
+import sys
+
+SUPPORTED_SCHEMA = 1
+
+
+def die(msg):
+    print(f"report.py: error: {msg}", file=sys.stderr)
+    sys.exit(2)
+
+
+def load_json(path, what):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except OSError as e:
+        die(f"{path}: cannot read the {what} ({e.strerror}); pass a readable file")
+    except json.JSONDecodeError as e:
+        die(f"{path}: the {what} is not JSON ({e.msg} at line {e.lineno}); rerun the step that wrote it")
+
+
+def find_results(paths):
+    found = []
+    for p in paths:
+        if os.path.isfile(p):
+            found.append(p)
+        elif os.path.isdir(p):
+            found += glob.glob(os.path.join(p, "**", "memorization_results.json"), recursive=True)
+        else:
+            die(f"{p}: no such file or directory (pass a sweep directory or results files)")
+    return sorted(set(found))
+
+
+def value(e):
+    """The point estimate of an {value, ci_low, ci_high} object, or None."""
+    if isinstance(e, dict):
+        v = e.get("value")
+        return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+    return None
+
+
+def load_run(path):
+    r = load_json(path, "results file")
+    if not isinstance(r, dict) or "schema_version" not in r or "results" not in r:
+        die(f"{path}: not a test_memorization results file (no schema_version/results); pass memorization_results.json files")
+    if r["schema_version"] > SUPPORTED_SCHEMA:
+        die(f"{path}: schema_version {r['schema_version']} is newer than this report.py knows ({SUPPORTED_SCHEMA}); update memlens")
+    run_dir = os.path.dirname(os.path.dirname(os.path.abspath(path)))
+    point_path = os.path.join(run_dir, "sweep_point.json")
+    point = load_json(point_path, "sweep point") if os.path.exists(point_path) else {}
+    model = r.get("model", {})
+    return {
+        "path": path,
+        "run": point.get("run", os.path.basename(run_dir)),
+        "model": point.get("model", f"L{model.get('num_layers')}-C{model.get('channels')}"),
+        "layers": model.get("num_layers"),
+        "channels": model.get("channels"),
+        "parameters": model.get("num_parameters"),
+        "epochs": point.get("epochs"),
+        "learning_rate": point.get("learning_rate"),
+        "duplicates": point.get("duplicates"),
+        "results": r,
+    }
+
+
+def per_k_rows(run):
+    res = run["results"]["results"]
+    train = res.get("train", {}).get("by_context_length", {})
+    test = res.get("test", {}).get("by_context_length", {})
+    rows = []
+    for key in sorted(set(train) | set(test), key=int):
+        a, b = train.get(key, {}), test.get(key, {})
+        rows.append({
+            "run": run["run"], "model": run["model"], "parameters": run["parameters"], "epochs": run["epochs"],
+            "learning_rate": run["learning_rate"], "duplicates": run["duplicates"] or "none", "k": int(key),
+            "members_exact_match": value(a.get("exact_match_rate")), "non_members_exact_match": value(b.get("exact_match_rate")),
+            "members_id_match": value(a.get("id_match_rate")), "non_members_id_match": value(b.get("id_match_rate")),
+            "members_token_accuracy": value(a.get("token_accuracy")), "non_members_token_accuracy": value(b.get("token_accuracy")),
+            "members_loss": value(a.get("loss")), "non_members_loss": value(b.get("loss")),
+        })
+    return rows
+
+
+ATTACKS = ("loss", "zlib", "min_k_10", "min_k_20")
+
+
+def privacy_row(run):
+    priv = run["results"].get("privacy", {})
+    mia = priv.get("membership_inference", {}).get("attacks", {})
+    exp = priv.get("exposure", {})
+    row = {"run": run["run"], "model": run["model"], "parameters": run["parameters"], "epochs": run["epochs"],
+           "learning_rate": run["learning_rate"], "duplicates": run["duplicates"] or "none"}
+    for a in ATTACKS:
+        att = mia.get(a, {})
+        row[f"auc_{a}"] = value(att.get("auc"))
+        row[f"tpr_at_1pct_fpr_{a}"] = value(att.get("tpr_at_fpr", {}).get("0.01"))
+        row[f"tpr_at_0.1pct_fpr_{a}"] = value(att.get("tpr_at_fpr", {}).get("0.001"))
+    for split, name in (("train", "members"), ("test", "non_members")):
+        row[f"{name}_exposure"] = value(exp.get(split, {}).get("mean_exposure"))
+        row[f"{name}_exposure_estimate"] = value(exp.get(split, {}).get("mean_exposure_estimate"))
+    row["exposure_candidates"] = exp.get("num_candidates")
+    return row
+
+
+def fmt(v):
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def write_table(rows, stem, out_dir):
+    if not rows:
+        return []
+    cols = list(rows[0].keys())
+    for path in (f"{out_dir}/{stem}.csv", f"{out_dir}/{stem}.md"):
+        tmp = path + ".tmp"
+        with open(tmp, "w", newline="") as f:
+            if path.endswith(".csv"):
+                w = csv.DictWriter(f, fieldnames=cols)
+                w.writeheader()
+                for r in rows:
+                    w.writerow({c: "" if r[c] is None else r[c] for c in cols})
+            else:
+                f.write("| " + " | ".join(cols) + " |\n|" + "---|" * len(cols) + "\n")
+                for r in rows:
+                    f.write("| " + " | ".join(fmt(r[c]) for c in cols) + " |\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    return [f"{out_dir}/{stem}.csv", f"{out_dir}/{stem}.md"]
+
+
+def save(fig, path):
+    tmp = path + ".tmp.png"
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    os.replace(tmp, path)
+
+
+def mean(xs):
+    xs = [x for x in xs if x is not None]
+    return sum(xs) / len(xs) if xs else None
+
+
+def plots(runs, k_rows, priv_rows, out_dir):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    written = []
+    # 1. exact match against k
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for run in runs:
+        rows = [r for r in k_rows if r["run"] == run["run"] and r["members_exact_match"] is not None]
+        ax.plot([r["k"] for r in rows], [r["members_exact_match"] for r in rows], marker="o", label=run["run"])
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("context length k (tokens)")
+    ax.set_ylabel("members' exact match rate")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title("Memorization by run")
+    ax.legend(fontsize=7)
+    path = f"{out_dir}/exact_match_vs_k.png"
+    save(fig, path); plt.close(fig); written.append(path)
+    # 2. each varying grid parameter
+    for param, label, log in (("parameters", "model parameters", True), ("epochs", "epochs", False),
+                              ("learning_rate", "learning rate", True)):
+        values = sorted({r[param] for r in runs if r[param] is not None})
+        if len(values) < 2:
+            continue
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+        for k in sorted({r["k"] for r in k_rows}):
+            ys = [mean(r["members_exact_match"] for r in k_rows if r["k"] == k and r[param] == v) for v in values]
+            ax1.plot(values, ys, marker="o", label=f"k={k}")
+        for a in ATTACKS:
+            ys = [mean(r[f"auc_{a}"] for r in priv_rows if r[param] == v) for v in values]
+            if any(y is not None for y in ys):
+                ax2.plot(values, ys, marker="o", label=a)
+        for ax in (ax1, ax2):
+            ax.set_xlabel(label)
+            if log:
+                ax.set_xscale("log")
+        ax1.set_ylabel("members' exact match rate (mean over other parameters)")
+        ax1.legend(fontsize=7)
+        ax2.axhline(0.5, color="gray", lw=0.8, ls="--")
+        ax2.set_ylabel("membership-inference AUC")
+        if ax2.lines[1:]:
+            ax2.legend(fontsize=7)
+        path = f"{out_dir}/vs_{param}.png"
+        save(fig, path); plt.close(fig); written.append(path)
+    # 3. repetition, per run with repeated examples
+    for run in runs:
+        by_k = run["results"]["results"].get("train", {}).get("by_context_length", {})
+        if not any(len(a.get("by_repeats", {})) > 1 for a in by_k.values()):
+            continue
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+        for key in sorted(by_k, key=int):
+            reps = by_k[key].get("by_repeats", {})
+            xs = sorted(reps, key=int)
+            ax1.plot([int(x) for x in xs], [value(reps[x].get("exact_match_rate")) for x in xs], marker="o", label=f"k={key}")
+        ax1.set_ylabel("members' exact match rate")
+        exp = run["results"].get("privacy", {}).get("exposure", {}).get("train", {}).get("by_repeats", {})
+        if exp:
+            xs = sorted(exp, key=int)
+            ax2.plot([int(x) for x in xs], [value(exp[x].get("mean_exposure")) for x in xs], marker="o", label="exposure (rank)")
+            ax2.plot([int(x) for x in xs], [value(exp[x].get("mean_exposure_estimate")) for x in xs], marker="s", label="exposure (skew-normal)")
+            chance = run["results"]["privacy"]["exposure"].get("test", {}).get("mean_exposure")
+            if value(chance) is not None:
+                ax2.axhline(value(chance), color="gray", ls="--", lw=0.8, label="non-members")
+            ax2.legend(fontsize=7)
+        ax2.set_ylabel("mean exposure (bits)")
+        for ax in (ax1, ax2):
+            ax.set_xscale("log", base=2)
+            ax.set_xlabel("training copies of the example")
+        ax1.legend(fontsize=7)
+        fig.suptitle(run["run"])
+        path = f"{out_dir}/repeats_{run['run']}.png"
+        save(fig, path); plt.close(fig); written.append(path)
+    return written
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("paths", nargs="+", help="sweep directories, run directories or memorization_results.json files")
+    ap.add_argument("--output_dir", help="where the tables and plots go (default: FIRST_PATH/report)")
+    args = ap.parse_args()
+    files = find_results(args.paths)
+    if not files:
+        die(f"no memorization_results.json below {', '.join(args.paths)} (run scripts/sweep.sh first)")
+    runs = [load_run(f) for f in files]
+    runs.sort(key=lambda r: (str(r["model"]), r["parameters"] or 0, r["epochs"] or 0, r["learning_rate"] or 0, str(r["duplicates"])))
+    first = args.paths[0] if os.path.isdir(args.paths[0]) else os.path.dirname(args.paths[0]) or "."
+    out_dir = args.output_dir or os.path.join(first, "report")
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as e:
+        die(f"--output_dir: cannot create {out_dir} ({e.strerror}); pass a writable directory")
+    k_rows = [row for run in runs for row in per_k_rows(run)]
+    priv_rows = [privacy_row(run) for run in runs]
+    for run, row in zip(runs, priv_rows):
+        run.update({k: row[k] for k in row if k.startswith("auc_")})
+    written = write_table(k_rows, "runs", out_dir) + write_table(priv_rows, "privacy", out_dir)
+    written += plots(runs, k_rows, priv_rows, out_dir)
+    print(f"report.py: {len(runs)} runs -> {out_dir}/")
+    for w in written:
+        print(f"  {w}")
+
+
+if __name__ == "__main__":
+    main()
