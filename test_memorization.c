@@ -49,7 +49,7 @@ static const char *const SPLIT_NAMES[NUM_SPLITS] = {"train", "test"};
 // Inputs.
 
 typedef struct {
-    const char *model_path, *tokenizer_path, *train_file, *test_file, *metadata_file, *output_file;
+    const char *model_path, *model_name, *model_dir, *tokenizer_path, *train_file, *test_file, *metadata_file, *output_file;
     const char *context_lengths_text, *splits_text, *exposure_candidates_text, *exposure_context;
     int64_t num_examples, max_new_tokens, seed, threads, batch_size, bootstrap_samples;
     int plain_greedy;
@@ -192,6 +192,14 @@ static void argmax_rows(int *out, const float *logits, size_t N, int V, int Vp) 
 
 static void load_model(Eval *ev) {
     const char *path = ev->opt.model_path;
+    // --model_name gpt2 (etc.) evaluates a converted pretrained checkpoint, e.g. as a baseline.
+    char pretrained[1024];
+    if (ev->opt.model_name) {
+        if (!gpt2_resolve_pretrained(ev->opt.model_name, ev->opt.model_dir, "--model_name", pretrained, sizeof pretrained))
+            die("--model_name %s: not a pretrained name (use gpt2, gpt2-medium, gpt2-large, gpt2-xl or distilgpt2; "
+                "for a checkpoint file use --model_path)", ev->opt.model_name);
+        path = pretrained;
+    }
     char *file = dir_exists(path) ? path_join(path, "model.bin") : strdup_or_die(path);
     if (!file_exists(file)) {
         if (dir_exists(path)) die("--model_path: %s has no model.bin (point --model_path at a checkpoint file or a train_gpt2 output directory)", path);
@@ -1156,7 +1164,7 @@ int main(int argc, char **argv) {
     memset(&ev, 0, sizeof ev);
     Options *o = &ev.opt;
     char *default_tokenizer = tokenizer_default_path();
-    *o = (Options){.model_path = "finetuned_model", .tokenizer_path = default_tokenizer,
+    *o = (Options){.model_path = "finetuned_model", .model_name = NULL, .model_dir = "models", .tokenizer_path = default_tokenizer,
                    .train_file = "synthetic_dataset/train.bin", .test_file = "synthetic_dataset/test.bin",
                    .metadata_file = "synthetic_dataset/metadata.json", .output_file = "memorization_results.json",
                    .context_lengths_text = "16,32,64,128,256,512", .splits_text = "train,test",
@@ -1164,6 +1172,8 @@ int main(int argc, char **argv) {
                    .bootstrap_samples = 1000, .exposure_candidates_text = "10000", .exposure_context = "body"};
     ArgSpec specs[] = {
         {"model_path", ARG_STRING, &o->model_path, "checkpoint file (llm.c v3/v5) or a directory holding model.bin", 1, 0, 0},
+        {"model_name", ARG_STRING, &o->model_name, "evaluate a pretrained model instead of --model_path: gpt2, gpt2-medium, gpt2-large, gpt2-xl or distilgpt2, read from <model_dir>/<name>.bin", 1, 0, 0},
+        {"model_dir", ARG_STRING, &o->model_dir, "directory holding pretrained checkpoints (scripts/download_gpt2.sh fills it)", 1, 0, 0},
         {"tokenizer", ARG_STRING, &o->tokenizer_path, "GPT-2 tokenizer file (llm.c format)", 1, 0, 0},
         {"train_file", ARG_STRING, &o->train_file, "training shard: members", 1, 0, 0},
         {"test_file", ARG_STRING, &o->test_file, "test shard: non-members", 1, 0, 0},

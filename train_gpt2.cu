@@ -47,8 +47,6 @@ static const char *DESCRIPTION =
 // the same global batches and trains on its slice of each; rank 0 alone writes files and output.
 static Dist dist;
 
-static const char *const PRETRAINED_NAMES[] = {"gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl", "distilgpt2"};
-
 // ---------------------------------------------------------------------------------------------
 // Model: where the starting weights come from.
 
@@ -78,14 +76,8 @@ static void init_model(const TrainArgs *a, GPT2 *model, ModelOrigin *origin) {
     if (train_args_was_set(a, "vocab_size"))
         die("--vocab_size applies to from-scratch models only (a checkpoint brings its own vocabulary; drop the flag)");
     const char *path = a->model_name;
-    for (size_t i = 0; i < sizeof PRETRAINED_NAMES / sizeof *PRETRAINED_NAMES; i++) {
-        if (strcmp(a->model_name, PRETRAINED_NAMES[i]) != 0) continue;
-        snprintf(origin->source, sizeof origin->source, "%s/%s.bin", a->model_dir, a->model_name);
-        if (!file_exists(origin->source))
-            die("--model_name %s: %s not found (get it with: scripts/download_gpt2.sh %s %s/, or set --model_dir)",
-                a->model_name, origin->source, a->model_name, a->model_dir);
+    if (gpt2_resolve_pretrained(a->model_name, a->model_dir, "--model_name", origin->source, sizeof origin->source))
         path = origin->source;
-    }
     if (!file_exists(path))
         die("--model_name %s: no such checkpoint file (use gpt2, gpt2-medium, gpt2-large, gpt2-xl, distilgpt2, "
             "a descriptor d2..d48, or the path of an llm.c .bin)", a->model_name);

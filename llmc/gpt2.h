@@ -113,6 +113,11 @@ typedef struct GPT2 {
 // max_seq_len 1024. Channels/heads: d2 128/2, d4 256/4, d6 384/6, d12 768/12, d24 1024/16,
 // d36 1280/20, d48 1600/25.
 int gpt2_config_from_descriptor(const char *desc, GPT2Config *c);
+// Pretrained names (gpt2, gpt2-medium, gpt2-large, gpt2-xl, distilgpt2) live as converted llm.c
+// files <model_dir>/<name>.bin (scripts/download_gpt2.sh makes them). Returns 1 and the path in out
+// when name is one of them, else 0. Dies with one line saying how to get the file when it is
+// missing; flag names the flag for that message ("--model_name").
+int gpt2_resolve_pretrained(const char *name, const char *model_dir, const char *flag, char *out, size_t out_len);
 // Explicit shape; returns 1 when valid, else 0 with a reason in why (may be NULL). Vp is V rounded
 // up to a multiple of 128 when padded_vocab_size is 0.
 int gpt2_config_make(GPT2Config *c, int num_layers, int channels, int num_heads, int vocab_size,

@@ -224,3 +224,18 @@ expect_error "model vocabulary smaller than the dataset's tokens" "outside the m
 expect_error "model maximum length too short for every k" "maximum" "${BAD[@]}" --model_path "$TMP/short.bin"
 check "no results file after any error" test ! -e "$TMP/bad.json" -a ! -e "$TMP/bad.jsonl"
 check "no temporary files left behind" bash -c "! ls '$TMP' | grep -q '\.tmp\.'"
+
+# --model_name: pretrained names resolve to <model_dir>/<name>.bin (what scripts/download_gpt2.sh writes).
+mkdir -p "$TMP/models" && cp "$TMP/model/model.bin" "$TMP/models/distilgpt2.bin"
+./test_memorization "${EVAL_ARGS[@]}" --output_file "$TMP/by_path.json" > /dev/null 2>&1
+check "--model_name distilgpt2 --model_dir evaluates <model_dir>/distilgpt2.bin like --model_path" bash -c "
+  ./test_memorization ${EVAL_ARGS[*]@Q} --model_name distilgpt2 --model_dir '$TMP/models' --output_file '$TMP/by_name.json' > /dev/null 2>&1 &&
+  $PY - '$TMP/by_path.json' '$TMP/by_name.json' <<'P'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:])
+assert a['results'] == b['results'], 'results differ'
+assert b['provenance']['model'].endswith('models/distilgpt2.bin'), b['provenance']['model']
+P"
+expect_error "--model_name of a missing pretrained model says how to get it" \
+  "models_none/gpt2.bin not found.*scripts/download_gpt2.sh gpt2" "${BAD[@]}" --model_name gpt2 --model_dir "$TMP/models_none"
+expect_error "--model_name that is not a pretrained name" "not a pretrained name" "${BAD[@]}" --model_name gpt3
