@@ -76,7 +76,7 @@ fi
 case "$preset" in
   cpu)
     d_num_examples=120; d_tokens=64; d_ratio=0.75; d_model=""; d_arch="--layers 2 --channels 128 --heads 4"
-    d_steps=150; d_epochs=0; d_lr=5e-3; d_batch=18; d_schedule="--lr_schedule constant --warmup_steps 10 --weight_decay 0"
+    d_steps=300; d_epochs=0; d_lr=5e-3; d_batch=18; d_schedule="--lr_schedule cosine --warmup_steps 10 --min_lr_fraction 0.1 --weight_decay 0"
     d_eval_examples=50; d_ks=4,8,16,32,48; d_new=16; d_exposure=1000; trainer=./train_gpt2 ;;
   seed)
     d_num_examples=1000; d_tokens=1024; d_ratio=0.9; d_model=gpt2; d_arch=""
