@@ -237,32 +237,13 @@ static void forward_on_prefix(ContinuationScorer *sc, const int *tokens, const i
         #pragma omp parallel for collapse(2) schedule(static)
         for (int ms = 0; ms < MS; ms++)
             for (int h = 0; h < NH; h++) {
-                const int row = ms / S, s = ms % S, n_keys = past + s + 1;
+                const int row = ms / S, s = ms % S;
                 float *w = sc->scores + (size_t)omp_get_thread_num() * sc->max_keys;
                 const float *q = sc->qkv + (size_t)ms * 3 * C + h * hs;
-                // key t < past: the shared context; t >= past: this row's own token t - past
-                #define KEY(t) ((t) < past ? kc + (size_t)(t) * C + h * hs : sc->qkv + ((size_t)row * S + (t) - past) * 3 * C + C + h * hs)
-                #define VALUE(t) ((t) < past ? vc + (size_t)(t) * C + h * hs : sc->qkv + ((size_t)row * S + (t) - past) * 3 * C + 2 * C + h * hs)
-                float maxv = -INFINITY;
-                for (int t = 0; t < n_keys; t++) {
-                    const float *k = KEY(t);
-                    float dot = 0.0f;
-                    for (int i = 0; i < hs; i++) dot += q[i] * k[i];
-                    w[t] = dot * scale;
-                    if (w[t] > maxv) maxv = w[t];
-                }
-                float sum = 0.0f;
-                for (int t = 0; t < n_keys; t++) { w[t] = expf(w[t] - maxv); sum += w[t]; }
-                float inv = 1.0f / sum;
-                float *y = sc->atty + (size_t)ms * C + h * hs;
-                for (int i = 0; i < hs; i++) y[i] = 0.0f;
-                for (int t = 0; t < n_keys; t++) {
-                    const float *v = VALUE(t);
-                    float wt = w[t] * inv;
-                    for (int i = 0; i < hs; i++) y[i] += wt * v[i];
-                }
-                #undef KEY
-                #undef VALUE
+                // keys 0 .. past-1: the shared context in the cache; then this row's own tokens 0 .. s
+                const float *own = sc->qkv + (size_t)row * S * 3 * C + h * hs;
+                attention_query(sc->atty + (size_t)ms * C + h * hs, w, q, hs, scale,
+                                kc + h * hs, vc + h * hs, C, past, own + C, own + 2 * C, 3 * (size_t)C, s + 1);
             }
         if (append) // M == 1: the new tokens become part of the shared context
             for (int s = 0; s < S; s++) {

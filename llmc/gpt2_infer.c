@@ -94,24 +94,8 @@ static void forward_chunk(GPT2Infer *g, const int *tokens, const int *positions,
                 const float *q = g->qkv + (size_t)bs * 3 * C + h * hs;
                 const float *keys = kc + (size_t)b * g->max_len * C + h * hs;
                 const float *values = vc + (size_t)b * g->max_len * C + h * hs;
-                float maxv = -INFINITY;
-                for (int t = 0; t < n_keys; t++) {
-                    const float *k = keys + (size_t)t * C;
-                    float dot = 0.0f;
-                    for (int i = 0; i < hs; i++) dot += q[i] * k[i];
-                    w[t] = dot * scale;
-                    if (w[t] > maxv) maxv = w[t];
-                }
-                float sum = 0.0f;
-                for (int t = 0; t < n_keys; t++) { w[t] = expf(w[t] - maxv); sum += w[t]; }
-                float inv = 1.0f / sum;
-                float *y = g->atty + (size_t)bs * C + h * hs;
-                for (int i = 0; i < hs; i++) y[i] = 0.0f;
-                for (int t = 0; t < n_keys; t++) {
-                    const float *v = values + (size_t)t * C;
-                    float wt = w[t] * inv;
-                    for (int i = 0; i < hs; i++) y[i] += wt * v[i];
-                }
+                attention_query(g->atty + (size_t)bs * C + h * hs, w, q, hs, scale,
+                                keys, values, C, n_keys, NULL, NULL, 0, 0);
             }
         matmul_forward(g->proj, g->atty, p->attprojw + (size_t)l * C * C, p->attprojb + (size_t)l * C, BS, C, C);
         residual_forward(g->x, g->x, g->proj, (size_t)BS * C);

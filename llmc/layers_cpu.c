@@ -279,3 +279,26 @@ void crossentropy_softmax_backward(float *dlogits, const float *probs, const int
         for (int v = V; v < Vp; v++) d[v] = 0.0f;
     }
 }
+
+void attention_query(float *y, float *w, const float *q, int hs, float scale,
+                     const float *ka, const float *va, size_t stride_a, int n_a,
+                     const float *kb, const float *vb, size_t stride_b, int n_b) {
+    const int n = n_a + n_b;
+    float maxv = -INFINITY;
+    for (int t = 0; t < n; t++) {
+        const float *k = t < n_a ? ka + (size_t)t * stride_a : kb + (size_t)(t - n_a) * stride_b;
+        float dot = 0.0f;
+        for (int i = 0; i < hs; i++) dot += q[i] * k[i];
+        w[t] = dot * scale;
+        if (w[t] > maxv) maxv = w[t];
+    }
+    float sum = 0.0f;
+    for (int t = 0; t < n; t++) { w[t] = expf(w[t] - maxv); sum += w[t]; }
+    float inv = 1.0f / sum;
+    for (int i = 0; i < hs; i++) y[i] = 0.0f;
+    for (int t = 0; t < n; t++) {
+        const float *v = t < n_a ? va + (size_t)t * stride_a : vb + (size_t)(t - n_a) * stride_b;
+        float wt = w[t] * inv;
+        for (int i = 0; i < hs; i++) y[i] += wt * v[i];
+    }
+}

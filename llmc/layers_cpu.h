@@ -28,6 +28,12 @@ void attention_forward(float *out, float *att, const float *qkv, int B, int T, i
 // dqkv (B,T,3C) written (not accumulated) from dout (B,T,C).
 void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
                         int B, int T, int C, int NH);
+// Inference: one query head attending over keys in two runs, n_a keys at ka/va spaced stride_a floats
+// apart, then n_b keys at kb/vb spaced stride_b (a KV cache, then tokens not yet in it; either run
+// may be empty). y (hs) = softmax(scale * q.k) . v; w is scratch for n_a + n_b scores.
+void attention_query(float *y, float *w, const float *q, int hs, float scale,
+                     const float *ka, const float *va, size_t stride_a, int n_a,
+                     const float *kb, const float *vb, size_t stride_b, int n_b);
 
 // GELU, tanh approximation. out = gelu(inp), N elements.
 void gelu_forward(float *out, const float *inp, size_t N);

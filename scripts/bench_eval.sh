@@ -29,7 +29,7 @@ PY=/usr/bin/python3
 run_pair() {
   local name=$1 model=$2 data=$3; shift 3
   local common=(--model_path "$model" --train_file "$data/train.bin" --test_file "$data/test.bin"
-                --metadata_file "$data/metadata.json" --threads "$threads" "$@")
+                --metadata_file "$data/metadata.json" --threads "$threads" --exposure_candidates 0 "$@")  # exposure is not part of this comparison
   ./test_memorization "${common[@]}" --output_file "$W/$name.fast.json" 2> "$W/$name.fast.log" \
     || { tail -3 "$W/$name.fast.log"; return 1; }
   ./test_memorization "${common[@]}" --output_file "$W/$name.plain.json" --plain_greedy 2> "$W/$name.plain.log" \
@@ -69,6 +69,12 @@ else
   echo "(no runs/cpu model: a 1-step model of the preset's shape, so little matches and most probes are generated)"
 fi
 run_pair cpu "$cpu_model" "$cpu_data" --num_examples 50 --context_lengths 4,8,16,32,48 --max_new_tokens 16 --seed 1337
+# exposure (identifier ranking among candidates) on the same model, timed on its own
+./test_memorization --model_path "$cpu_model" --train_file "$cpu_data/train.bin" --test_file "$cpu_data/test.bin" \
+  --metadata_file "$cpu_data/metadata.json" --threads "$threads" --num_examples 50 --context_lengths 16 \
+  --max_new_tokens 16 --seed 1337 --exposure_candidates 1000 --output_file "$W/cpu.exposure.json" 2> "$W/cpu.exposure.log" \
+  || { tail -3 "$W/cpu.exposure.log"; exit 1; }
+$PY -c 'import json,sys; d=json.load(open(sys.argv[1])); n=sum(s["num_examples"] for s in d["results"].values()); t=d["timings"]["exposure_seconds"]; print(f"       exposure, 1000 candidates: {n} examples in {t:.1f} s ({n/max(t,1e-9):.2f} examples/s)")' "$W/cpu.exposure.json"
 
 echo "== d12"
 d12_data=$W/d12_data
