@@ -227,11 +227,12 @@ static void forward_on_prefix(ContinuationScorer *sc, const int *tokens, const i
     const int MS = M * S;
     const GPT2Params *p = &m->params;
     scratch_ensure(sc, (size_t)MS, (size_t)past + S, C, Vp);
+    gpt2_infer_pack_weights(g); // weights packed once, as for generation (bitwise the same sums)
     encoder_forward(sc->x, tokens, positions, p->wte, p->wpe, MS, C);
     const float scale = 1.0f / sqrtf((float)hs);
     for (int l = 0; l < L; l++) {
         layernorm_forward(sc->ln, sc->mean, sc->rstd, sc->x, p->ln1w + (size_t)l * C, p->ln1b + (size_t)l * C, MS, C);
-        matmul_forward(sc->qkv, sc->ln, p->qkvw + (size_t)l * 3 * C * C, p->qkvb + (size_t)l * 3 * C, MS, C, 3 * C);
+        matmul_forward_packed(sc->qkv, sc->ln, GPT2_PACKED(g, l, GPT2_PACKED_QKV), p->qkvb + (size_t)l * 3 * C, MS, C, 3 * C);
         const float *kc = g->key_cache + (size_t)l * g->max_batch * g->max_len * C;   // row 0: (max_len, C)
         const float *vc = g->value_cache + (size_t)l * g->max_batch * g->max_len * C;
         #pragma omp parallel for collapse(2) schedule(static)
@@ -251,12 +252,12 @@ static void forward_on_prefix(ContinuationScorer *sc, const int *tokens, const i
                 memcpy(g->key_cache + (size_t)l * g->max_batch * g->max_len * C + (size_t)(past + s) * C, row + C, C * sizeof(float));
                 memcpy(g->value_cache + (size_t)l * g->max_batch * g->max_len * C + (size_t)(past + s) * C, row + 2 * C, C * sizeof(float));
             }
-        matmul_forward(sc->proj, sc->atty, p->attprojw + (size_t)l * C * C, p->attprojb + (size_t)l * C, MS, C, C);
+        matmul_forward_packed(sc->proj, sc->atty, GPT2_PACKED(g, l, GPT2_PACKED_ATTPROJ), p->attprojb + (size_t)l * C, MS, C, C);
         residual_forward(sc->x, sc->x, sc->proj, (size_t)MS * C);
         layernorm_forward(sc->ln, sc->mean, sc->rstd, sc->x, p->ln2w + (size_t)l * C, p->ln2b + (size_t)l * C, MS, C);
-        matmul_forward(sc->fch, sc->ln, p->fcw + (size_t)l * 4 * C * C, p->fcb + (size_t)l * 4 * C, MS, C, 4 * C);
+        matmul_forward_packed(sc->fch, sc->ln, GPT2_PACKED(g, l, GPT2_PACKED_FC), p->fcb + (size_t)l * 4 * C, MS, C, 4 * C);
         gelu_forward(sc->fch, sc->fch, (size_t)MS * 4 * C);
-        matmul_forward(sc->proj, sc->fch, p->fcprojw + (size_t)l * C * 4 * C, p->fcprojb + (size_t)l * C, MS, 4 * C, C);
+        matmul_forward_packed(sc->proj, sc->fch, GPT2_PACKED(g, l, GPT2_PACKED_FCPROJ), p->fcprojb + (size_t)l * C, MS, 4 * C, C);
         residual_forward(sc->x, sc->x, sc->proj, (size_t)MS * C);
     }
     // the logits (B*S, C) x (C, Vp) are most of the cost: only for real tokens
@@ -270,7 +271,7 @@ static void forward_on_prefix(ContinuationScorer *sc, const int *tokens, const i
     const int packed = row_start[M];
     if (packed == 0) return;
     layernorm_forward(sc->ln, sc->mean, sc->rstd, sc->proj, p->lnfw, p->lnfb, packed, C);
-    matmul_forward(sc->logits, sc->ln, p->wte, NULL, packed, C, Vp);
+    matmul_forward_packed(sc->logits, sc->ln, GPT2_PACKED_WTE(g), NULL, packed, C, Vp);
 }
 
 size_t score_continuations(ContinuationScorer *sc, const int *context, const int *positions, int P,

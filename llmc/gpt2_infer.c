@@ -43,7 +43,26 @@ void gpt2_infer_free(GPT2Infer *g) {
     free(g->key_cache); free(g->value_cache); free(g->att_scores); free(g->last_ln); free(g->logits);
     free(g->x); free(g->ln); free(g->qkv); free(g->atty); free(g->proj); free(g->fch);
     free(g->ln_mean); free(g->ln_rstd);
+    if (g->packed) {
+        for (int i = 0; i <= g->model->config.num_layers * GPT2_PACKED_PER_LAYER; i++) matmul_packed_free(g->packed[i]);
+        free(g->packed);
+    }
     memset(g, 0, sizeof *g);
+}
+
+void gpt2_infer_pack_weights(GPT2Infer *g) {
+    if (g->packed) return;
+    const GPT2Config *cfg = &g->model->config;
+    const GPT2Params *p = &g->model->params;
+    const int C = cfg->channels, L = cfg->num_layers;
+    g->packed = malloc_or_die(((size_t)L * GPT2_PACKED_PER_LAYER + 1) * sizeof *g->packed);
+    for (int l = 0; l < L; l++) {
+        GPT2_PACKED(g, l, GPT2_PACKED_QKV) = matmul_pack_weight(p->qkvw + (size_t)l * 3 * C * C, C, 3 * C);
+        GPT2_PACKED(g, l, GPT2_PACKED_ATTPROJ) = matmul_pack_weight(p->attprojw + (size_t)l * C * C, C, C);
+        GPT2_PACKED(g, l, GPT2_PACKED_FC) = matmul_pack_weight(p->fcw + (size_t)l * 4 * C * C, C, 4 * C);
+        GPT2_PACKED(g, l, GPT2_PACKED_FCPROJ) = matmul_pack_weight(p->fcprojw + (size_t)l * C * 4 * C, 4 * C, C);
+    }
+    GPT2_PACKED_WTE(g) = matmul_pack_weight(p->wte, C, cfg->padded_vocab_size);
 }
 
 int gpt2_argmax_vocab(const float *logits, int V) {
@@ -63,6 +82,7 @@ static void forward_chunk(GPT2Infer *g, const int *tokens, const int *positions,
     const int V = cfg->vocab_size, Vp = cfg->padded_vocab_size, maxT = cfg->max_seq_len;
     const int BS = B * S;
     ensure_chunk_capacity(g, (size_t)BS);
+    gpt2_infer_pack_weights(g);
     const GPT2Params *p = &m->params;
 
     for (int i = 0; i < BS; i++) {
@@ -75,7 +95,7 @@ static void forward_chunk(GPT2Infer *g, const int *tokens, const int *positions,
     const float scale = 1.0f / sqrtf((float)hs);
     for (int l = 0; l < L; l++) {
         layernorm_forward(g->ln, g->ln_mean, g->ln_rstd, g->x, p->ln1w + (size_t)l * C, p->ln1b + (size_t)l * C, BS, C);
-        matmul_forward(g->qkv, g->ln, p->qkvw + (size_t)l * 3 * C * C, p->qkvb + (size_t)l * 3 * C, BS, C, 3 * C);
+        matmul_forward_packed(g->qkv, g->ln, GPT2_PACKED(g, l, GPT2_PACKED_QKV), p->qkvb + (size_t)l * 3 * C, BS, C, 3 * C);
         float *kc = g->key_cache + (size_t)l * g->max_batch * g->max_len * C;   // (max_batch, max_len, C)
         float *vc = g->value_cache + (size_t)l * g->max_batch * g->max_len * C;
         for (int b = 0; b < B; b++)
@@ -97,12 +117,12 @@ static void forward_chunk(GPT2Infer *g, const int *tokens, const int *positions,
                 attention_query(g->atty + (size_t)bs * C + h * hs, w, q, hs, scale,
                                 keys, values, C, n_keys, NULL, NULL, 0, 0);
             }
-        matmul_forward(g->proj, g->atty, p->attprojw + (size_t)l * C * C, p->attprojb + (size_t)l * C, BS, C, C);
+        matmul_forward_packed(g->proj, g->atty, GPT2_PACKED(g, l, GPT2_PACKED_ATTPROJ), p->attprojb + (size_t)l * C, BS, C, C);
         residual_forward(g->x, g->x, g->proj, (size_t)BS * C);
         layernorm_forward(g->ln, g->ln_mean, g->ln_rstd, g->x, p->ln2w + (size_t)l * C, p->ln2b + (size_t)l * C, BS, C);
-        matmul_forward(g->fch, g->ln, p->fcw + (size_t)l * 4 * C * C, p->fcb + (size_t)l * 4 * C, BS, C, 4 * C);
+        matmul_forward_packed(g->fch, g->ln, GPT2_PACKED(g, l, GPT2_PACKED_FC), p->fcb + (size_t)l * 4 * C, BS, C, 4 * C);
         gelu_forward(g->fch, g->fch, (size_t)BS * 4 * C);
-        matmul_forward(g->proj, g->fch, p->fcprojw + (size_t)l * C * 4 * C, p->fcprojb + (size_t)l * C, BS, 4 * C, C);
+        matmul_forward_packed(g->proj, g->fch, GPT2_PACKED(g, l, GPT2_PACKED_FCPROJ), p->fcprojb + (size_t)l * C, BS, 4 * C, C);
         residual_forward(g->x, g->x, g->proj, (size_t)BS * C);
     }
     // only the last n_last tokens of each row need logits: (B*n_last, C) -> (B*n_last, Vp), tied embedding
@@ -116,7 +136,7 @@ static void forward_chunk(GPT2Infer *g, const int *tokens, const int *positions,
     for (int b = 0; b < B; b++) // proj and the LayerNorm statistics hold B*S >= B*n_last rows
         memcpy(g->proj + (size_t)b * n_last * C, g->x + ((size_t)b * S + S - n_last) * C, (size_t)n_last * C * sizeof(float));
     layernorm_forward(g->last_ln, g->ln_mean, g->ln_rstd, g->proj, p->lnfw, p->lnfb, (int)rows, C);
-    matmul_forward(g->logits, g->last_ln, p->wte, NULL, (int)rows, C, Vp);
+    matmul_forward_packed(g->logits, g->last_ln, GPT2_PACKED_WTE(g), NULL, (int)rows, C, Vp);
 }
 
 void gpt2_greedy_generate(GPT2Infer *g, const int *prompts, const int *positions, int B, int P,

@@ -7,6 +7,7 @@
 #define LLMC_GPT2_INFER_H
 
 #include "gpt2.h"
+#include "matmul_cpu.h"
 
 typedef struct {
     const GPT2 *model;
@@ -22,10 +23,23 @@ typedef struct {
     float *last_ln;     // (rows, C) final LayerNorm of the positions that get logits
     float *logits;      // (rows, Vp) logits of the last call: (B, n_last, Vp)
     size_t logits_rows; // rows allocated in last_ln and logits
+    // The matmul weights packed once (gpt2_infer_pack_weights, on first use; freed with g): a decode
+    // step would otherwise re-pack every weight per token. (4L + 1): per layer qkvw, attprojw, fcw,
+    // fcprojw, then the tied classifier wte. Outputs are bitwise those of matmul_forward.
+    PackedWeight **packed;
 } GPT2Infer;
+
+// Indices into GPT2Infer.packed.
+enum { GPT2_PACKED_QKV, GPT2_PACKED_ATTPROJ, GPT2_PACKED_FC, GPT2_PACKED_FCPROJ, GPT2_PACKED_PER_LAYER };
+#define GPT2_PACKED(g, l, which) ((g)->packed[(size_t)(l) * GPT2_PACKED_PER_LAYER + (which)])
+#define GPT2_PACKED_WTE(g) ((g)->packed[(size_t)(g)->model->config.num_layers * GPT2_PACKED_PER_LAYER])
 
 void gpt2_infer_init(GPT2Infer *g, const GPT2 *model, int max_batch, int max_len);
 void gpt2_infer_free(GPT2Infer *g);
+// Packs the model's matmul weights into g->packed unless already done (about the weights' size
+// again in memory). Called by the generation and scoring entry points; the weights must not change
+// afterwards while g lives.
+void gpt2_infer_pack_weights(GPT2Infer *g);
 
 // Greedy decoding. prompts and positions are (B, P): row b's prompt tokens and the position of
 // each (positions NULL = 0..P-1). Writes (B, num_new) generated ids to out: each new token is the

@@ -3,6 +3,8 @@
 //   -> ic over M in MC rows -> pack A block (MC x KC) into MR-tall slivers
 //   -> jr over NR slivers -> ir over MR slivers -> register kernel (MR x NR, kc long).
 // Packed layouts: A sliver a[k*MR + i], B sliver b[k*NR + j]; edges are zero padded.
+// matmul_forward_packed skips the B packing: the weight was packed once, in the same slivers
+// (see "Pre-packed weights" below), and the same gemm_block does the rest.
 #include "matmul_cpu.h"
 
 #include <omp.h>
@@ -180,6 +182,55 @@ static float *aligned_or_die(size_t n) {
     return p;
 }
 
+// C = [C +] nothing (+ epilogue): the K == 0 product.
+static void gemm_empty(float *C, size_t ldc, int M, int N, int accumulate, const float *bias, const float *addend) {
+    if (!accumulate)
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++)
+                C[(size_t)i * ldc + j] = (addend ? addend[(size_t)i * ldc + j] : 0.0f) + (bias ? bias[j] : 0.0f);
+}
+
+// One (jc, pc) block: columns jc .. jc+nc of C [+]= A[:, pc .. pc+kc] @ the packed B block pb
+// (nc columns in NR-wide slivers, kc long). acc = 0 on the first K block: then the epilogue adds
+// bias and addend. Shared by the re-packing and the pre-packed paths, so both sum alike.
+static void gemm_block(float *C, size_t ldc, const float *A, size_t a_rs, size_t a_cs, const float *pb,
+                       int M, int jc, int nc, int pc, int kc, int acc, const float *bias, const float *addend,
+                       float *pa) {
+    float edge[MR * NR] __attribute__((aligned(64)));
+    for (int ic = 0; ic < M; ic += MC) {
+        int mc = M - ic < MC ? M - ic : MC;
+        pack_panel(pa, A + (size_t)ic * a_rs + (size_t)pc * a_cs, a_rs, a_cs, mc, kc, MR);
+        for (int jr = 0; jr < nc; jr += NR) {
+            int cols = nc - jr < NR ? nc - jr : NR;
+            const float *bs = pb + (size_t)jr * kc;
+            for (int ir = 0; ir < mc; ir += MR) {
+                int rows = mc - ir < MR ? mc - ir : MR;
+                const float *as = pa + (size_t)ir * kc;
+                size_t offset = (size_t)(ic + ir) * ldc + jc + jr;
+                float *c = C + offset;
+                const float *bias_j = !acc && bias ? bias + jc + jr : NULL;
+                const float *add_ij = !acc && addend ? addend + offset : NULL;
+                if (rows == MR && cols == NR) {
+                    kernel(kc, as, bs, c, ldc, acc, bias_j, add_ij);
+                } else {  // edge tile: compute the full tile aside, keep the valid part
+                    kernel(kc, as, bs, edge, NR, 0, NULL, NULL);
+                    for (int i = 0; i < rows; i++)
+                        for (int j = 0; j < cols; j++) {
+                            float x = edge[i * NR + j];
+                            if (acc) {
+                                x = c[(size_t)i * ldc + j] + x;
+                            } else {
+                                if (bias_j) x = x + bias_j[j];
+                                if (add_ij) x = add_ij[(size_t)i * ldc + j] + x;
+                            }
+                            c[(size_t)i * ldc + j] = x;
+                        }
+                }
+            }
+        }
+    }
+}
+
 // One thread's serial GEMM on a sub-problem. bias (N) and addend (M, N; row stride ldc) are added
 // once, when !accumulate: C = addend + (A B + bias).
 static void gemm_serial(float *C, size_t ldc, const float *A, size_t a_rs, size_t a_cs,
@@ -188,70 +239,42 @@ static void gemm_serial(float *C, size_t ldc, const float *A, size_t a_rs, size_
     if (!tls_pack_a) tls_pack_a = aligned_or_die((size_t)MC * KC);
     if (!tls_pack_b) tls_pack_b = aligned_or_die((size_t)KC * NC);
     float *pa = tls_pack_a, *pb = tls_pack_b;
-    float edge[MR * NR] __attribute__((aligned(64)));
 
-    if (K == 0) {  // C = [C +] nothing (+ epilogue)
-        if (!accumulate)
-            for (int i = 0; i < M; i++)
-                for (int j = 0; j < N; j++)
-                    C[(size_t)i * ldc + j] = (addend ? addend[(size_t)i * ldc + j] : 0.0f) + (bias ? bias[j] : 0.0f);
+    if (K == 0) {
+        gemm_empty(C, ldc, M, N, accumulate, bias, addend);
         return;
     }
     for (int jc = 0; jc < N; jc += NC) {
         int nc = N - jc < NC ? N - jc : NC;
         for (int pc = 0; pc < K; pc += KC) {
             int kc = K - pc < KC ? K - pc : KC;
-            int acc = accumulate || pc > 0;
             pack_panel(pb, B + (size_t)pc * b_rs + (size_t)jc * b_cs, b_cs, b_rs, nc, kc, NR);
-            for (int ic = 0; ic < M; ic += MC) {
-                int mc = M - ic < MC ? M - ic : MC;
-                pack_panel(pa, A + (size_t)ic * a_rs + (size_t)pc * a_cs, a_rs, a_cs, mc, kc, MR);
-                for (int jr = 0; jr < nc; jr += NR) {
-                    int cols = nc - jr < NR ? nc - jr : NR;
-                    const float *bs = pb + (size_t)jr * kc;
-                    for (int ir = 0; ir < mc; ir += MR) {
-                        int rows = mc - ir < MR ? mc - ir : MR;
-                        const float *as = pa + (size_t)ir * kc;
-                        size_t offset = (size_t)(ic + ir) * ldc + jc + jr;
-                        float *c = C + offset;
-                        const float *bias_j = !acc && bias ? bias + jc + jr : NULL;
-                        const float *add_ij = !acc && addend ? addend + offset : NULL;
-                        if (rows == MR && cols == NR) {
-                            kernel(kc, as, bs, c, ldc, acc, bias_j, add_ij);
-                        } else {  // edge tile: compute the full tile aside, keep the valid part
-                            kernel(kc, as, bs, edge, NR, 0, NULL, NULL);
-                            for (int i = 0; i < rows; i++)
-                                for (int j = 0; j < cols; j++) {
-                                    float x = edge[i * NR + j];
-                                    if (acc) {
-                                        x = c[(size_t)i * ldc + j] + x;
-                                    } else {
-                                        if (bias_j) x = x + bias_j[j];
-                                        if (add_ij) x = add_ij[(size_t)i * ldc + j] + x;
-                                    }
-                                    c[(size_t)i * ldc + j] = x;
-                                }
-                        }
-                    }
-                }
-            }
+            gemm_block(C, ldc, A, a_rs, a_cs, pb, M, jc, nc, pc, kc, accumulate || pc > 0, bias, addend, pa);
         }
     }
 }
 
-// This thread's share of C (called by every thread of a team, no barrier): the longer of M and N
-// is cut into equal runs of whole slivers.
+// This thread's share of an M x N product (no barrier): the longer of M and N is cut into equal
+// runs of whole slivers. Returns 0 when the thread has none; else *split_n says which was cut and
+// [*lo, *hi) is the thread's run of it.
+static int team_share(int M, int N, int *split_n, int *lo, int *hi) {
+    if (M <= 0 || N <= 0) return 0;
+    int nt = omp_get_num_threads(), t = omp_get_thread_num();
+    *split_n = N >= M;
+    int unit = *split_n ? NR : MR, len = *split_n ? N : M;
+    int units = (len + unit - 1) / unit;
+    int u0 = (int)((long)units * t / nt), u1 = (int)((long)units * (t + 1) / nt);
+    *lo = u0 * unit;
+    *hi = u1 * unit < len ? u1 * unit : len;
+    return *lo < *hi;
+}
+
+// This thread's share of C (called by every thread of a team, no barrier).
 static void gemm_team(float *C, size_t ldc, const float *A, size_t a_rs, size_t a_cs,
                       const float *B, size_t b_rs, size_t b_cs, int M, int N, int K, int accumulate,
                       const float *bias, const float *addend) {
-    if (M <= 0 || N <= 0) return;
-    int nt = omp_get_num_threads(), t = omp_get_thread_num();
-    int split_n = N >= M;
-    int unit = split_n ? NR : MR, len = split_n ? N : M;
-    int units = (len + unit - 1) / unit;
-    int u0 = (int)((long)units * t / nt), u1 = (int)((long)units * (t + 1) / nt);
-    int lo = u0 * unit, hi = u1 * unit < len ? u1 * unit : len;
-    if (lo >= hi) return;
+    int split_n, lo, hi;
+    if (!team_share(M, N, &split_n, &lo, &hi)) return;
     if (split_n)
         gemm_serial(C + lo, ldc, A, a_rs, a_cs, B + (size_t)lo * b_cs, b_rs, b_cs, M, hi - lo, K, accumulate,
                     bias ? bias + lo : NULL, addend ? addend + lo : NULL);
@@ -302,6 +325,77 @@ void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dou
                 const float *d = dout + (size_t)bt * OC;
                 for (int o = lo; o < hi; o++) dbias[o] += d[o];
             }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pre-packed weights. The whole weight is stored as pack_panel would store it, K block by K block:
+// block pc (kc = min(KC, C - pc) long) holds every NR-wide sliver of the OC columns, at
+// data + pc * OC_padded, sliver of column j at + j * kc. matmul_forward packs exactly these
+// slivers (threads and NC blocks start on sliver boundaries), so the kernel sees the same numbers.
+
+struct PackedWeight {
+    int C, OC;
+    size_t oc_padded;  // OC rounded up to NR
+    float *data;       // C * oc_padded floats, 64-byte aligned
+};
+
+PackedWeight *matmul_pack_weight(const float *weight, int C, int OC) {
+    if (C < 0 || OC < 1) die("matmul_pack_weight: bad shape (%d, %d)", OC, C);
+    PackedWeight *pw = malloc_or_die(sizeof *pw);
+    pw->C = C;
+    pw->OC = OC;
+    pw->oc_padded = (size_t)(OC + NR - 1) / NR * NR;
+    pw->data = aligned_or_die((size_t)C * pw->oc_padded + 1);
+    // B[k][j] = weight[j*C + k] (rs 1 along k, cs C along j), as in matmul_forward_residual
+    #pragma omp parallel for schedule(static)
+    for (int pc = 0; pc < C; pc += KC) {
+        int kc = C - pc < KC ? C - pc : KC;
+        pack_panel(pw->data + (size_t)pc * pw->oc_padded, weight + pc, C, 1, OC, kc, NR);
+    }
+    return pw;
+}
+
+void matmul_packed_free(PackedWeight *pw) {
+    if (!pw) return;
+    free(pw->data);
+    free(pw);
+}
+
+// gemm_serial with B already packed: this thread's rows (M, from A) and columns n0 .. n0+N of the
+// weight; C, bias and addend already point at column n0. Same jc / pc loops as gemm_serial.
+static void gemm_serial_packed(float *C, size_t ldc, const float *A, size_t a_rs, const PackedWeight *pw,
+                               int n0, int M, int N, const float *bias, const float *addend) {
+    if (!tls_pack_a) tls_pack_a = aligned_or_die((size_t)MC * KC);
+    const int K = pw->C;
+    if (K == 0) {
+        gemm_empty(C, ldc, M, N, 0, bias, addend);
+        return;
+    }
+    for (int jc = 0; jc < N; jc += NC) {
+        int nc = N - jc < NC ? N - jc : NC;
+        for (int pc = 0; pc < K; pc += KC) {
+            int kc = K - pc < KC ? K - pc : KC;
+            const float *pb = pw->data + (size_t)pc * pw->oc_padded + (size_t)(n0 + jc) * kc;
+            gemm_block(C, ldc, A, a_rs, 1, pb, M, jc, nc, pc, kc, pc > 0, bias, addend, tls_pack_a);
+        }
+    }
+}
+
+void matmul_forward_packed(float *out, const float *inp, const PackedWeight *pw, const float *bias,
+                           int BT, int C, int OC) {
+    if (pw->C != C || pw->OC != OC)
+        die("matmul_forward_packed: weight packed as (%d, %d), called with (%d, %d)", pw->OC, pw->C, OC, C);
+    // Same split as matmul_forward (along M or N only); the sums do not depend on it anyway.
+#pragma omp parallel if (worth_threads(BT, OC, C))
+    {
+        int split_n, lo, hi;
+        if (team_share(BT, OC, &split_n, &lo, &hi)) {
+            if (split_n)
+                gemm_serial_packed(out + lo, OC, inp, C, pw, lo, BT, hi - lo, bias ? bias + lo : NULL, NULL);
+            else
+                gemm_serial_packed(out + (size_t)lo * OC, OC, inp + (size_t)lo * C, C, pw, 0, hi - lo, OC, bias, NULL);
         }
     }
 }

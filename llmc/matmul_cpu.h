@@ -25,4 +25,17 @@ void matmul_forward_residual(float *out, const float *inp, const float *weight, 
 void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
                      const float *inp, const float *weight, int BT, int C, int OC, int accumulate);
 
+// A weight (OC, C) packed once into the GEMM's B-operand layout, for layers that run the same
+// weight many times on a few rows (a decode step has M = batch rows): matmul_forward re-packs the
+// whole weight on every call, which for small M costs more memory traffic than the product.
+// matmul_forward_packed runs the same K blocks, the same kernel and the same per-element order of
+// additions as matmul_forward, so its output is bitwise identical for every BT (and any thread
+// count). The packed copy is about the size of the weight (C x OC rounded up to 32 columns).
+typedef struct PackedWeight PackedWeight;
+PackedWeight *matmul_pack_weight(const float *weight, int C, int OC);
+void matmul_packed_free(PackedWeight *pw); // NULL is fine
+// out (BT, OC) = inp (BT, C) @ weight^T + bias, as matmul_forward; C and OC must match the packing.
+void matmul_forward_packed(float *out, const float *inp, const PackedWeight *pw, const float *bias,
+                           int BT, int C, int OC);
+
 #endif

@@ -34,6 +34,9 @@ check "reference comparison under ASan+UBSan" \
 check "training steps (C=128, B=3, T=40, 1 and 2 threads) under ASan+UBSan" $ASAN --mode determinism --threads 2
 check "checkpoint round trip and GEMM under ASan+UBSan" bash -c \
   "$ASAN --mode roundtrip --model $REF/tiny_model_v3.bin --model_bf16 $REF/tiny_model_v5.bin --out_dir '$TMP' && $ASAN --mode gemm"
+check "pre-packed weights (generation, scoring): matmul_forward_packed bitwise equals matmul_forward" \
+  build/tests/test_matmul_packed
+check "pre-packed weights bitwise equal under ASan+UBSan" build/tests/asan/test_matmul_packed
 
 # The AVX2 and portable-C kernels (this machine runs the AVX-512 ones): rebuild the model files for
 # x86-64-v3 (AVX2 + FMA) and plain x86-64 and run the same reference and GEMM checks.
@@ -44,10 +47,11 @@ fallback_check() {
     gcc -O2 -march="$arch" -fopenmp -std=gnu11 -fno-math-errno -fno-trapping-math -c llmc/$f.c -o "$dir/$f.o" || return 1
   done
   gcc -O2 -march="$arch" -fopenmp -std=gnu11 -I. tests/unit/test_gpt2_reference.c "$dir"/*.o -lm -o "$dir/t" || return 1
-  "$dir/t" --mode reference --state $REF/tiny_reference.bin --model $REF/tiny_model_v3.bin && "$dir/t" --mode gemm
+  gcc -O2 -march="$arch" -fopenmp -std=gnu11 -I. tests/unit/test_matmul_packed.c "$dir"/*.o -lm -o "$dir/p" || return 1
+  "$dir/t" --mode reference --state $REF/tiny_reference.bin --model $REF/tiny_model_v3.bin && "$dir/t" --mode gemm && "$dir/p"
 }
-check "AVX2 kernels (-march=x86-64-v3) match PyTorch and the float64 GEMM" fallback_check x86-64-v3
-check "portable C kernels (-march=x86-64) match PyTorch and the float64 GEMM" fallback_check x86-64
+check "AVX2 kernels (-march=x86-64-v3) match PyTorch and the float64 GEMM; packed weights bitwise" fallback_check x86-64-v3
+check "portable C kernels (-march=x86-64) match PyTorch and the float64 GEMM; packed weights bitwise" fallback_check x86-64
 
 # Bad model files: one line naming the file and what to do.
 $PY - "$REF/tiny_model_v3.bin" "$TMP" <<'P'
