@@ -7,16 +7,14 @@
 
 #include <stdint.h>
 
+#include "rng.h"
+
 typedef struct {
     uint64_t state;
 } SplitMix;
 
-static inline uint64_t splitmix_next(SplitMix *r) {
-    uint64_t z = (r->state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+// The same splitmix64 step as llmc/rng.h's seeding, used here as the whole stream.
+static inline uint64_t splitmix_next(SplitMix *r) { return rng_splitmix64(&r->state); }
 
 // A stream seeded from several values, so that (seed, 1, 7) and (seed, 7, 1) differ.
 static inline SplitMix splitmix_derive(uint64_t seed, uint64_t a, uint64_t b) {
