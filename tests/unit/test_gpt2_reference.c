@@ -21,68 +21,10 @@
 #include "llmc/utils.h"
 
 // ---------------------------------------------------------------------------------------------
-// Reference container (format in dev/reference/gpt2_reference.py).
+// Reference container (format and reader in dev/reference/reference_state.h).
 
-typedef struct {
-    char name[64];
-    int dtype;  // 0 f32, 1 i32
-    int ndim;
-    size_t dims[8];
-    size_t count;
-    void *data;
-} Entry;
+#include "dev/reference/reference_state.h"
 
-typedef struct {
-    Entry *entries;
-    int count;
-    const char *path;
-} State;
-
-static void state_read(State *s, const char *path) {
-    FILE *f = fopen_or_die(path, "rb", "regenerate it with `make reference`");
-    char magic[8];
-    fread_or_die(magic, 1, 8, f, path);
-    if (memcmp(magic, "MLREF001", 8) != 0) die("%s is not a reference state (bad magic; run `make reference`)", path);
-    uint32_t n;
-    fread_or_die(&n, 4, 1, f, path);
-    if (n > 1000) die("%s: implausible entry count %u (the file is corrupt; run `make reference`)", path, n);
-    s->entries = calloc_or_die(n, sizeof(Entry));
-    s->count = (int)n;
-    s->path = path;
-    for (uint32_t i = 0; i < n; i++) {
-        Entry *e = &s->entries[i];
-        uint32_t len, dtype, ndim;
-        fread_or_die(&len, 4, 1, f, path);
-        if (len >= sizeof(e->name)) die("%s: entry name too long (the file is corrupt)", path);
-        fread_or_die(e->name, 1, len, f, path);
-        fread_or_die(&dtype, 4, 1, f, path);
-        fread_or_die(&ndim, 4, 1, f, path);
-        if (dtype > 1 || ndim > 8) die("%s: bad entry header for %s (the file is corrupt)", path, e->name);
-        e->dtype = (int)dtype;
-        e->ndim = (int)ndim;
-        e->count = 1;
-        for (uint32_t d = 0; d < ndim; d++) {
-            uint64_t dim;
-            fread_or_die(&dim, 8, 1, f, path);
-            e->dims[d] = dim;
-            e->count *= dim;
-        }
-        e->data = malloc_or_die(e->count * 4);
-        fread_or_die(e->data, 4, e->count, f, path);
-    }
-    fclose(f);
-}
-
-static Entry *state_get(State *s, const char *name) {
-    for (int i = 0; i < s->count; i++)
-        if (strcmp(s->entries[i].name, name) == 0) return &s->entries[i];
-    die("%s has no entry '%s' (regenerate it with `make reference`)", s->path, name);
-}
-
-static void state_free(State *s) {
-    for (int i = 0; i < s->count; i++) free(s->entries[i].data);
-    free(s->entries);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Comparisons: relative error of a tensor = max|a - b| / max|b|.
