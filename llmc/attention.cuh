@@ -215,9 +215,10 @@ attention_backward_dkv_kernel(floatX *dqkv, const floatX *dout, const floatX *qk
 
 static inline int attention_head_size_supported(int HS) { return HS == 16 || HS == 32 || HS == 64 || HS == 128; }
 
+// The CUDA-core version (fp32 arithmetic): every precision, the fp32 check mode's path.
 // out (B,T,C), lse (B,NH,T) from qkv (B,T,3C).
 template <typename floatX>
-void attention_forward(floatX *out, float *lse, const floatX *qkv, int B, int T, int C, int NH, cudaStream_t stream) {
+void attention_forward_simt(floatX *out, float *lse, const floatX *qkv, int B, int T, int C, int NH, cudaStream_t stream) {
     int HS = C / NH;
     float scale = 1.0f / sqrtf((float)HS);
     dim3 grid(ceil_div(T, ATTN_ROWS_PER_BLOCK), B * NH);
@@ -234,7 +235,7 @@ void attention_forward(floatX *out, float *lse, const floatX *qkv, int B, int T,
 
 // dqkv (B,T,3C) written from dout (B,T,C); out, lse from the forward pass; delta: (B,NH,T) scratch.
 template <typename floatX>
-void attention_backward(floatX *dqkv, float *delta, const floatX *dout, const floatX *qkv, const floatX *out,
+void attention_backward_simt(floatX *dqkv, float *delta, const floatX *dout, const floatX *qkv, const floatX *out,
                         const float *lse, int B, int T, int C, int NH, cudaStream_t stream) {
     int HS = C / NH;
     float scale = 1.0f / sqrtf((float)HS);
@@ -257,5 +258,7 @@ void attention_backward(floatX *dqkv, float *delta, const floatX *dout, const fl
     }
 #undef LAUNCH_ATTN_BACKWARD
 }
+
+#include "attention_tc.cuh"
 
 #endif

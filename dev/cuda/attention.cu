@@ -1,7 +1,10 @@
 // Causal attention (llmc/attention.cuh) standalone: forward and backward against the CPU kernels
-// of llmc/layers_cpu.c, and timing. Versions of the forward pass:
-//   0  naive: one thread per query row, a max pass and a sum pass over the keys (speed reference)
-//   1  llmc/attention.cuh: key/value tiles in shared memory, online softmax, lse kept
+// of llmc/layers_cpu.c, and timing. Versions (forward and backward):
+//   0  naive forward: one thread per query row, a max pass and a sum pass over the keys
+//   1  llmc/attention.cuh, CUDA cores: key/value tiles in shared memory, online softmax, fp32 math
+//      (the fp32 check mode's kernels)
+//   2  llmc/attention_tc.cuh, tensor cores (bf16 only): mma.sync m16n8k16 with the scores kept in
+//      registers (the bf16 training path)
 // Usage: attention [--B 4] [--T 1024] [--C 768] [--NH 12] [--precision fp32|bf16]
 #include "common.cuh"
 #include "llmc/attention.cuh"
@@ -58,19 +61,34 @@ static void run(int B, int T, int C, int NH) {
     attention_backward(dqkv.data(), dout.data(), qkv.data(), att.data(), B, T, C, NH);
 
     printf("attention %s B=%d T=%d C=%d NH=%d (head size %d)\n", bf16 ? "bf16" : "fp32", B, T, C, NH, C / NH);
-    attention_forward<floatX>(d_out, d_lse, d_qkv, B, T, C, NH, 0);
-    compare("forward (version 1)", download(d_out, BT * C), out.data(), BT * C, tol);
-    attention_backward<floatX>(d_dqkv, d_delta, d_dout, d_qkv, d_out, d_lse, B, T, C, NH, 0);
-    compare("backward dqkv", download(d_dqkv, BT * 3 * C), dqkv.data(), BT * 3 * C, bf16 ? 5e-2 : 1e-4);
+    double flops = 2.0 * 2.0 * B * NH * (double)T * T / 2 * (C / NH);  // QK^T and PV, causal half
+    auto check_and_time = [&](const char *version, auto forward, auto backward) {
+        cuda_check(cudaMemset(d_out, 0xff, BT * C * sizeof(floatX)));  // NaN poison: every output must be written
+        cuda_check(cudaMemset(d_dqkv, 0xff, BT * 3 * C * sizeof(floatX)));
+        forward();
+        char name[64];
+        snprintf(name, sizeof name, "forward (version %s)", version);
+        compare(name, download(d_out, BT * C), out.data(), BT * C, tol);
+        backward();
+        snprintf(name, sizeof name, "backward dqkv (version %s)", version);
+        compare(name, download(d_dqkv, BT * 3 * C), dqkv.data(), BT * 3 * C, bf16 ? 5e-2 : 1e-4);
+        float msf = time_ms(forward, 10), msb = time_ms(backward, 10);
+        // The backward does 2.5x the forward's products (dq: 3, dk/dv: 4 against the forward's 2).
+        printf("time: version %s forward %.3f ms (%.1f TFLOP/s), backward %.3f ms (%.1f TFLOP/s)\n", version, msf,
+               flops / msf / 1e9, msb, 2.5 * flops / msb / 1e9);
+    };
+    check_and_time("1, CUDA cores",
+                   [&] { attention_forward_simt<floatX>(d_out, d_lse, d_qkv, B, T, C, NH, 0); },
+                   [&] { attention_backward_simt<floatX>(d_dqkv, d_delta, d_dout, d_qkv, d_out, d_lse, B, T, C, NH, 0); });
+    if constexpr (sizeof(floatX) == 2)
+        check_and_time("2, tensor cores",
+                       [&] { attention_forward_tc(d_out, d_lse, d_qkv, B, T, C, NH, 0); },
+                       [&] { attention_backward_tc(d_dqkv, d_delta, d_dout, d_qkv, d_out, d_lse, B, T, C, NH, 0); });
     attention_forward_naive<floatX><<<ceil_div(B * NH * T, 128), 128>>>(d_out, d_qkv, B, T, NH, C / NH);
     cuda_check_launch();
     compare("forward (version 0, naive)", download(d_out, BT * C), out.data(), BT * C, tol);
-
-    float ms1 = time_ms([&] { attention_forward<floatX>(d_out, d_lse, d_qkv, B, T, C, NH, 0); }, 10);
     float ms0 = time_ms([&] { attention_forward_naive<floatX><<<ceil_div(B * NH * T, 128), 128>>>(d_out, d_qkv, B, T, NH, C / NH); }, 3);
-    float msb = time_ms([&] { attention_backward<floatX>(d_dqkv, d_delta, d_dout, d_qkv, d_out, d_lse, B, T, C, NH, 0); }, 10);
-    double flops = 2.0 * 2.0 * B * NH * (double)T * T / 2 * (C / NH);  // QK^T and PV, causal half
-    printf("time: forward v0 %.3f ms, v1 %.3f ms (%.1f TFLOP/s); backward %.3f ms\n", ms0, ms1, flops / ms1 / 1e9, msb);
+    printf("time: version 0 forward %.3f ms (%.1f TFLOP/s)\n", ms0, flops / ms0 / 1e9);
     cudaFree(d_qkv); cudaFree(d_dout); cudaFree(d_out); cudaFree(d_dqkv); cudaFree(d_lse); cudaFree(d_delta);
 }
 

@@ -1,0 +1,498 @@
+// Causal self-attention on the tensor cores (bf16 operands, fp32 accumulation): the bf16 path of
+// llmc/attention.cuh. Same contract as the CUDA-core kernels there (flash-attention style: the
+// (T,T) matrix never reaches global memory; the forward keeps the log-sum-exp of each query row,
+// the backward recomputes the probabilities; dQ and dK/dV are separate kernels that each own their
+// output rows, so there are no atomics and the results are bitwise repeatable).
+//
+// Building block: mma.sync.m16n8k16 (PTX ISA, "Matrix Fragments for mma.m16n8k16"). Lane l of a
+// warp has g = l/4 and t = l%4 and holds
+//   A (16x16, row-major)  a[0] = A[g][2t,2t+1]   a[1] = A[g+8][2t,2t+1]
+//                         a[2] = A[g][2t+8,+9]   a[3] = A[g+8][2t+8,+9]      (bf16 pairs)
+//   B (16x8, k x n)       b[0] = B[2t,2t+1][g]   b[1] = B[2t+8,+9][g]
+//   C (16x8, fp32)        c[0],c[1] = C[g][2t,2t+1]   c[2],c[3] = C[g+8][2t,2t+1]
+// Two adjacent 16x8 C tiles hold exactly the elements of one 16x16 A fragment, so scores computed
+// as C feed the next product as A without leaving the registers (P V, dS K, P^T dO, dS^T Q).
+// B is always read from a shared tile stored "n-major" (row n holds the k values of column n), so
+// each b register is one 32-bit load; operands needed the other way round are stored transposed.
+// Shared tiles have 8 bf16 of padding per row: the 8 rows g=0..7 read by one load then fall in
+// different banks.
+//
+// Blocks: 4 warps x 16 rows = 64 query rows (forward, dQ) or key rows (dK/dV); the other side
+// streams through shared memory in tiles of 64. Head sizes: multiples of 16 up to 128.
+#ifndef LLMC_ATTENTION_TC_CUH
+#define LLMC_ATTENTION_TC_CUH
+
+#include <cuda_bf16.h>
+#include "cuda_common.cuh"
+
+#define TC_ROWS 64     // rows a block owns: 4 warps x 16
+#define TC_TILE 64     // rows of the streamed side per step
+#define TC_THREADS 128
+#define TC_LOG2E 1.4426950408889634f
+#define TC_LN2 0.6931471805599453f
+
+__device__ __forceinline__ void mma_16816(float c[4], const uint32_t a[4], const uint32_t b[2]) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+// Two floats as a bf16 pair, the first in the low half (= the lower column index).
+__device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi) {
+    __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+    return *reinterpret_cast<uint32_t *>(&v);
+}
+
+__device__ __forceinline__ uint32_t load_pair(const bf16 *p) { return *reinterpret_cast<const uint32_t *>(p); }
+
+// A fragment of rows row0.., columns col0.. of a row-major shared tile with row stride ld.
+__device__ __forceinline__ void load_a_frag(uint32_t a[4], const bf16 *s, int ld, int row0, int col0) {
+    int g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3;
+    const bf16 *p = s + (row0 + g) * ld + col0 + 2 * t;
+    a[0] = load_pair(p);
+    a[1] = load_pair(p + 8 * ld);
+    a[2] = load_pair(p + 8);
+    a[3] = load_pair(p + 8 * ld + 8);
+}
+
+// B fragment (k0..k0+15, n0..n0+7) of B[k][n] = s[n * ld + k] (the tile stored n-major).
+__device__ __forceinline__ void load_b_frag(uint32_t b[2], const bf16 *s, int ld, int n0, int k0) {
+    int g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3;
+    const bf16 *p = s + (n0 + g) * ld + k0 + 2 * t;
+    b[0] = load_pair(p);
+    b[1] = load_pair(p + 8);
+}
+
+// Scores of 16 rows x 64 columns (8 C tiles) as the A fragment of k-chunk kk (columns 16kk..16kk+15).
+__device__ __forceinline__ void scores_to_a_frag(uint32_t a[4], const float s[8][4], int kk) {
+    a[0] = pack_bf16x2(s[2 * kk][0], s[2 * kk][1]);
+    a[1] = pack_bf16x2(s[2 * kk][2], s[2 * kk][3]);
+    a[2] = pack_bf16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+    a[3] = pack_bf16x2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+}
+
+// Rows first..first+TC_TILE-1 of one head's q, k or v (src = its first column in row 0, row stride
+// 3C) into a row-major shared tile dst (TC_TILE, ld); rows at or past T are zero. 16-byte copies.
+template <int HS>
+__device__ __forceinline__ void load_rows(bf16 *dst, int ld, const bf16 *src, int stride, int first, int T) {
+    constexpr int VECS = HS / 8;  // 16-byte vectors per row
+    for (int e = threadIdx.x; e < TC_TILE * VECS; e += TC_THREADS) {
+        int r = e / VECS, v = e % VECS, row = first + r;
+        uint4 val = make_uint4(0, 0, 0, 0);
+        if (row < T) val = *reinterpret_cast<const uint4 *>(src + (size_t)row * stride + v * 8);
+        *reinterpret_cast<uint4 *>(dst + r * ld + v * 8) = val;
+    }
+}
+
+// The same rows stored transposed: dst (HS, ldt), dst[d * ldt + r] = row r's element d. Lanes take
+// consecutive rows, so each 16-bit store of a warp lands in 16 consecutive words (no conflicts).
+template <int HS>
+__device__ __forceinline__ void load_rows_transposed(bf16 *dst, int ldt, const bf16 *src, int stride, int first, int T) {
+    constexpr int VECS = HS / 8;
+    for (int e = threadIdx.x; e < TC_TILE * VECS; e += TC_THREADS) {
+        int r = e % TC_TILE, v = e / TC_TILE, row = first + r;
+        uint4 val = make_uint4(0, 0, 0, 0);
+        if (row < T) val = *reinterpret_cast<const uint4 *>(src + (size_t)row * stride + v * 8);
+        const bf16 *x = reinterpret_cast<const bf16 *>(&val);
+#pragma unroll
+        for (int i = 0; i < 8; i++) dst[(v * 8 + i) * ldt + r] = x[i];
+    }
+}
+
+template <int HS> struct TcShape {
+    static constexpr int LD = HS + 8;          // row stride of (64, HS) tiles
+    static constexpr int LDT = TC_TILE + 8;    // row stride of transposed (HS, 64) tiles
+    static constexpr int ROW_TILE = TC_TILE * LD, T_TILE = HS * LDT;  // elements
+    static constexpr int KC = HS / 16;         // 16-wide k-chunks over the head dims
+    static constexpr int DN = HS / 8;          // 8-wide C tiles over the head dims
+    static constexpr size_t FORWARD_SMEM = (size_t)(2 * ROW_TILE + T_TILE) * sizeof(bf16);
+    static constexpr size_t DQ_SMEM = (size_t)(4 * ROW_TILE + T_TILE) * sizeof(bf16);
+    static constexpr size_t DKV_SMEM = (size_t)(4 * ROW_TILE + 2 * T_TILE) * sizeof(bf16) + 2 * TC_TILE * sizeof(float);
+};
+
+// grid (ceil(T/64), B*NH), block 128, dynamic shared memory TcShape<HS>::FORWARD_SMEM.
+// out (B,T,C), lse (B,NH,T) (natural log); scale_log2 = log2(e) / sqrt(HS).
+template <int HS>
+__global__ void __launch_bounds__(TC_THREADS)
+attention_forward_tc_kernel(bf16 *out, float *lse, const bf16 *qkv, int T, int NH, float scale_log2) {
+    typedef TcShape<HS> S;
+    extern __shared__ __align__(16) unsigned char tc_smem[];
+    bf16 *q_s = reinterpret_cast<bf16 *>(tc_smem), *k_s = q_s + S::ROW_TILE, *vt_s = k_s + S::ROW_TILE;
+    const int C = NH * HS, b = blockIdx.y / NH, h = blockIdx.y % NH;
+    const int q0 = (gridDim.x - 1 - blockIdx.x) * TC_ROWS;  // the longest rows (latest queries) first
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    const bf16 *base = qkv + (size_t)b * T * 3 * C + h * HS;
+
+    load_rows<HS>(q_s, S::LD, base, 3 * C, q0, T);
+    __syncthreads();
+    uint32_t qa[S::KC][4];
+#pragma unroll
+    for (int kc = 0; kc < S::KC; kc++) load_a_frag(qa[kc], q_s, S::LD, warp * 16, kc * 16);
+
+    const int row0 = q0 + warp * 16 + g, row1 = row0 + 8;  // this lane's two query rows
+    float o[S::DN][4];
+#pragma unroll
+    for (int d = 0; d < S::DN; d++) o[d][0] = o[d][1] = o[d][2] = o[d][3] = 0.0f;
+    float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;  // running max (log2 units), lane's partial sums
+
+    const int last_key = min(T, q0 + TC_ROWS) - 1;
+    for (int k0 = 0; k0 <= last_key; k0 += TC_TILE) {
+        __syncthreads();  // everyone is done with the previous tiles
+        load_rows<HS>(k_s, S::LD, base + C, 3 * C, k0, T);
+        load_rows_transposed<HS>(vt_s, S::LDT, base + 2 * C, 3 * C, k0, T);
+        __syncthreads();
+
+        float s[8][4];  // scores of rows (g, g+8) x keys k0 + 8j + 2t + {0,1}
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.0f;
+#pragma unroll
+            for (int kc = 0; kc < S::KC; kc++) {
+                uint32_t kb[2];
+                load_b_frag(kb, k_s, S::LD, j * 8, kc * 16);
+                mma_16816(s[j], qa[kc], kb);
+            }
+        }
+        // Every row keeps at least key k0 (k0 <= q0 <= row and k0 < T), so the maxima stay finite.
+        const bool edge = k0 + TC_TILE > q0 || k0 + TC_TILE > T;  // the diagonal tile or the last one
+        float mx0 = -INFINITY, mx1 = -INFINITY;
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                float v = s[j][e] * scale_log2;
+                if (edge) {
+                    int key = k0 + j * 8 + 2 * t + (e & 1), row = e < 2 ? row0 : row1;
+                    if (key > row || key >= T) v = -INFINITY;
+                }
+                s[j][e] = v;
+            }
+            mx0 = fmaxf(mx0, fmaxf(s[j][0], s[j][1]));
+            mx1 = fmaxf(mx1, fmaxf(s[j][2], s[j][3]));
+        }
+        // The 4 lanes of a row (t = 0..3) agree on its maximum.
+        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+        float new0 = fmaxf(m0, mx0), new1 = fmaxf(m1, mx1);
+        float corr0 = exp2f(m0 - new0), corr1 = exp2f(m1 - new1);  // 0 on the first tile
+        m0 = new0;
+        m1 = new1;
+        float sum0 = 0.0f, sum1 = 0.0f;
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            s[j][0] = exp2f(s[j][0] - m0);
+            s[j][1] = exp2f(s[j][1] - m0);
+            s[j][2] = exp2f(s[j][2] - m1);
+            s[j][3] = exp2f(s[j][3] - m1);
+            sum0 += s[j][0] + s[j][1];
+            sum1 += s[j][2] + s[j][3];
+        }
+        l0 = l0 * corr0 + sum0;
+        l1 = l1 * corr1 + sum1;
+#pragma unroll
+        for (int d = 0; d < S::DN; d++) {
+            o[d][0] *= corr0; o[d][1] *= corr0;
+            o[d][2] *= corr1; o[d][3] *= corr1;
+        }
+        // o (16, HS) += P (16, 64 keys) . V (64, HS); B[k = key][n = dim] = vt_s[dim][key].
+#pragma unroll
+        for (int kk = 0; kk < 4; kk++) {
+            uint32_t pa[4];
+            scores_to_a_frag(pa, s, kk);
+#pragma unroll
+            for (int d = 0; d < S::DN; d++) {
+                uint32_t vb[2];
+                load_b_frag(vb, vt_s, S::LDT, d * 8, kk * 16);
+                mma_16816(o[d], pa, vb);
+            }
+        }
+    }
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+    float inv0 = 1.0f / l0, inv1 = 1.0f / l1;
+    bf16 *orow0 = out + ((size_t)b * T + row0) * C + h * HS + 2 * t, *orow1 = orow0 + 8 * (size_t)C;
+#pragma unroll
+    for (int d = 0; d < S::DN; d++) {
+        if (row0 < T) *reinterpret_cast<uint32_t *>(orow0 + d * 8) = pack_bf16x2(o[d][0] * inv0, o[d][1] * inv0);
+        if (row1 < T) *reinterpret_cast<uint32_t *>(orow1 + d * 8) = pack_bf16x2(o[d][2] * inv1, o[d][3] * inv1);
+    }
+    if (t == 0) {
+        float *lse_bh = lse + ((size_t)b * NH + h) * T;
+        if (row0 < T) lse_bh[row0] = (m0 + log2f(l0)) * TC_LN2;
+        if (row1 < T) lse_bh[row1] = (m1 + log2f(l1)) * TC_LN2;
+    }
+}
+
+// dq_i = scale * sum_{j<=i} p_ij (dp_ij - delta_i) k_j for the 64 query rows of the block;
+// key tiles stream. grid (ceil(T/64), B*NH), block 128, dynamic shared memory DQ_SMEM.
+template <int HS>
+__global__ void __launch_bounds__(TC_THREADS)
+attention_backward_dq_tc_kernel(bf16 *dqkv, const bf16 *dout, const bf16 *qkv, const float *lse, const float *delta,
+                                int T, int NH, float scale, float scale_log2) {
+    typedef TcShape<HS> S;
+    extern __shared__ __align__(16) unsigned char tc_smem[];
+    bf16 *q_s = reinterpret_cast<bf16 *>(tc_smem), *do_s = q_s + S::ROW_TILE, *k_s = do_s + S::ROW_TILE;
+    bf16 *v_s = k_s + S::ROW_TILE, *kt_s = v_s + S::ROW_TILE;
+    const int C = NH * HS, b = blockIdx.y / NH, h = blockIdx.y % NH;
+    const int q0 = (gridDim.x - 1 - blockIdx.x) * TC_ROWS;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    const bf16 *base = qkv + (size_t)b * T * 3 * C + h * HS;
+
+    load_rows<HS>(q_s, S::LD, base, 3 * C, q0, T);
+    load_rows<HS>(do_s, S::LD, dout + (size_t)b * T * C + h * HS, C, q0, T);
+    __syncthreads();
+    uint32_t qa[S::KC][4], da[S::KC][4];
+#pragma unroll
+    for (int kc = 0; kc < S::KC; kc++) {
+        load_a_frag(qa[kc], q_s, S::LD, warp * 16, kc * 16);
+        load_a_frag(da[kc], do_s, S::LD, warp * 16, kc * 16);
+    }
+    const int row0 = q0 + warp * 16 + g, row1 = row0 + 8;
+    const float *lse_bh = lse + ((size_t)b * NH + h) * T, *delta_bh = delta + ((size_t)b * NH + h) * T;
+    // Rows past T: p = 2^(s - inf) = 0, so they add nothing.
+    const float lse0 = row0 < T ? lse_bh[row0] * TC_LOG2E : INFINITY, lse1 = row1 < T ? lse_bh[row1] * TC_LOG2E : INFINITY;
+    const float delta0 = row0 < T ? delta_bh[row0] : 0.0f, delta1 = row1 < T ? delta_bh[row1] : 0.0f;
+    float dq[S::DN][4];
+#pragma unroll
+    for (int d = 0; d < S::DN; d++) dq[d][0] = dq[d][1] = dq[d][2] = dq[d][3] = 0.0f;
+
+    const int last_key = min(T, q0 + TC_ROWS) - 1;
+    for (int k0 = 0; k0 <= last_key; k0 += TC_TILE) {
+        __syncthreads();
+        load_rows<HS>(k_s, S::LD, base + C, 3 * C, k0, T);
+        load_rows<HS>(v_s, S::LD, base + 2 * C, 3 * C, k0, T);
+        load_rows_transposed<HS>(kt_s, S::LDT, base + C, 3 * C, k0, T);
+        __syncthreads();
+        float s[8][4], dp[8][4];  // scores and dP = dO V^T of rows (g, g+8) x keys k0 + 8j + 2t + {0,1}
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.0f;
+            dp[j][0] = dp[j][1] = dp[j][2] = dp[j][3] = 0.0f;
+#pragma unroll
+            for (int kc = 0; kc < S::KC; kc++) {
+                uint32_t kb[2], vb[2];
+                load_b_frag(kb, k_s, S::LD, j * 8, kc * 16);
+                mma_16816(s[j], qa[kc], kb);
+                load_b_frag(vb, v_s, S::LD, j * 8, kc * 16);
+                mma_16816(dp[j], da[kc], vb);
+            }
+        }
+        const bool edge = k0 + TC_TILE > q0 || k0 + TC_TILE > T;
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int row = e < 2 ? row0 : row1;
+                float p = exp2f(s[j][e] * scale_log2 - (e < 2 ? lse0 : lse1));
+                if (edge) {
+                    int key = k0 + j * 8 + 2 * t + (e & 1);
+                    if (key > row || key >= T) p = 0.0f;
+                }
+                s[j][e] = p * (dp[j][e] - (e < 2 ? delta0 : delta1));  // dS
+            }
+        }
+        // dq (16, HS) += dS (16, 64 keys) . K (64, HS); B[k = key][n = dim] = kt_s[dim][key].
+#pragma unroll
+        for (int kk = 0; kk < 4; kk++) {
+            uint32_t sa[4];
+            scores_to_a_frag(sa, s, kk);
+#pragma unroll
+            for (int d = 0; d < S::DN; d++) {
+                uint32_t kb[2];
+                load_b_frag(kb, kt_s, S::LDT, d * 8, kk * 16);
+                mma_16816(dq[d], sa, kb);
+            }
+        }
+    }
+    bf16 *dq0 = dqkv + ((size_t)b * T + row0) * 3 * C + h * HS + 2 * t, *dq1 = dq0 + 8 * (size_t)3 * C;
+#pragma unroll
+    for (int d = 0; d < S::DN; d++) {
+        if (row0 < T) *reinterpret_cast<uint32_t *>(dq0 + d * 8) = pack_bf16x2(dq[d][0] * scale, dq[d][1] * scale);
+        if (row1 < T) *reinterpret_cast<uint32_t *>(dq1 + d * 8) = pack_bf16x2(dq[d][2] * scale, dq[d][3] * scale);
+    }
+}
+
+// dk_j = scale * sum_{i>=j} ds_ij q_i and dv_j = sum_{i>=j} p_ij dout_i for the 64 key rows of the
+// block, computed transposed (S^T = K Q^T, dP^T = V dO^T); query tiles stream. grid (ceil(T/64),
+// B*NH), block 128, dynamic shared memory DKV_SMEM.
+template <int HS>
+__global__ void __launch_bounds__(TC_THREADS)
+attention_backward_dkv_tc_kernel(bf16 *dqkv, const bf16 *dout, const bf16 *qkv, const float *lse, const float *delta,
+                                 int T, int NH, float scale, float scale_log2) {
+    typedef TcShape<HS> S;
+    extern __shared__ __align__(16) unsigned char tc_smem[];
+    bf16 *k_s = reinterpret_cast<bf16 *>(tc_smem), *v_s = k_s + S::ROW_TILE, *q_s = v_s + S::ROW_TILE;
+    bf16 *do_s = q_s + S::ROW_TILE, *qt_s = do_s + S::ROW_TILE, *dot_s = qt_s + S::T_TILE;
+    float *lse_s = reinterpret_cast<float *>(dot_s + S::T_TILE), *delta_s = lse_s + TC_TILE;
+    const int C = NH * HS, b = blockIdx.y / NH, h = blockIdx.y % NH;
+    const int j0 = blockIdx.x * TC_ROWS;  // the first key blocks see the most queries: they start first
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    const bf16 *base = qkv + (size_t)b * T * 3 * C + h * HS, *dout_bh = dout + (size_t)b * T * C + h * HS;
+    const float *lse_bh = lse + ((size_t)b * NH + h) * T, *delta_bh = delta + ((size_t)b * NH + h) * T;
+
+    load_rows<HS>(k_s, S::LD, base + C, 3 * C, j0, T);
+    load_rows<HS>(v_s, S::LD, base + 2 * C, 3 * C, j0, T);
+    __syncthreads();
+    uint32_t ka[S::KC][4], va[S::KC][4];
+#pragma unroll
+    for (int kc = 0; kc < S::KC; kc++) {
+        load_a_frag(ka[kc], k_s, S::LD, warp * 16, kc * 16);
+        load_a_frag(va[kc], v_s, S::LD, warp * 16, kc * 16);
+    }
+    const int key0 = j0 + warp * 16 + g, key1 = key0 + 8;  // this lane's two key rows
+    float dk[S::DN][4], dv[S::DN][4];
+#pragma unroll
+    for (int d = 0; d < S::DN; d++) {
+        dk[d][0] = dk[d][1] = dk[d][2] = dk[d][3] = 0.0f;
+        dv[d][0] = dv[d][1] = dv[d][2] = dv[d][3] = 0.0f;
+    }
+
+    for (int i0 = j0; i0 < T; i0 += TC_TILE) {  // queries before j0 see none of these keys
+        __syncthreads();
+        load_rows<HS>(q_s, S::LD, base, 3 * C, i0, T);
+        load_rows<HS>(do_s, S::LD, dout_bh, C, i0, T);
+        load_rows_transposed<HS>(qt_s, S::LDT, base, 3 * C, i0, T);
+        load_rows_transposed<HS>(dot_s, S::LDT, dout_bh, C, i0, T);
+        for (int r = threadIdx.x; r < TC_TILE; r += TC_THREADS) {
+            int row = i0 + r;
+            lse_s[r] = row < T ? lse_bh[row] * TC_LOG2E : INFINITY;  // rows past T: p = 0
+            delta_s[r] = row < T ? delta_bh[row] : 0.0f;
+        }
+        __syncthreads();
+        float st[8][4], dpt[8][4];  // S^T, dP^T of key rows (g, g+8) x queries i0 + 8j + 2t + {0,1}
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            st[j][0] = st[j][1] = st[j][2] = st[j][3] = 0.0f;
+            dpt[j][0] = dpt[j][1] = dpt[j][2] = dpt[j][3] = 0.0f;
+#pragma unroll
+            for (int kc = 0; kc < S::KC; kc++) {
+                uint32_t qb[2], db[2];
+                load_b_frag(qb, q_s, S::LD, j * 8, kc * 16);
+                mma_16816(st[j], ka[kc], qb);
+                load_b_frag(db, do_s, S::LD, j * 8, kc * 16);
+                mma_16816(dpt[j], va[kc], db);
+            }
+        }
+        const bool diagonal = i0 == j0;  // the only tile with queries before some of these keys
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int r = j * 8 + 2 * t + (e & 1);
+                float p = exp2f(st[j][e] * scale_log2 - lse_s[r]);
+                if (diagonal && (e < 2 ? key0 : key1) > i0 + r) p = 0.0f;
+                st[j][e] = p;
+                dpt[j][e] = p * (dpt[j][e] - delta_s[r]);  // dS^T
+            }
+        }
+        // dv (16, HS) += P^T (16, 64 queries) . dO (64, HS); dk += dS^T . Q; B from the transposed tiles.
+#pragma unroll
+        for (int kk = 0; kk < 4; kk++) {
+            uint32_t pa[4], sa[4];
+            scores_to_a_frag(pa, st, kk);
+            scores_to_a_frag(sa, dpt, kk);
+#pragma unroll
+            for (int d = 0; d < S::DN; d++) {
+                uint32_t db[2], qb[2];
+                load_b_frag(db, dot_s, S::LDT, d * 8, kk * 16);
+                mma_16816(dv[d], pa, db);
+                load_b_frag(qb, qt_s, S::LDT, d * 8, kk * 16);
+                mma_16816(dk[d], sa, qb);
+            }
+        }
+    }
+    bf16 *dk0 = dqkv + ((size_t)b * T + key0) * 3 * C + C + h * HS + 2 * t, *dk1 = dk0 + 8 * (size_t)3 * C;
+#pragma unroll
+    for (int d = 0; d < S::DN; d++) {
+        if (key0 < T) {
+            *reinterpret_cast<uint32_t *>(dk0 + d * 8) = pack_bf16x2(dk[d][0] * scale, dk[d][1] * scale);
+            *reinterpret_cast<uint32_t *>(dk0 + C + d * 8) = pack_bf16x2(dv[d][0], dv[d][1]);
+        }
+        if (key1 < T) {
+            *reinterpret_cast<uint32_t *>(dk1 + d * 8) = pack_bf16x2(dk[d][2] * scale, dk[d][3] * scale);
+            *reinterpret_cast<uint32_t *>(dk1 + C + d * 8) = pack_bf16x2(dv[d][2], dv[d][3]);
+        }
+    }
+}
+
+static inline int attention_tc_supported(int HS) { return HS % 16 == 0 && HS >= 16 && HS <= 128; }
+
+// Launches kernel with `smem` bytes of dynamic shared memory, raising the 48 KiB default once.
+template <typename Kernel, typename... Args>
+static void launch_with_smem(Kernel kernel, dim3 grid, size_t smem, cudaStream_t stream, Args... args) {
+    if (smem > 48 * 1024) cuda_check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    kernel<<<grid, TC_THREADS, smem, stream>>>(args...);
+    cuda_check_launch();
+}
+
+template <int HS>
+static void attention_forward_tc_hs(bf16 *out, float *lse, const bf16 *qkv, int B, int T, int NH, cudaStream_t stream) {
+    dim3 grid(ceil_div(T, TC_ROWS), B * NH);
+    launch_with_smem(attention_forward_tc_kernel<HS>, grid, TcShape<HS>::FORWARD_SMEM, stream, out, lse, qkv, T, NH,
+                     TC_LOG2E / sqrtf((float)HS));
+}
+
+template <int HS>
+static void attention_backward_tc_hs(bf16 *dqkv, const float *delta, const bf16 *dout, const bf16 *qkv, const float *lse,
+                                     int B, int T, int NH, cudaStream_t stream) {
+    dim3 grid(ceil_div(T, TC_ROWS), B * NH);
+    float scale = 1.0f / sqrtf((float)HS), scale_log2 = TC_LOG2E * scale;
+    launch_with_smem(attention_backward_dq_tc_kernel<HS>, grid, TcShape<HS>::DQ_SMEM, stream, dqkv, dout, qkv, lse, delta,
+                     T, NH, scale, scale_log2);
+    launch_with_smem(attention_backward_dkv_tc_kernel<HS>, grid, TcShape<HS>::DKV_SMEM, stream, dqkv, dout, qkv, lse,
+                     delta, T, NH, scale, scale_log2);
+}
+
+#define TC_DISPATCH(HS_VALUE, CALL)                                                                     \
+    switch (HS_VALUE) {                                                                                 \
+        case 16: CALL(16); break;                                                                       \
+        case 32: CALL(32); break;                                                                       \
+        case 48: CALL(48); break;                                                                       \
+        case 64: CALL(64); break;                                                                       \
+        case 80: CALL(80); break;                                                                       \
+        case 96: CALL(96); break;                                                                       \
+        case 112: CALL(112); break;                                                                     \
+        case 128: CALL(128); break;                                                                     \
+        default: die("attention: head size %d has no tensor-core kernel (use a multiple of 16 up to 128)", HS_VALUE); \
+    }
+
+// bf16 out (B,T,C), lse (B,NH,T) from qkv (B,T,3C) on the tensor cores.
+static void attention_forward_tc(bf16 *out, float *lse, const bf16 *qkv, int B, int T, int C, int NH, cudaStream_t stream) {
+    int HS = C / NH;
+#define TC_FORWARD(H) attention_forward_tc_hs<H>(out, lse, qkv, B, T, NH, stream)
+    TC_DISPATCH(HS, TC_FORWARD)
+#undef TC_FORWARD
+}
+
+// bf16 dqkv (B,T,3C) from dout (B,T,C) on the tensor cores; delta (B,NH,T) scratch.
+static void attention_backward_tc(bf16 *dqkv, float *delta, const bf16 *dout, const bf16 *qkv, const bf16 *out,
+                                  const float *lse, int B, int T, int C, int NH, cudaStream_t stream) {
+    int HS = C / NH;
+    long long rows = (long long)B * NH * T;
+    attention_delta_kernel<<<ceil_div(rows, 256), 256, 0, stream>>>(delta, dout, out, B, T, NH, HS);
+    cuda_check_launch();
+#define TC_BACKWARD(H) attention_backward_tc_hs<H>(dqkv, delta, dout, qkv, lse, B, T, NH, stream)
+    TC_DISPATCH(HS, TC_BACKWARD)
+#undef TC_BACKWARD
+}
+#undef TC_DISPATCH
+
+// The model's entry points: bf16 runs on the tensor cores, fp32 (the check mode) on the CUDA cores.
+template <typename floatX>
+void attention_forward(floatX *out, float *lse, const floatX *qkv, int B, int T, int C, int NH, cudaStream_t stream) {
+    if constexpr (sizeof(floatX) == 2) attention_forward_tc(out, lse, qkv, B, T, C, NH, stream);
+    else attention_forward_simt<floatX>(out, lse, qkv, B, T, C, NH, stream);
+}
+
+template <typename floatX>
+void attention_backward(floatX *dqkv, float *delta, const floatX *dout, const floatX *qkv, const floatX *out,
+                        const float *lse, int B, int T, int C, int NH, cudaStream_t stream) {
+    if constexpr (sizeof(floatX) == 2) attention_backward_tc(dqkv, delta, dout, qkv, out, lse, B, T, C, NH, stream);
+    else attention_backward_simt<floatX>(dqkv, delta, dout, qkv, out, lse, B, T, C, NH, stream);
+}
+
+#endif
