@@ -12,22 +12,26 @@
 //   C (16x8, fp32)        c[0],c[1] = C[g][2t,2t+1]   c[2],c[3] = C[g+8][2t,2t+1]
 // Two adjacent 16x8 C tiles hold exactly the elements of one 16x16 A fragment, so scores computed
 // as C feed the next product as A without leaving the registers (P V, dS K, P^T dO, dS^T Q).
-// B is always read from a shared tile stored "n-major" (row n holds the k values of column n), so
-// each b register is one 32-bit load; operands needed the other way round are stored transposed.
-// Shared tiles have 8 bf16 of padding per row: the 8 rows g=0..7 read by one load then fall in
-// different banks.
+// B is read from a row-major shared tile either way round: "n-major" (row n holds the k values of
+// column n: each b register is one 32-bit load) or "k-major" (row k holds the n values: ldmatrix
+// .trans transposes 8x8 blocks on the way to the registers), so no tile is ever stored twice.
+// Shared tiles have 8 bf16 of padding per row: the 8 rows read by one load or one 8x8 block then
+// fall in different banks.
 //
-// Blocks: 4 warps x 16 rows = 64 query rows (forward, dQ) or key rows (dK/dV); the other side
-// streams through shared memory in tiles of 64. Head sizes: multiples of 16 up to 128.
+// Blocks: WARPS warps x 16 rows own query rows (forward, dQ) or key rows (dK/dV); the other side
+// streams through shared memory in tiles of 64. Head sizes 16, 32, 64 and 128 (those the CUDA-core
+// kernels and the checks cover; GPT-2's are all 64).
+// WARPS = 4 or 8 (dev/cuda/attention times both; the model uses TC_MODEL_WARPS).
 #ifndef LLMC_ATTENTION_TC_CUH
 #define LLMC_ATTENTION_TC_CUH
 
 #include <cuda_bf16.h>
 #include "cuda_common.cuh"
 
-#define TC_ROWS 64     // rows a block owns: 4 warps x 16
 #define TC_TILE 64     // rows of the streamed side per step
-#define TC_THREADS 128
+#ifndef TC_MODEL_WARPS
+#define TC_MODEL_WARPS 4
+#endif
 #define TC_LOG2E 1.4426950408889634f
 #define TC_LN2 0.6931471805599453f
 
@@ -63,6 +67,20 @@ __device__ __forceinline__ void load_b_frag(uint32_t b[2], const bf16 *s, int ld
     b[1] = load_pair(p + 8);
 }
 
+// B fragments of two adjacent n-tiles (n0.., n0+8..) for k-chunk k0..k0+15 of B[k][n] = s[k * ld + n]
+// (a k-major tile) in one ldmatrix.x4.trans: lane l gives the address of row l%8 of 8x8 block l/8,
+// the blocks being (k0, n0), (k0+8, n0), (k0, n0+8), (k0+8, n0+8); after the transpose each lane
+// holds B[2t,2t+1][g] of each block, which is b[0] / b[1] of the two fragments.
+__device__ __forceinline__ void load_b_frags_trans(uint32_t b0[2], uint32_t b1[2], const bf16 *s, int ld, int k0, int n0) {
+    int l = threadIdx.x & 31;
+    const bf16 *p = s + (k0 + ((l >> 3) & 1) * 8 + (l & 7)) * ld + n0 + (l >> 4) * 8;
+    uint32_t addr = (uint32_t)__cvta_generic_to_shared(p);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(b0[0]), "=r"(b0[1]), "=r"(b1[0]), "=r"(b1[1])
+                 : "r"(addr)
+                 : "memory");
+}
+
 // Scores of 16 rows x 64 columns (8 C tiles) as the A fragment of k-chunk kk (columns 16kk..16kk+15).
 __device__ __forceinline__ void scores_to_a_frag(uint32_t a[4], const float s[8][4], int kk) {
     a[0] = pack_bf16x2(s[2 * kk][0], s[2 * kk][1]);
@@ -71,12 +89,12 @@ __device__ __forceinline__ void scores_to_a_frag(uint32_t a[4], const float s[8]
     a[3] = pack_bf16x2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
 }
 
-// Rows first..first+TC_TILE-1 of one head's q, k or v (src = its first column in row 0, row stride
-// 3C) into a row-major shared tile dst (TC_TILE, ld); rows at or past T are zero. 16-byte copies.
-template <int HS>
+// Rows first..first+ROWS-1 of one head's q, k or v (src = its first column in row 0, row stride
+// 3C) into a row-major shared tile dst (ROWS, ld); rows at or past T are zero. 16-byte copies.
+template <int HS, int ROWS, int THREADS>
 __device__ __forceinline__ void load_rows(bf16 *dst, int ld, const bf16 *src, int stride, int first, int T) {
     constexpr int VECS = HS / 8;  // 16-byte vectors per row
-    for (int e = threadIdx.x; e < TC_TILE * VECS; e += TC_THREADS) {
+    for (int e = threadIdx.x; e < ROWS * VECS; e += THREADS) {
         int r = e / VECS, v = e % VECS, row = first + r;
         uint4 val = make_uint4(0, 0, 0, 0);
         if (row < T) val = *reinterpret_cast<const uint4 *>(src + (size_t)row * stride + v * 8);
@@ -84,46 +102,31 @@ __device__ __forceinline__ void load_rows(bf16 *dst, int ld, const bf16 *src, in
     }
 }
 
-// The same rows stored transposed: dst (HS, ldt), dst[d * ldt + r] = row r's element d. Lanes take
-// consecutive rows, so each 16-bit store of a warp lands in 16 consecutive words (no conflicts).
-template <int HS>
-__device__ __forceinline__ void load_rows_transposed(bf16 *dst, int ldt, const bf16 *src, int stride, int first, int T) {
-    constexpr int VECS = HS / 8;
-    for (int e = threadIdx.x; e < TC_TILE * VECS; e += TC_THREADS) {
-        int r = e % TC_TILE, v = e / TC_TILE, row = first + r;
-        uint4 val = make_uint4(0, 0, 0, 0);
-        if (row < T) val = *reinterpret_cast<const uint4 *>(src + (size_t)row * stride + v * 8);
-        const bf16 *x = reinterpret_cast<const bf16 *>(&val);
-#pragma unroll
-        for (int i = 0; i < 8; i++) dst[(v * 8 + i) * ldt + r] = x[i];
-    }
-}
-
-template <int HS> struct TcShape {
-    static constexpr int LD = HS + 8;          // row stride of (64, HS) tiles
-    static constexpr int LDT = TC_TILE + 8;    // row stride of transposed (HS, 64) tiles
-    static constexpr int ROW_TILE = TC_TILE * LD, T_TILE = HS * LDT;  // elements
+template <int HS, int WARPS> struct TcShape {
+    static constexpr int ROWS = 16 * WARPS, THREADS = 32 * WARPS;  // rows a block owns, its threads
+    static constexpr int LD = HS + 8;          // row stride of (rows, HS) tiles
+    static constexpr int OWN_TILE = ROWS * LD, ROW_TILE = TC_TILE * LD;  // elements
     static constexpr int KC = HS / 16;         // 16-wide k-chunks over the head dims
     static constexpr int DN = HS / 8;          // 8-wide C tiles over the head dims
-    static constexpr size_t FORWARD_SMEM = (size_t)(2 * ROW_TILE + T_TILE) * sizeof(bf16);
-    static constexpr size_t DQ_SMEM = (size_t)(4 * ROW_TILE + T_TILE) * sizeof(bf16);
-    static constexpr size_t DKV_SMEM = (size_t)(4 * ROW_TILE + 2 * T_TILE) * sizeof(bf16) + 2 * TC_TILE * sizeof(float);
+    static constexpr size_t FORWARD_SMEM = (size_t)(OWN_TILE + 2 * ROW_TILE) * sizeof(bf16);
+    static constexpr size_t DQ_SMEM = (size_t)(2 * OWN_TILE + 2 * ROW_TILE) * sizeof(bf16);
+    static constexpr size_t DKV_SMEM = (size_t)(2 * OWN_TILE + 2 * ROW_TILE) * sizeof(bf16) + 2 * TC_TILE * sizeof(float);
 };
 
-// grid (ceil(T/64), B*NH), block 128, dynamic shared memory TcShape<HS>::FORWARD_SMEM.
+// grid (ceil(T/ROWS), B*NH), block 32*WARPS, dynamic shared memory TcShape::FORWARD_SMEM.
 // out (B,T,C), lse (B,NH,T) (natural log); scale_log2 = log2(e) / sqrt(HS).
-template <int HS>
-__global__ void __launch_bounds__(TC_THREADS)
+template <int HS, int WARPS>
+__global__ void __launch_bounds__(32 * WARPS)
 attention_forward_tc_kernel(bf16 *out, float *lse, const bf16 *qkv, int T, int NH, float scale_log2) {
-    typedef TcShape<HS> S;
+    typedef TcShape<HS, WARPS> S;
     extern __shared__ __align__(16) unsigned char tc_smem[];
-    bf16 *q_s = reinterpret_cast<bf16 *>(tc_smem), *k_s = q_s + S::ROW_TILE, *vt_s = k_s + S::ROW_TILE;
+    bf16 *q_s = reinterpret_cast<bf16 *>(tc_smem), *k_s = q_s + S::OWN_TILE, *v_s = k_s + S::ROW_TILE;
     const int C = NH * HS, b = blockIdx.y / NH, h = blockIdx.y % NH;
-    const int q0 = (gridDim.x - 1 - blockIdx.x) * TC_ROWS;  // the longest rows (latest queries) first
+    const int q0 = (gridDim.x - 1 - blockIdx.x) * S::ROWS;  // the longest rows (latest queries) first
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
     const bf16 *base = qkv + (size_t)b * T * 3 * C + h * HS;
 
-    load_rows<HS>(q_s, S::LD, base, 3 * C, q0, T);
+    load_rows<HS, S::ROWS, S::THREADS>(q_s, S::LD, base, 3 * C, q0, T);
     __syncthreads();
     uint32_t qa[S::KC][4];
 #pragma unroll
@@ -135,12 +138,13 @@ attention_forward_tc_kernel(bf16 *out, float *lse, const bf16 *qkv, int T, int N
     for (int d = 0; d < S::DN; d++) o[d][0] = o[d][1] = o[d][2] = o[d][3] = 0.0f;
     float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;  // running max (log2 units), lane's partial sums
 
-    const int last_key = min(T, q0 + TC_ROWS) - 1;
+    const int last_key = min(T, q0 + S::ROWS) - 1;
     for (int k0 = 0; k0 <= last_key; k0 += TC_TILE) {
         __syncthreads();  // everyone is done with the previous tiles
-        load_rows<HS>(k_s, S::LD, base + C, 3 * C, k0, T);
-        load_rows_transposed<HS>(vt_s, S::LDT, base + 2 * C, 3 * C, k0, T);
+        load_rows<HS, TC_TILE, S::THREADS>(k_s, S::LD, base + C, 3 * C, k0, T);
+        load_rows<HS, TC_TILE, S::THREADS>(v_s, S::LD, base + 2 * C, 3 * C, k0, T);
         __syncthreads();
+        if (k0 > q0 + warp * 16 + 15) continue;  // every key of the tile is after this warp's rows
 
         float s[8][4];  // scores of rows (g, g+8) x keys k0 + 8j + 2t + {0,1}
 #pragma unroll
@@ -153,7 +157,8 @@ attention_forward_tc_kernel(bf16 *out, float *lse, const bf16 *qkv, int T, int N
                 mma_16816(s[j], qa[kc], kb);
             }
         }
-        // Every row keeps at least key k0 (k0 <= q0 <= row and k0 < T), so the maxima stay finite.
+        // Tile 0 comes first and every row keeps its key 0 there, so the running maxima are finite
+        // from then on (a row with no key left in a later tile keeps its maximum: correction 1).
         const bool edge = k0 + TC_TILE > q0 || k0 + TC_TILE > T;  // the diagonal tile or the last one
         float mx0 = -INFINITY, mx1 = -INFINITY;
 #pragma unroll
@@ -196,16 +201,17 @@ attention_forward_tc_kernel(bf16 *out, float *lse, const bf16 *qkv, int T, int N
             o[d][0] *= corr0; o[d][1] *= corr0;
             o[d][2] *= corr1; o[d][3] *= corr1;
         }
-        // o (16, HS) += P (16, 64 keys) . V (64, HS); B[k = key][n = dim] = vt_s[dim][key].
+        // o (16, HS) += P (16, 64 keys) . V (64, HS); B[k = key][n = dim] = v_s[key][dim] (k-major).
 #pragma unroll
         for (int kk = 0; kk < 4; kk++) {
             uint32_t pa[4];
             scores_to_a_frag(pa, s, kk);
 #pragma unroll
-            for (int d = 0; d < S::DN; d++) {
-                uint32_t vb[2];
-                load_b_frag(vb, vt_s, S::LDT, d * 8, kk * 16);
-                mma_16816(o[d], pa, vb);
+            for (int d = 0; d < S::DN; d += 2) {
+                uint32_t vb0[2], vb1[2];
+                load_b_frags_trans(vb0, vb1, v_s, S::LD, kk * 16, d * 8);
+                mma_16816(o[d], pa, vb0);
+                mma_16816(o[d + 1], pa, vb1);
             }
         }
     }
@@ -227,58 +233,83 @@ attention_forward_tc_kernel(bf16 *out, float *lse, const bf16 *qkv, int T, int N
     }
 }
 
-// dq_i = scale * sum_{j<=i} p_ij (dp_ij - delta_i) k_j for the 64 query rows of the block;
-// key tiles stream. grid (ceil(T/64), B*NH), block 128, dynamic shared memory DQ_SMEM.
-template <int HS>
-__global__ void __launch_bounds__(TC_THREADS)
-attention_backward_dq_tc_kernel(bf16 *dqkv, const bf16 *dout, const bf16 *qkv, const float *lse, const float *delta,
-                                int T, int NH, float scale, float scale_log2) {
-    typedef TcShape<HS> S;
+// dq_i = scale * sum_{j<=i} p_ij (dp_ij - delta_i) k_j for the query rows of the block; key
+// tiles stream. It also computes delta_i = dout_i . out_i (the softmax backward's row term) for
+// its rows and writes it for the dK/dV kernel, which runs next. grid (ceil(T/ROWS), B*NH), block 32*WARPS, dynamic shared memory DQ_SMEM.
+template <int HS, int WARPS>
+__global__ void __launch_bounds__(32 * WARPS)
+attention_backward_dq_tc_kernel(bf16 *dqkv, float *delta, const bf16 *dout, const bf16 *qkv, const bf16 *out,
+                                const float *lse, int T, int NH, float scale, float scale_log2) {
+    typedef TcShape<HS, WARPS> S;
     extern __shared__ __align__(16) unsigned char tc_smem[];
-    bf16 *q_s = reinterpret_cast<bf16 *>(tc_smem), *do_s = q_s + S::ROW_TILE, *k_s = do_s + S::ROW_TILE;
-    bf16 *v_s = k_s + S::ROW_TILE, *kt_s = v_s + S::ROW_TILE;
+    bf16 *q_s = reinterpret_cast<bf16 *>(tc_smem), *do_s = q_s + S::OWN_TILE, *k_s = do_s + S::OWN_TILE;
+    bf16 *v_s = k_s + S::ROW_TILE;
     const int C = NH * HS, b = blockIdx.y / NH, h = blockIdx.y % NH;
-    const int q0 = (gridDim.x - 1 - blockIdx.x) * TC_ROWS;
+    const int q0 = (gridDim.x - 1 - blockIdx.x) * S::ROWS;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
     const bf16 *base = qkv + (size_t)b * T * 3 * C + h * HS;
 
-    load_rows<HS>(q_s, S::LD, base, 3 * C, q0, T);
-    load_rows<HS>(do_s, S::LD, dout + (size_t)b * T * C + h * HS, C, q0, T);
+    load_rows<HS, S::ROWS, S::THREADS>(q_s, S::LD, base, 3 * C, q0, T);
+    load_rows<HS, S::ROWS, S::THREADS>(do_s, S::LD, dout + (size_t)b * T * C + h * HS, C, q0, T);
     __syncthreads();
-    uint32_t qa[S::KC][4], da[S::KC][4];
-#pragma unroll
-    for (int kc = 0; kc < S::KC; kc++) {
-        load_a_frag(qa[kc], q_s, S::LD, warp * 16, kc * 16);
-        load_a_frag(da[kc], do_s, S::LD, warp * 16, kc * 16);
-    }
+    // The A fragments of Q and dO are re-read from shared memory per use: kept in registers they
+    // would push the kernel past 200 registers and halve the blocks per SM.
     const int row0 = q0 + warp * 16 + g, row1 = row0 + 8;
-    const float *lse_bh = lse + ((size_t)b * NH + h) * T, *delta_bh = delta + ((size_t)b * NH + h) * T;
+    const float *lse_bh = lse + ((size_t)b * NH + h) * T;
     // Rows past T: p = 2^(s - inf) = 0, so they add nothing.
     const float lse0 = row0 < T ? lse_bh[row0] * TC_LOG2E : INFINITY, lse1 = row1 < T ? lse_bh[row1] * TC_LOG2E : INFINITY;
-    const float delta0 = row0 < T ? delta_bh[row0] : 0.0f, delta1 = row1 < T ? delta_bh[row1] : 0.0f;
+    // delta of rows (g, g+8): the 4 lanes of a row take dims 2t, 2t+8, ... and combine by a fixed butterfly.
+    float delta0 = 0.0f, delta1 = 0.0f;
+    {
+        const bf16 *o0 = out + ((size_t)b * T + row0) * C + h * HS, *o1 = o0 + 8 * (size_t)C;
+        const bf16 *d0 = do_s + (warp * 16 + g) * S::LD, *d1 = d0 + 8 * S::LD;
+#pragma unroll
+        for (int d = 2 * t; d < HS; d += 8) {
+            float2 dd0 = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162 *>(d0 + d));
+            float2 dd1 = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162 *>(d1 + d));
+            if (row0 < T) {
+                float2 oo = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162 *>(o0 + d));
+                delta0 += dd0.x * oo.x + dd0.y * oo.y;
+            }
+            if (row1 < T) {
+                float2 oo = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162 *>(o1 + d));
+                delta1 += dd1.x * oo.x + dd1.y * oo.y;
+            }
+        }
+        delta0 += __shfl_xor_sync(0xffffffffu, delta0, 1);
+        delta0 += __shfl_xor_sync(0xffffffffu, delta0, 2);
+        delta1 += __shfl_xor_sync(0xffffffffu, delta1, 1);
+        delta1 += __shfl_xor_sync(0xffffffffu, delta1, 2);
+        float *delta_bh = delta + ((size_t)b * NH + h) * T;
+        if (t == 0 && row0 < T) delta_bh[row0] = delta0;
+        if (t == 0 && row1 < T) delta_bh[row1] = delta1;
+    }
     float dq[S::DN][4];
 #pragma unroll
     for (int d = 0; d < S::DN; d++) dq[d][0] = dq[d][1] = dq[d][2] = dq[d][3] = 0.0f;
 
-    const int last_key = min(T, q0 + TC_ROWS) - 1;
+    const int last_key = min(T, q0 + S::ROWS) - 1;
     for (int k0 = 0; k0 <= last_key; k0 += TC_TILE) {
         __syncthreads();
-        load_rows<HS>(k_s, S::LD, base + C, 3 * C, k0, T);
-        load_rows<HS>(v_s, S::LD, base + 2 * C, 3 * C, k0, T);
-        load_rows_transposed<HS>(kt_s, S::LDT, base + C, 3 * C, k0, T);
+        load_rows<HS, TC_TILE, S::THREADS>(k_s, S::LD, base + C, 3 * C, k0, T);
+        load_rows<HS, TC_TILE, S::THREADS>(v_s, S::LD, base + 2 * C, 3 * C, k0, T);
         __syncthreads();
+        if (k0 > q0 + warp * 16 + 15) continue;  // every key of the tile is after this warp's rows
         float s[8][4], dp[8][4];  // scores and dP = dO V^T of rows (g, g+8) x keys k0 + 8j + 2t + {0,1}
 #pragma unroll
-        for (int j = 0; j < 8; j++) {
-            s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.0f;
-            dp[j][0] = dp[j][1] = dp[j][2] = dp[j][3] = 0.0f;
+        for (int j = 0; j < 8; j++) s[j][0] = s[j][1] = s[j][2] = s[j][3] = dp[j][0] = dp[j][1] = dp[j][2] = dp[j][3] = 0.0f;
 #pragma unroll
-            for (int kc = 0; kc < S::KC; kc++) {
+        for (int kc = 0; kc < S::KC; kc++) {
+            uint32_t qa[4], da[4];
+            load_a_frag(qa, q_s, S::LD, warp * 16, kc * 16);
+            load_a_frag(da, do_s, S::LD, warp * 16, kc * 16);
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
                 uint32_t kb[2], vb[2];
                 load_b_frag(kb, k_s, S::LD, j * 8, kc * 16);
-                mma_16816(s[j], qa[kc], kb);
+                mma_16816(s[j], qa, kb);
                 load_b_frag(vb, v_s, S::LD, j * 8, kc * 16);
-                mma_16816(dp[j], da[kc], vb);
+                mma_16816(dp[j], da, vb);
             }
         }
         const bool edge = k0 + TC_TILE > q0 || k0 + TC_TILE > T;
@@ -295,16 +326,17 @@ attention_backward_dq_tc_kernel(bf16 *dqkv, const bf16 *dout, const bf16 *qkv, c
                 s[j][e] = p * (dp[j][e] - (e < 2 ? delta0 : delta1));  // dS
             }
         }
-        // dq (16, HS) += dS (16, 64 keys) . K (64, HS); B[k = key][n = dim] = kt_s[dim][key].
+        // dq (16, HS) += dS (16, 64 keys) . K (64, HS); B[k = key][n = dim] = k_s[key][dim] (k-major).
 #pragma unroll
         for (int kk = 0; kk < 4; kk++) {
             uint32_t sa[4];
             scores_to_a_frag(sa, s, kk);
 #pragma unroll
-            for (int d = 0; d < S::DN; d++) {
-                uint32_t kb[2];
-                load_b_frag(kb, kt_s, S::LDT, d * 8, kk * 16);
-                mma_16816(dq[d], sa, kb);
+            for (int d = 0; d < S::DN; d += 2) {
+                uint32_t kb0[2], kb1[2];
+                load_b_frags_trans(kb0, kb1, k_s, S::LD, kk * 16, d * 8);
+                mma_16816(dq[d], sa, kb0);
+                mma_16816(dq[d + 1], sa, kb1);
             }
         }
     }
@@ -317,32 +349,27 @@ attention_backward_dq_tc_kernel(bf16 *dqkv, const bf16 *dout, const bf16 *qkv, c
 }
 
 // dk_j = scale * sum_{i>=j} ds_ij q_i and dv_j = sum_{i>=j} p_ij dout_i for the 64 key rows of the
-// block, computed transposed (S^T = K Q^T, dP^T = V dO^T); query tiles stream. grid (ceil(T/64),
-// B*NH), block 128, dynamic shared memory DKV_SMEM.
-template <int HS>
-__global__ void __launch_bounds__(TC_THREADS)
+// block, computed transposed (S^T = K Q^T, dP^T = V dO^T); query tiles stream. grid
+// (ceil(T/ROWS), B*NH), block 32*WARPS, dynamic shared memory DKV_SMEM.
+template <int HS, int WARPS>
+__global__ void __launch_bounds__(32 * WARPS)
 attention_backward_dkv_tc_kernel(bf16 *dqkv, const bf16 *dout, const bf16 *qkv, const float *lse, const float *delta,
                                  int T, int NH, float scale, float scale_log2) {
-    typedef TcShape<HS> S;
+    typedef TcShape<HS, WARPS> S;
     extern __shared__ __align__(16) unsigned char tc_smem[];
-    bf16 *k_s = reinterpret_cast<bf16 *>(tc_smem), *v_s = k_s + S::ROW_TILE, *q_s = v_s + S::ROW_TILE;
-    bf16 *do_s = q_s + S::ROW_TILE, *qt_s = do_s + S::ROW_TILE, *dot_s = qt_s + S::T_TILE;
-    float *lse_s = reinterpret_cast<float *>(dot_s + S::T_TILE), *delta_s = lse_s + TC_TILE;
+    bf16 *k_s = reinterpret_cast<bf16 *>(tc_smem), *v_s = k_s + S::OWN_TILE, *q_s = v_s + S::OWN_TILE;
+    bf16 *do_s = q_s + S::ROW_TILE;
+    float *lse_s = reinterpret_cast<float *>(do_s + S::ROW_TILE), *delta_s = lse_s + TC_TILE;
     const int C = NH * HS, b = blockIdx.y / NH, h = blockIdx.y % NH;
-    const int j0 = blockIdx.x * TC_ROWS;  // the first key blocks see the most queries: they start first
+    const int j0 = blockIdx.x * S::ROWS;  // the first key blocks see the most queries: they start first
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
     const bf16 *base = qkv + (size_t)b * T * 3 * C + h * HS, *dout_bh = dout + (size_t)b * T * C + h * HS;
     const float *lse_bh = lse + ((size_t)b * NH + h) * T, *delta_bh = delta + ((size_t)b * NH + h) * T;
 
-    load_rows<HS>(k_s, S::LD, base + C, 3 * C, j0, T);
-    load_rows<HS>(v_s, S::LD, base + 2 * C, 3 * C, j0, T);
-    __syncthreads();
-    uint32_t ka[S::KC][4], va[S::KC][4];
-#pragma unroll
-    for (int kc = 0; kc < S::KC; kc++) {
-        load_a_frag(ka[kc], k_s, S::LD, warp * 16, kc * 16);
-        load_a_frag(va[kc], v_s, S::LD, warp * 16, kc * 16);
-    }
+    load_rows<HS, S::ROWS, S::THREADS>(k_s, S::LD, base + C, 3 * C, j0, T);
+    load_rows<HS, S::ROWS, S::THREADS>(v_s, S::LD, base + 2 * C, 3 * C, j0, T);
+    // (the first __syncthreads of the loop below orders these loads before any read)
+    // The A fragments of K and V are re-read from shared memory per use (as in the dQ kernel).
     const int key0 = j0 + warp * 16 + g, key1 = key0 + 8;  // this lane's two key rows
     float dk[S::DN][4], dv[S::DN][4];
 #pragma unroll
@@ -353,31 +380,33 @@ attention_backward_dkv_tc_kernel(bf16 *dqkv, const bf16 *dout, const bf16 *qkv, 
 
     for (int i0 = j0; i0 < T; i0 += TC_TILE) {  // queries before j0 see none of these keys
         __syncthreads();
-        load_rows<HS>(q_s, S::LD, base, 3 * C, i0, T);
-        load_rows<HS>(do_s, S::LD, dout_bh, C, i0, T);
-        load_rows_transposed<HS>(qt_s, S::LDT, base, 3 * C, i0, T);
-        load_rows_transposed<HS>(dot_s, S::LDT, dout_bh, C, i0, T);
-        for (int r = threadIdx.x; r < TC_TILE; r += TC_THREADS) {
+        load_rows<HS, TC_TILE, S::THREADS>(q_s, S::LD, base, 3 * C, i0, T);
+        load_rows<HS, TC_TILE, S::THREADS>(do_s, S::LD, dout_bh, C, i0, T);
+        for (int r = threadIdx.x; r < TC_TILE; r += S::THREADS) {
             int row = i0 + r;
             lse_s[r] = row < T ? lse_bh[row] * TC_LOG2E : INFINITY;  // rows past T: p = 0
             delta_s[r] = row < T ? delta_bh[row] : 0.0f;
         }
         __syncthreads();
+        if (i0 + TC_TILE - 1 < j0 + warp * 16) continue;  // every query of the tile is before this warp's keys
         float st[8][4], dpt[8][4];  // S^T, dP^T of key rows (g, g+8) x queries i0 + 8j + 2t + {0,1}
 #pragma unroll
-        for (int j = 0; j < 8; j++) {
-            st[j][0] = st[j][1] = st[j][2] = st[j][3] = 0.0f;
-            dpt[j][0] = dpt[j][1] = dpt[j][2] = dpt[j][3] = 0.0f;
+        for (int j = 0; j < 8; j++) st[j][0] = st[j][1] = st[j][2] = st[j][3] = dpt[j][0] = dpt[j][1] = dpt[j][2] = dpt[j][3] = 0.0f;
 #pragma unroll
-            for (int kc = 0; kc < S::KC; kc++) {
+        for (int kc = 0; kc < S::KC; kc++) {
+            uint32_t ka[4], va[4];
+            load_a_frag(ka, k_s, S::LD, warp * 16, kc * 16);
+            load_a_frag(va, v_s, S::LD, warp * 16, kc * 16);
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
                 uint32_t qb[2], db[2];
                 load_b_frag(qb, q_s, S::LD, j * 8, kc * 16);
-                mma_16816(st[j], ka[kc], qb);
+                mma_16816(st[j], ka, qb);
                 load_b_frag(db, do_s, S::LD, j * 8, kc * 16);
-                mma_16816(dpt[j], va[kc], db);
+                mma_16816(dpt[j], va, db);
             }
         }
-        const bool diagonal = i0 == j0;  // the only tile with queries before some of these keys
+        const bool diagonal = i0 < j0 + S::ROWS;  // tiles with queries before some of these keys
 #pragma unroll
         for (int j = 0; j < 8; j++) {
 #pragma unroll
@@ -389,19 +418,21 @@ attention_backward_dkv_tc_kernel(bf16 *dqkv, const bf16 *dout, const bf16 *qkv, 
                 dpt[j][e] = p * (dpt[j][e] - delta_s[r]);  // dS^T
             }
         }
-        // dv (16, HS) += P^T (16, 64 queries) . dO (64, HS); dk += dS^T . Q; B from the transposed tiles.
+        // dv (16, HS) += P^T (16, 64 queries) . dO (64, HS); dk += dS^T . Q; B k-major from do_s, q_s.
 #pragma unroll
         for (int kk = 0; kk < 4; kk++) {
             uint32_t pa[4], sa[4];
             scores_to_a_frag(pa, st, kk);
             scores_to_a_frag(sa, dpt, kk);
 #pragma unroll
-            for (int d = 0; d < S::DN; d++) {
-                uint32_t db[2], qb[2];
-                load_b_frag(db, dot_s, S::LDT, d * 8, kk * 16);
-                mma_16816(dv[d], pa, db);
-                load_b_frag(qb, qt_s, S::LDT, d * 8, kk * 16);
-                mma_16816(dk[d], sa, qb);
+            for (int d = 0; d < S::DN; d += 2) {
+                uint32_t db0[2], db1[2], qb0[2], qb1[2];
+                load_b_frags_trans(db0, db1, do_s, S::LD, kk * 16, d * 8);
+                mma_16816(dv[d], pa, db0);
+                mma_16816(dv[d + 1], pa, db1);
+                load_b_frags_trans(qb0, qb1, q_s, S::LD, kk * 16, d * 8);
+                mma_16816(dk[d], sa, qb0);
+                mma_16816(dk[d + 1], sa, qb1);
             }
         }
     }
@@ -419,63 +450,58 @@ attention_backward_dkv_tc_kernel(bf16 *dqkv, const bf16 *dout, const bf16 *qkv, 
     }
 }
 
-static inline int attention_tc_supported(int HS) { return HS % 16 == 0 && HS >= 16 && HS <= 128; }
-
-// Launches kernel with `smem` bytes of dynamic shared memory, raising the 48 KiB default once.
+// Launches kernel with `smem` bytes of dynamic shared memory, raising the 48 KiB default when needed.
 template <typename Kernel, typename... Args>
-static void launch_with_smem(Kernel kernel, dim3 grid, size_t smem, cudaStream_t stream, Args... args) {
+static void launch_with_smem(Kernel kernel, dim3 grid, int threads, size_t smem, cudaStream_t stream, Args... args) {
     if (smem > 48 * 1024) cuda_check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-    kernel<<<grid, TC_THREADS, smem, stream>>>(args...);
+    kernel<<<grid, threads, smem, stream>>>(args...);
     cuda_check_launch();
 }
 
-template <int HS>
+template <int HS, int WARPS>
 static void attention_forward_tc_hs(bf16 *out, float *lse, const bf16 *qkv, int B, int T, int NH, cudaStream_t stream) {
-    dim3 grid(ceil_div(T, TC_ROWS), B * NH);
-    launch_with_smem(attention_forward_tc_kernel<HS>, grid, TcShape<HS>::FORWARD_SMEM, stream, out, lse, qkv, T, NH,
-                     TC_LOG2E / sqrtf((float)HS));
+    typedef TcShape<HS, WARPS> S;
+    dim3 grid(ceil_div(T, S::ROWS), B * NH);
+    launch_with_smem(attention_forward_tc_kernel<HS, WARPS>, grid, S::THREADS, S::FORWARD_SMEM, stream, out, lse, qkv, T,
+                     NH, TC_LOG2E / sqrtf((float)HS));
 }
 
-template <int HS>
-static void attention_backward_tc_hs(bf16 *dqkv, const float *delta, const bf16 *dout, const bf16 *qkv, const float *lse,
-                                     int B, int T, int NH, cudaStream_t stream) {
-    dim3 grid(ceil_div(T, TC_ROWS), B * NH);
+template <int HS, int WARPS>
+static void attention_backward_tc_hs(bf16 *dqkv, float *delta, const bf16 *dout, const bf16 *qkv, const bf16 *out,
+                                     const float *lse, int B, int T, int NH, cudaStream_t stream) {
+    typedef TcShape<HS, WARPS> S;
+    dim3 grid(ceil_div(T, S::ROWS), B * NH);
     float scale = 1.0f / sqrtf((float)HS), scale_log2 = TC_LOG2E * scale;
-    launch_with_smem(attention_backward_dq_tc_kernel<HS>, grid, TcShape<HS>::DQ_SMEM, stream, dqkv, dout, qkv, lse, delta,
-                     T, NH, scale, scale_log2);
-    launch_with_smem(attention_backward_dkv_tc_kernel<HS>, grid, TcShape<HS>::DKV_SMEM, stream, dqkv, dout, qkv, lse,
-                     delta, T, NH, scale, scale_log2);
+    launch_with_smem(attention_backward_dq_tc_kernel<HS, WARPS>, grid, S::THREADS, S::DQ_SMEM, stream, dqkv, delta, dout,
+                     qkv, out, lse, T, NH, scale, scale_log2);
+    launch_with_smem(attention_backward_dkv_tc_kernel<HS, WARPS>, grid, S::THREADS, S::DKV_SMEM, stream, dqkv, dout, qkv,
+                     lse, delta, T, NH, scale, scale_log2);
 }
 
 #define TC_DISPATCH(HS_VALUE, CALL)                                                                     \
     switch (HS_VALUE) {                                                                                 \
         case 16: CALL(16); break;                                                                       \
         case 32: CALL(32); break;                                                                       \
-        case 48: CALL(48); break;                                                                       \
         case 64: CALL(64); break;                                                                       \
-        case 80: CALL(80); break;                                                                       \
-        case 96: CALL(96); break;                                                                       \
-        case 112: CALL(112); break;                                                                     \
         case 128: CALL(128); break;                                                                     \
-        default: die("attention: head size %d has no tensor-core kernel (use a multiple of 16 up to 128)", HS_VALUE); \
+        default: die("attention: head size %d is not supported on the GPU (use channels/heads of 16, 32, 64 or 128)", HS_VALUE); \
     }
 
 // bf16 out (B,T,C), lse (B,NH,T) from qkv (B,T,3C) on the tensor cores.
+template <int WARPS = TC_MODEL_WARPS>
 static void attention_forward_tc(bf16 *out, float *lse, const bf16 *qkv, int B, int T, int C, int NH, cudaStream_t stream) {
     int HS = C / NH;
-#define TC_FORWARD(H) attention_forward_tc_hs<H>(out, lse, qkv, B, T, NH, stream)
+#define TC_FORWARD(H) attention_forward_tc_hs<H, WARPS>(out, lse, qkv, B, T, NH, stream)
     TC_DISPATCH(HS, TC_FORWARD)
 #undef TC_FORWARD
 }
 
 // bf16 dqkv (B,T,3C) from dout (B,T,C) on the tensor cores; delta (B,NH,T) scratch.
+template <int WARPS = TC_MODEL_WARPS>
 static void attention_backward_tc(bf16 *dqkv, float *delta, const bf16 *dout, const bf16 *qkv, const bf16 *out,
                                   const float *lse, int B, int T, int C, int NH, cudaStream_t stream) {
     int HS = C / NH;
-    long long rows = (long long)B * NH * T;
-    attention_delta_kernel<<<ceil_div(rows, 256), 256, 0, stream>>>(delta, dout, out, B, T, NH, HS);
-    cuda_check_launch();
-#define TC_BACKWARD(H) attention_backward_tc_hs<H>(dqkv, delta, dout, qkv, lse, B, T, NH, stream)
+#define TC_BACKWARD(H) attention_backward_tc_hs<H, WARPS>(dqkv, delta, dout, qkv, out, lse, B, T, NH, stream)
     TC_DISPATCH(HS, TC_BACKWARD)
 #undef TC_BACKWARD
 }

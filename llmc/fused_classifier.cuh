@@ -3,7 +3,8 @@
 //             (0 where target < 0); lse (BT) is kept for the backward pass.
 //   backward: dlogits = (exp(logit - lse) - onehot(target)) * dloss written IN PLACE over the
 //             logits (BT,Vp); padded columns (v >= V) and ignored rows get 0.
-// One block per row; the block reduction combines per-thread (max, sum) pairs in a fixed order.
+// One block per row, 16-byte loads; the block reduction combines per-thread (max, sum) pairs in a
+// fixed order.
 #ifndef LLMC_FUSED_CLASSIFIER_CUH
 #define LLMC_FUSED_CLASSIFIER_CUH
 
@@ -20,17 +21,43 @@ __device__ __forceinline__ void softmax_pair_combine(float &m, float &s, float m
     m = m_new;
 }
 
+// exp: the fast hardware exp2 in bf16 (its ~2 ulp error is far below bf16's resolution), the
+// accurate one in the fp32 check mode. Both are deterministic.
+template <typename floatX> __device__ __forceinline__ float classifier_exp(float x);
+template <> __device__ __forceinline__ float classifier_exp<float>(float x) { return expf(x); }
+template <> __device__ __forceinline__ float classifier_exp<bf16>(float x) { return __expf(x); }
+
+// 16-byte vectors of floatX: 8 bf16 or 4 floats. Rows are Vp elements, Vp a multiple of 8, so a
+// row starts on a 16-byte boundary and vector k holds columns k*VEC .. k*VEC+VEC-1.
+template <typename floatX> struct ClassifierVec {
+    static constexpr int VEC = 16 / sizeof(floatX);
+};
+
 template <typename floatX>
 __global__ void __launch_bounds__(CLASSIFIER_THREADS)
 classifier_forward_kernel(float *losses, float *lse_out, const floatX *logits, const int *targets, int V, int Vp) {
+    constexpr int VEC = ClassifierVec<floatX>::VEC;
     __shared__ float shared_m[CLASSIFIER_THREADS / 32], shared_s[CLASSIFIER_THREADS / 32];
     int row = blockIdx.x;
     const floatX *x = logits + (long long)row * Vp;
     float m = -INFINITY, s = 0.0f;
-    for (int v = threadIdx.x; v < V; v += blockDim.x) {
-        float val = to_float(x[v]);
-        if (val > m) { s = s * expf(m - val) + 1.0f; m = val; }
-        else s += expf(val - m);
+    // Per vector: its maximum first, then one rescale of the running sum.
+    for (int k = threadIdx.x; k * VEC < V; k += blockDim.x) {
+        uint4 raw = reinterpret_cast<const uint4 *>(x)[k];
+        const floatX *vals = reinterpret_cast<const floatX *>(&raw);
+        int valid = min(VEC, V - k * VEC);  // the last vector may reach into the padding
+        float f[VEC], vmax = -INFINITY;
+#pragma unroll
+        for (int i = 0; i < VEC; i++) {
+            f[i] = i < valid ? to_float(vals[i]) : -INFINITY;
+            vmax = fmaxf(vmax, f[i]);
+        }
+        float m_new = fmaxf(m, vmax);
+        float sum = 0.0f;
+#pragma unroll
+        for (int i = 0; i < VEC; i++) sum += classifier_exp<floatX>(f[i] - m_new);
+        s = s * classifier_exp<floatX>(m - m_new) + sum;  // m = -inf at first: exp(-inf) = 0
+        m = m_new;
     }
     // Warp butterfly, then warp 0's lane 0 combines the warps in order.
     for (int offset = 16; offset > 0; offset >>= 1) {
@@ -51,22 +78,36 @@ classifier_forward_kernel(float *losses, float *lse_out, const floatX *logits, c
 }
 
 template <typename floatX>
-__global__ void classifier_backward_kernel(floatX *logits, const float *lse, const int *targets, float dloss, int V, int Vp) {
+__global__ void __launch_bounds__(CLASSIFIER_THREADS)
+classifier_backward_kernel(floatX *logits, const float *lse, const int *targets, float dloss, int V, int Vp) {
+    constexpr int VEC = ClassifierVec<floatX>::VEC;
     int row = blockIdx.x;
     floatX *x = logits + (long long)row * Vp;
     int target = targets[row];
     float row_lse = lse[row];
-    for (int v = threadIdx.x; v < Vp; v += blockDim.x) {
-        float d = 0.0f;
-        if (target >= 0 && v < V) d = (expf(to_float(x[v]) - row_lse) - (v == target ? 1.0f : 0.0f)) * dloss;
-        x[v] = from_float<floatX>(d);
+    for (int k = threadIdx.x; k * VEC < Vp; k += blockDim.x) {
+        uint4 raw = reinterpret_cast<const uint4 *>(x)[k];
+        floatX *vals = reinterpret_cast<floatX *>(&raw);
+#pragma unroll
+        for (int i = 0; i < VEC; i++) {
+            int v = k * VEC + i;
+            float d = 0.0f;
+            if (target >= 0 && v < V)
+                d = (classifier_exp<floatX>(to_float(vals[i]) - row_lse) - (v == target ? 1.0f : 0.0f)) * dloss;
+            vals[i] = from_float<floatX>(d);
+        }
+        reinterpret_cast<uint4 *>(x)[k] = raw;
     }
 }
 
-// losses, lse: (BT) fp32; logits (BT,Vp); targets (BT), every target < V (checked on the host).
+// losses, lse: (BT) fp32; logits (BT,Vp), Vp a multiple of 8; targets (BT), every target < V
+// (checked on the host).
 template <typename floatX>
 void classifier_forward(float *losses, float *lse, const floatX *logits, const int *targets, int BT, int V, int Vp,
                         cudaStream_t stream) {
+    if (Vp % 8 != 0)
+        die("the GPU classifier needs a padded vocabulary that is a multiple of 8, not %d (pad the checkpoint's "
+            "vocabulary, e.g. to a multiple of 128 as llm.c does)", Vp);
     classifier_forward_kernel<<<BT, CLASSIFIER_THREADS, 0, stream>>>(losses, lse, logits, targets, V, Vp);
     cuda_check_launch();
 }

@@ -4,7 +4,7 @@
 //   1  llmc/attention.cuh, CUDA cores: key/value tiles in shared memory, online softmax, fp32 math
 //      (the fp32 check mode's kernels)
 //   2  llmc/attention_tc.cuh, tensor cores (bf16 only): mma.sync m16n8k16 with the scores kept in
-//      registers (the bf16 training path)
+//      registers (the bf16 training path), with blocks of 4 and of 8 warps
 // Usage: attention [--B 4] [--T 1024] [--C 768] [--NH 12] [--precision fp32|bf16]
 #include "common.cuh"
 #include "llmc/attention.cuh"
@@ -80,10 +80,14 @@ static void run(int B, int T, int C, int NH) {
     check_and_time("1, CUDA cores",
                    [&] { attention_forward_simt<floatX>(d_out, d_lse, d_qkv, B, T, C, NH, 0); },
                    [&] { attention_backward_simt<floatX>(d_dqkv, d_delta, d_dout, d_qkv, d_out, d_lse, B, T, C, NH, 0); });
-    if constexpr (sizeof(floatX) == 2)
-        check_and_time("2, tensor cores",
-                       [&] { attention_forward_tc(d_out, d_lse, d_qkv, B, T, C, NH, 0); },
-                       [&] { attention_backward_tc(d_dqkv, d_delta, d_dout, d_qkv, d_out, d_lse, B, T, C, NH, 0); });
+    if constexpr (sizeof(floatX) == 2) {
+        check_and_time("2, tensor cores, 4 warps",
+                       [&] { attention_forward_tc<4>(d_out, d_lse, d_qkv, B, T, C, NH, 0); },
+                       [&] { attention_backward_tc<4>(d_dqkv, d_delta, d_dout, d_qkv, d_out, d_lse, B, T, C, NH, 0); });
+        check_and_time("2, tensor cores, 8 warps",
+                       [&] { attention_forward_tc<8>(d_out, d_lse, d_qkv, B, T, C, NH, 0); },
+                       [&] { attention_backward_tc<8>(d_dqkv, d_delta, d_dout, d_qkv, d_out, d_lse, B, T, C, NH, 0); });
+    }
     attention_forward_naive<floatX><<<ceil_div(B * NH * T, 128), 128>>>(d_out, d_qkv, B, T, NH, C / NH);
     cuda_check_launch();
     compare("forward (version 0, naive)", download(d_out, BT * C), out.data(), BT * C, tol);
