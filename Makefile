@@ -139,9 +139,26 @@ else
 endif
 NVCC_FLAGS := -O3 -std=c++17 $(NVCC_ARCH) -I. -Xcompiler -Wall,-Wextra,-Wno-unused-parameter,-Wno-sign-compare,-fopenmp
 NVCC_LDLIBS := -Xlinker --as-needed -lcublasLt -lcublas $(LDLIBS) -lgomp
+# NCCL (issue 9): train_gpt2cu's data parallelism across GPUs (llmc/dist_nccl.cuh). nccl.h and
+# libnccl from NCCL_HOME, the CUDA toolkit or the system (libnccl-dev); without them train_gpt2cu
+# trains on one GPU only and refuses a launch as several ranks with one line.
+CUDA_DIR := $(patsubst %/bin/,%,$(dir $(NVCC)))
+NCCL_HEADER := $(firstword $(wildcard $(if $(NCCL_HOME),$(NCCL_HOME)/include/nccl.h) $(CUDA_DIR)/include/nccl.h /usr/include/nccl.h))
+NCCL_LIBRARY := $(firstword $(wildcard $(if $(NCCL_HOME),$(NCCL_HOME)/lib/libnccl.so) $(CUDA_DIR)/lib/libnccl.so \
+  $(CUDA_DIR)/lib64/libnccl.so /usr/lib/x86_64-linux-gnu/libnccl.so))
+ifneq ($(and $(NCCL_HEADER),$(NCCL_LIBRARY)),)
+  NVCC_FLAGS += -DUSE_NCCL -I$(dir $(NCCL_HEADER))
+  NVCC_LDLIBS += -L$(dir $(NCCL_LIBRARY)) -lnccl
+  NCCL_SAYS := nccl: building train_gpt2cu with NCCL ($(NCCL_HEADER)); several GPUs: mpirun -np N ./train_gpt2cu ...
+else
+  NCCL_SAYS := nccl: nccl.h + libnccl.so not found (CUDA toolkit, /usr, or NCCL_HOME=...): train_gpt2cu trains on one GPU only
+endif
+ifeq ($(filter clean distclean clean-cuda deps test-deps,$(MAKECMDGOALS)),)
+  $(info $(NCCL_SAYS))
+endif
 PORTABLE_OBJS := $(patsubst llmc/%.c,$(BUILD)/portable/llmc/%.o,$(LLMC_SRCS))
 $(BUILD)/portable/llmc/%.o: llmc/%.c | $(BUILD)/portable/llmc
-	$(CC) -O3 -march=x86-64-v2 -g -fopenmp -Wall -std=gnu11 $(MODEL_KERNEL_FLAGS) -MMD -MP -c $< -o $@
+	$(CC) -O3 -march=x86-64-v2 -g -fopenmp -Wall -std=gnu11 $(MODEL_KERNEL_FLAGS) $(PORTABLE_EXTRA_CFLAGS) -MMD -MP -c $< -o $@
 $(BUILD)/libllmc_portable.a: $(PORTABLE_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
@@ -157,6 +174,18 @@ train_gpt2cu: train_gpt2.cu $(wildcard llmc/*.cuh) $(BUILD)/libllmc_portable.a
 	$(NVCC) $(NVCC_FLAGS) -DGIT_COMMIT='"$(GIT_COMMIT)"' $< $(BUILD)/libllmc_portable.a $(NVCC_LDLIBS) -o $@
 test_gpt2cu: test_gpt2cu.cu $(wildcard llmc/*.cuh) $(BUILD)/libllmc_portable.a
 	$(NVCC) $(NVCC_FLAGS) $< $(BUILD)/libllmc_portable.a $(NVCC_LDLIBS) -o $@
+# The GPU evaluator (issue 8): test_memorization.c compiled with -DMEMLENS_CUDA (same driver, the
+# model calls go to the GPU backend llmc/memorization_cuda.cu); one process (no MPI split).
+ifneq ($(wildcard test_memorization.c),)
+CUDA_PROGRAMS += test_memorizationcu
+$(BUILD)/portable/test_memorizationcu.o: test_memorization.c | $(BUILD)/portable/llmc
+	$(CC) -O3 -march=x86-64-v2 -g -fopenmp -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -std=gnu11 -DMEMLENS_CUDA -I. -MMD -MP -c $< -o $@
+$(BUILD)/portable/memorization_cuda.o: llmc/memorization_cuda.cu $(wildcard llmc/*.cuh) llmc/eval_backend.h | $(BUILD)/portable/llmc
+	$(NVCC) $(NVCC_FLAGS) -c $< -o $@
+test_memorizationcu: $(BUILD)/portable/test_memorizationcu.o $(BUILD)/portable/memorization_cuda.o $(BUILD)/libllmc_portable.a
+	$(NVCC) $(NVCC_FLAGS) $^ $(NVCC_LDLIBS) -o $@
+-include $(BUILD)/portable/test_memorizationcu.d
+endif
 all: $(CUDA_PROGRAMS)
 .PHONY: bench-gpu clean-cuda
 bench-gpu: $(CUDA_PROGRAMS)
@@ -182,6 +211,10 @@ ifneq ($(MPICC),)
   # --as-needed: only programs that call llmc/dist.c depend on libmpi at run time.
   MPI_LINK := -Wl,--as-needed $(shell $(MPICC) --showme:link 2>/dev/null) -Wl,--no-as-needed
   MPI_HEADER := $(firstword $(wildcard $(patsubst -I%,%/mpi.h,$(filter -I%,$(MPI_COMPILE)))))
+  # The same link flags in nvcc's words (-Wl,a,b -> -Xlinker a,b; other compiler flags via -Xcompiler).
+  comma := ,
+  NVCC_MPI_LINK := $(foreach f,$(shell $(MPICC) --showme:link 2>/dev/null),$(if $(filter -Wl$(comma)%,$(f)),-Xlinker \
+    $(patsubst -Wl$(comma)%,%,$(f)),$(if $(filter -L% -l%,$(f)),$(f),-Xcompiler $(f))))
 endif
 ifeq ($(filter clean distclean deps test-deps,$(MAKECMDGOALS)),)
 ifneq ($(MPI_HEADER),)
@@ -189,6 +222,10 @@ ifneq ($(MPI_HEADER),)
   $(BUILD)/llmc/dist.o: CFLAGS += -DUSE_MPI $(MPI_COMPILE)
   $(BUILD)/asan/llmc/dist.o: SANFLAGS += -DUSE_MPI $(MPI_COMPILE)
   LDLIBS += $(MPI_LINK)
+  # The CUDA programs too (train_gpt2cu shares the NCCL id by MPI under mpirun): the portable dist.o
+  # with MPI (after a change here: make clean-cuda), libmpi linked through nvcc.
+  $(BUILD)/portable/llmc/dist.o: PORTABLE_EXTRA_CFLAGS += -DUSE_MPI $(MPI_COMPILE)
+  NVCC_LDLIBS += $(NVCC_MPI_LINK)
 else
   $(info mpi: OpenMPI (mpicc, mpi.h) not found: building without MPI, one process only (`make deps` installs libopenmpi-dev openmpi-bin))
 endif

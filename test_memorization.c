@@ -12,11 +12,16 @@
 // text is generated (KV cache, batched) only where a metric needs it and the pass cannot give it.
 // --plain_greedy decodes every probe autoregressively instead (to check the fast path).
 //
+// The model calls go through an EvalBackend (llmc/eval_backend.h): the CPU one below, or the GPU
+// one of llmc/memorization_cuda.cu when built as test_memorizationcu (-DMEMLENS_CUDA, see the
+// Makefile). Everything else -- selection, probes, metrics, JSON -- is this one file for both.
+//
 // Output: a JSON summary (configuration, provenance, aggregates with 95% intervals, timings) and a
 // .jsonl of per-example records beside it, both written atomically.
 #include "llmc/args.h"
 #include "llmc/dataset_meta.h"
 #include "llmc/dist.h"
+#include "llmc/eval_backend.h"
 #include "llmc/exposure.h"
 #include "llmc/gpt2.h"
 #include "llmc/gpt2_infer.h"
@@ -40,7 +45,17 @@
 // The ranks of a data-parallel run (mpirun -np N); world_size 1 when run alone.
 static Dist dist;
 
+#ifdef MEMLENS_CUDA
+#define PROGRAM_NAME "test_memorizationcu"
+#else
+#define PROGRAM_NAME "test_memorization"
+#endif
 #define PROGRAM_VERSION "1.0.0"
+// A decision position whose top-1 minus top-2 logit is below this share of max(1, |top-1 logit|)
+// is counted as a near tie. Both backends compute in fp32 and differ only in the order of sums;
+// test_gpt2cu holds the GPU's fp32 logits within 1e-4 (relative to the largest) of the CPU's, so
+// only decisions this close can come out differently; the JSON says how many there were.
+#define NEAR_TIE_RELATIVE 1e-4
 #define SCHEMA_VERSION 1
 #define NUM_SPLITS 2
 static const char *const SPLIT_NAMES[NUM_SPLITS] = {"train", "test"};
@@ -111,7 +126,6 @@ typedef struct {
     Probe *probes[NUM_SPLITS];         // (num_examples, num_ks)
     TfidfModel *tfidf;
     int tfidf_documents;
-    GPT2Infer infer;
     int gen_batch;                     // rows per generation batch (the KV cache is small: more than --batch_size)
     int max_close_len;
     double t_teacher, t_id, t_generate, t_text;
@@ -120,6 +134,9 @@ typedef struct {
     int mia_scored_tokens;             // tokens per example behind the MIA scores
     double t_exposure;
     size_t generated_sequences;
+    EvalBackend *backend;
+    // decision positions and those among them with a near tie (NEAR_TIE_RELATIVE)
+    size_t tf_positions, tf_near_ties, id_positions, id_near_ties;
 } Eval;
 
 static Probe *probe_at(Eval *ev, int split, int example, int ki) { return &ev->probes[split][(size_t)example * ev->num_ks + ki]; }
@@ -181,11 +198,99 @@ static char *decode_record_span(const Tokenizer *t, const uint16_t *tokens, int 
     return text;
 }
 
-// Argmax over the real vocabulary at each of N rows of (N, Vp) logits.
-static void argmax_rows(int *out, const float *logits, size_t N, int V, int Vp) {
+static int is_near_tie(float relative_margin) { return !(relative_margin >= NEAR_TIE_RELATIVE); }
+
+#ifndef MEMLENS_CUDA
+// Argmax over the real vocabulary at each of N rows of (N, Vp) logits, and the relative margin
+// there: (top-1 - top-2 logit) / max(1, |top-1|) (0 when another id ties with the winner).
+static void argmax_rows(int *out, float *margin, const float *logits, size_t N, int V, int Vp) {
     #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < N; i++) out[i] = gpt2_argmax_vocab(logits + i * (size_t)Vp, V);
+    for (size_t i = 0; i < N; i++) {
+        const float *row = logits + i * (size_t)Vp;
+        int best = gpt2_argmax_vocab(row, V);
+        float second = -INFINITY;
+        for (int v = 0; v < V; v++)
+            if (v != best && row[v] > second) second = row[v];
+        out[i] = best;
+        margin[i] = (row[best] - second) / fmaxf(1.0f, fabsf(row[best]));
+    }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The CPU backend (llmc/eval_backend.h): the fp32 model of llmc/gpt2.h, KV-cache inference of
+// llmc/gpt2_infer.h, exposure scoring of llmc/exposure.h.
+
+typedef struct {
+    GPT2 *model;
+    GPT2Infer infer;              // KV cache of generation_batch rows
+    int batch_size;               // --batch_size: examples per teacher-forced pass
+    ContinuationScorer scorer;    // made on the first exposure call
+    int scorer_len;
+} CpuBackend;
+
+static int cpu_teacher_batch(EvalBackend *b, int T) { return ((CpuBackend *)b->impl)->batch_size; }
+
+static void cpu_teacher_forced(EvalBackend *b, const int *inputs, const int *targets, int B, int T, int *argmax,
+                               float *margin, float *nll) {
+    CpuBackend *c = b->impl;
+    const GPT2Config *cfg = &c->model->config;
+    gpt2_forward(c->model, inputs, targets, B, T);
+    argmax_rows(argmax, margin, c->model->logits, (size_t)B * T, cfg->vocab_size, cfg->padded_vocab_size);
+    memcpy(nll, c->model->losses, (size_t)B * T * sizeof(float));
+}
+
+static void cpu_score_last(EvalBackend *b, const int *tokens, const int *positions, int B, int T, int n_last, int *argmax,
+                           float *margin) {
+    CpuBackend *c = b->impl;
+    const GPT2Config *cfg = &c->model->config;
+    gpt2_score_last(&c->infer, tokens, positions, B, T, n_last, argmax);
+    // the logits of those positions are still in the cache's scratch: (B * n_last, Vp)
+    argmax_rows(argmax, margin, c->infer.logits, (size_t)B * n_last, cfg->vocab_size, cfg->padded_vocab_size);
+}
+
+static void cpu_greedy_generate(EvalBackend *b, const int *prompts, const int *positions, int B, int P, int num_new, int *out) {
+    gpt2_greedy_generate(&((CpuBackend *)b->impl)->infer, prompts, positions, B, P, num_new, out);
+}
+
+static size_t cpu_score_continuations(EvalBackend *b, int max_len, const int *context, const int *positions, int P,
+                                      const int *const *candidates, const int *lengths, int M, double *loglik) {
+    CpuBackend *c = b->impl;
+    if (c->scorer_len < max_len) {
+        if (c->scorer_len) continuation_scorer_free(&c->scorer);
+        continuation_scorer_init(&c->scorer, c->model, max_len);
+        c->scorer_len = max_len;
+    }
+    return score_continuations(&c->scorer, context, positions, P, candidates, lengths, M, 256, loglik);
+}
+
+static void cpu_free(EvalBackend *b) {
+    CpuBackend *c = b->impl;
+    gpt2_infer_free(&c->infer);
+    if (c->scorer_len) continuation_scorer_free(&c->scorer);
+    free(c);
+    free(b);
+}
+
+static EvalBackend *eval_backend_cpu_create(GPT2 *model, int cache_len, int generation_batch, int batch_size) {
+    EvalBackend *b = calloc_or_die(1, sizeof *b);
+    CpuBackend *c = calloc_or_die(1, sizeof *c);
+    c->model = model;
+    c->batch_size = batch_size;
+    gpt2_infer_init(&c->infer, model, generation_batch, cache_len);
+    b->name = "cpu";
+    snprintf(b->device, sizeof b->device, "CPU, %d OpenMP threads", omp_get_max_threads());
+    b->precision = "fp32";
+    b->generation_batch = generation_batch;
+    b->teacher_batch = cpu_teacher_batch;
+    b->teacher_forced = cpu_teacher_forced;
+    b->score_last = cpu_score_last;
+    b->greedy_generate = cpu_greedy_generate;
+    b->score_continuations = cpu_score_continuations;
+    b->free = cpu_free;
+    b->impl = c;
+    return b;
+}
+#endif
 
 // ---------------------------------------------------------------------------------------------
 // Loading and validation: every mismatch is one line naming the file and the fix.
@@ -405,12 +510,16 @@ static void choose_context_lengths(Eval *ev) {
 // the argmax and the NLL of record[j+1]; each k reads its continuation positions k .. k+max_new-1.
 
 static void teacher_forced_pass(Eval *ev, int s) {
-    const int n = ev->num_examples[s], B = (int)ev->opt.batch_size, max_new = (int)ev->opt.max_new_tokens;
+    const int n = ev->num_examples[s], max_new = (int)ev->opt.max_new_tokens;
     const int Tf = ev->ks[ev->num_ks - 1] + max_new;
-    const GPT2Config *cfg = &ev->model.config;
+    EvalBackend *be = ev->backend;
+    int B = be->teacher_batch(be, Tf);
+    if (B > n) B = n > 0 ? n : 1;
     int *inputs = malloc_or_die((size_t)B * Tf * sizeof(int));
     int *targets = malloc_or_die((size_t)B * Tf * sizeof(int));
     int *argmax = malloc_or_die((size_t)B * Tf * sizeof(int));
+    float *margin = malloc_or_die((size_t)B * Tf * sizeof(float));
+    float *nll_all = malloc_or_die((size_t)B * Tf * sizeof(float));
     ev->mia_scored_tokens = Tf;
     double t0 = now_seconds();
     for (int start = 0; start < n; start += B) {
@@ -419,11 +528,15 @@ static void teacher_forced_pass(Eval *ev, int s) {
             const uint16_t *rec = ev->examples[s][start + r].tokens;
             for (int j = 0; j < Tf; j++) { inputs[r * Tf + j] = rec[j]; targets[r * Tf + j] = rec[j + 1]; }
         }
-        gpt2_forward(&ev->model, inputs, targets, rows, Tf);
-        argmax_rows(argmax, ev->model.logits, (size_t)rows * Tf, cfg->vocab_size, cfg->padded_vocab_size);
+        be->teacher_forced(be, inputs, targets, rows, Tf, argmax, margin, nll_all);
         for (int r = 0; r < rows; r++) {
             const int *am = argmax + (size_t)r * Tf, *tg = targets + (size_t)r * Tf;
-            const float *nll = ev->model.losses + (size_t)r * Tf;
+            const float *nll = nll_all + (size_t)r * Tf;
+            // near ties among the positions some k decides on: inputs ks[0] .. Tf-1
+            for (int j = ev->ks[0]; j < Tf; j++) {
+                ev->tf_positions++;
+                ev->tf_near_ties += is_near_tie(margin[(size_t)r * Tf + j]);
+            }
             // membership-inference scores over the same Tf tokens (record positions 1..Tf)
             AuditRecord *au = &ev->audit[s][start + r];
             au->loss = mia_mean_nll(nll, (size_t)Tf);
@@ -456,7 +569,7 @@ static void teacher_forced_pass(Eval *ev, int s) {
                 start + rows, n, now_seconds() - t0);
     }
     ev->t_teacher += now_seconds() - t0;
-    free(inputs); free(targets); free(argmax);
+    free(inputs); free(targets); free(argmax); free(margin); free(nll_all);
 }
 
 // ID probe, teacher-forced: inputs are the k tokens before the closing identifier and the
@@ -475,6 +588,7 @@ static void id_probe_pass(Eval *ev, int s) {
         int *inputs = malloc_or_die((size_t)B * T * sizeof(int));
         int *positions = malloc_or_die((size_t)B * T * sizeof(int));
         int *argmax = malloc_or_die((size_t)B * n_last * sizeof(int));
+        float *margin = malloc_or_die((size_t)B * n_last * sizeof(float));
         int *rows_of = malloc_or_die((size_t)B * sizeof(int));
         int next = 0;
         while (next < n) {
@@ -498,27 +612,60 @@ static void id_probe_pass(Eval *ev, int s) {
             if (rows == 0) continue;
             // logits only where the identifier is predicted: the last max_close_len positions,
             // T - n_last = k - 1 is the last prompt token, so window index t predicts identifier token t
-            gpt2_score_last(&ev->infer, inputs, positions, rows, T, n_last, argmax);
+            ev->backend->score_last(ev->backend, inputs, positions, rows, T, n_last, argmax, margin);
             for (int r = 0; r < rows; r++) {
                 const Example *ex = &ev->examples[s][rows_of[r]];
                 Probe *p = probe_at(ev, s, rows_of[r], ki);
+                for (int t = 0; t < ex->close_len; t++) {
+                    ev->id_positions++;
+                    ev->id_near_ties += is_near_tie(margin[(size_t)r * n_last + t]);
+                }
                 p->id_match = 1;
                 for (int t = 0; t < ex->close_len; t++)
                     if (argmax[(size_t)r * n_last + t] != ex->tokens[ex->close_pos + t]) { p->id_match = 0; break; }
             }
         }
-        free(inputs); free(positions); free(argmax); free(rows_of);
+        free(inputs); free(positions); free(argmax); free(margin); free(rows_of);
     }
     ev->t_id += now_seconds() - t0;
     fprintf(stderr, "%s: %s: ID probe, %d context lengths (%.1f s)\n", program_name(), SPLIT_NAMES[s], ev->num_ks, now_seconds() - t0);
+}
+
+// exposure_of_example (llmc/exposure.c) with the log-likelihoods from the backend: the true
+// identifier and the candidate set's others are scored, then ranked and fitted the same way.
+static ExposureResult backend_exposure(Eval *ev, const CandidateSet *cs, IdentifierTokens *it, int true_number,
+                                       const int *context, const int *positions, int P) {
+    const int M = cs->num_candidates;   // the true identifier first, then the others
+    int *numbers = malloc_or_die((size_t)M * sizeof(int));
+    numbers[0] = true_number;
+    candidate_set_others(cs, true_number, numbers + 1);
+    const int **tokens = malloc_or_die((size_t)M * sizeof(int *));
+    int *lengths = malloc_or_die((size_t)M * sizeof(int));
+    for (int i = 0; i < M; i++) tokens[i] = identifier_tokens(it, numbers[i], &lengths[i]);
+    double *loglik = malloc_or_die((size_t)M * sizeof(double));
+    ExposureResult r;
+    memset(&r, 0, sizeof r);
+    // identifiers differ by a few tokens: the record plus 32 holds every context + candidate
+    r.unscorable = ev->backend->score_continuations(ev->backend, ev->record_length + 32, context, positions, P,
+                                                    tokens, lengths, M, loglik);
+    r.true_loglik = loglik[0];
+    r.num_candidates = (size_t)M - r.unscorable;
+    if (isnan(r.true_loglik)) { // cannot happen for a context taken from a training record
+        r.exposure = r.estimate = NAN;
+    } else {
+        r.rank = exposure_rank(r.true_loglik, loglik + 1, (size_t)M - 1);
+        r.exposure = exposure_from_rank(r.rank, r.num_candidates);
+        r.fit = skewnormal_fit(loglik + 1, (size_t)M - 1);
+        r.estimate = exposure_estimate(r.fit, r.true_loglik);
+    }
+    free(numbers); free(tokens); free(lengths); free(loglik);
+    return r;
 }
 
 // Exposure of each example's closing identifier: its log-likelihood given every token before it
 // (at their training positions) ranked among --exposure_candidates identifiers (llmc/exposure.h).
 static void exposure_pass(Eval *ev, int s, const CandidateSet *cs, IdentifierTokens *ids) {
     const int n = ev->num_examples[s], maxT = ev->model.config.max_seq_len;
-    ContinuationScorer scorer;
-    continuation_scorer_init(&scorer, &ev->model, ev->record_length + 32); // identifiers differ by a few tokens
     double t0 = now_seconds();
     int *context = malloc_or_die((size_t)ev->record_length * sizeof(int));
     int *positions = malloc_or_die((size_t)ev->record_length * sizeof(int));
@@ -540,7 +687,7 @@ static void exposure_pass(Eval *ev, int s, const CandidateSet *cs, IdentifierTok
             context[P] = ex->tokens[t];
             positions[P++] = t;
         }
-        au->exposure = exposure_of_example(&scorer, cs, ids, ex->number, context, positions, P, 256);
+        au->exposure = backend_exposure(ev, cs, ids, ex->number, context, positions, P);
         au->has_exposure = 1;
         if ((e + 1) % 10 == 0 || e + 1 == n)
             fprintf(stderr, "%s: %s: exposure %d/%d examples, %d candidates (%.1f s)\n", program_name(), SPLIT_NAMES[s],
@@ -554,7 +701,6 @@ static void exposure_pass(Eval *ev, int s, const CandidateSet *cs, IdentifierTok
         cJSON_AddItemToArray(ev->notes, cJSON_CreateString(note));
     }
     free(context); free(positions);
-    continuation_scorer_free(&scorer);
     ev->t_exposure += now_seconds() - t0;
 }
 
@@ -585,7 +731,7 @@ static void generate_prefix(Eval *ev, int s) {
                 next++;
             }
             if (rows == 0) continue;
-            gpt2_greedy_generate(&ev->infer, prompts, NULL, rows, P, max_new, out); // positions 0..k as in training
+            ev->backend->greedy_generate(ev->backend, prompts, NULL, rows, P, max_new, out); // positions 0..k as in training
             for (int r = 0; r < rows; r++) {
                 Probe *p = probe_at(ev, s, rows_of[r], ki);
                 const uint16_t *truth = ev->examples[s][rows_of[r]].tokens + P;
@@ -648,7 +794,7 @@ static void generate_id(Eval *ev, int s) {
                 }
                 rows++;
             }
-            gpt2_greedy_generate(&ev->infer, prompts, positions, rows, k, len, out);
+            ev->backend->greedy_generate(ev->backend, prompts, positions, rows, k, len, out);
             for (int r = 0; r < rows; r++) {
                 const int e = pending[2 * (start + r) + 1];
                 const Example *ex = &ev->examples[s][e];
@@ -1224,6 +1370,9 @@ int main(int argc, char **argv) {
         die("--exposure_context: '%s' is not a context (use full or body)", o->exposure_context);
     ev.skipped = cJSON_CreateArray();
     ev.notes = cJSON_CreateArray();
+#ifdef MEMLENS_CUDA
+    eval_backend_cuda_check();  // no GPU: one line before any work
+#endif
 
     // fail on an unwritable output location before any long work (rank 0 alone writes)
     char *records_path = records_path_for(o->output_file);
@@ -1237,7 +1386,6 @@ int main(int argc, char **argv) {
     load_data(&ev);
     choose_context_lengths(&ev);
     select_examples(&ev);
-    double t_loaded = now_seconds(), cpu_loaded = cpu_seconds();
     const GPT2Config *cfg = &ev.model.config;
     fprintf(stderr, "%s: model %s (L=%d C=%d NH=%d, %zu parameters), %d threads, examples: %d train, %d test, context lengths:",
             program_name(), o->model_path, cfg->num_layers, cfg->channels, cfg->num_heads, ev.model.num_parameters,
@@ -1247,11 +1395,25 @@ int main(int argc, char **argv) {
 
     int cache_len = ev.ks[ev.num_ks - 1] + (int)o->max_new_tokens;
     if (ev.ks[ev.num_ks - 1] + ev.max_close_len > cache_len) cache_len = ev.ks[ev.num_ks - 1] + ev.max_close_len;
+#ifdef MEMLENS_CUDA
+    // the GPU takes every example of a split in one batch where memory allows (it cuts batches to
+    // its free memory itself); --batch_size is a CPU setting
+    {
+        int most = ev.num_examples[0] > ev.num_examples[1] ? ev.num_examples[0] : ev.num_examples[1];
+        ev.backend = eval_backend_cuda_create(&ev.model, cache_len, most > 0 ? most : 1, dist.local_rank);
+        ev.gen_batch = ev.backend->generation_batch;
+    }
+#else
     // generation batch: at least --batch_size rows, more while the KV cache stays under 1 GiB (max 64)
     double row_bytes = 2.0 * cfg->num_layers * cache_len * cfg->channels * sizeof(float);
     ev.gen_batch = (int)fmin(64.0, floor((1024.0 * 1024.0 * 1024.0) / row_bytes));
     if (ev.gen_batch < (int)o->batch_size) ev.gen_batch = (int)o->batch_size;
-    gpt2_infer_init(&ev.infer, &ev.model, ev.gen_batch, cache_len);
+    ev.backend = eval_backend_cpu_create(&ev.model, cache_len, ev.gen_batch, (int)o->batch_size);
+#endif
+    fprintf(stderr, "%s: backend %s (%s, %s), generation batch %d\n", program_name(), ev.backend->name,
+            ev.backend->device, ev.backend->precision, ev.gen_batch);
+    // loading ends here: the backend's set-up (GPU weights upload, allocations) is not evaluation
+    double t_loaded = now_seconds(), cpu_loaded = cpu_seconds();
     for (int s = 0; s < NUM_SPLITS; s++) {
         if (!ev.split_enabled[s]) continue;
         ev.probes[s] = calloc_or_die((size_t)ev.num_examples[s] * ev.num_ks, sizeof(Probe));
@@ -1259,9 +1421,12 @@ int main(int argc, char **argv) {
         evaluate_split(&ev, s);
     }
     if (dist.world_size > 1) {
-        double sequences = (double)ev.generated_sequences;
-        dist_allreduce_sum_double(&dist, &sequences, 1, "generated sequence count");
-        ev.generated_sequences = (size_t)sequences;
+        double counts[5] = {(double)ev.generated_sequences, (double)ev.tf_positions, (double)ev.tf_near_ties,
+                            (double)ev.id_positions, (double)ev.id_near_ties};
+        dist_allreduce_sum_double(&dist, counts, 5, "generated sequence and near-tie counts");
+        ev.generated_sequences = (size_t)counts[0];
+        ev.tf_positions = (size_t)counts[1]; ev.tf_near_ties = (size_t)counts[2];
+        ev.id_positions = (size_t)counts[3]; ev.id_near_ties = (size_t)counts[4];
     }
     if (!dist_is_main(&dist)) {  // rank 0 writes the results; the others are done
         dist_finalize(&dist);
@@ -1282,7 +1447,7 @@ int main(int argc, char **argv) {
     // ---- the summary
     cJSON *root = cJSON_CreateObject();
     cJSON_AddNumberToObject(root, "schema_version", SCHEMA_VERSION);
-    cJSON_AddStringToObject(root, "program", "test_memorization");
+    cJSON_AddStringToObject(root, "program", PROGRAM_NAME);
     cJSON_AddStringToObject(root, "program_version", PROGRAM_VERSION);
     char *commit = git_commit();
     cJSON_AddStringToObject(root, "git_commit", commit);
@@ -1300,6 +1465,17 @@ int main(int argc, char **argv) {
     cJSON_AddNumberToObject(config, "threads_used", omp_get_max_threads());
     cJSON_AddNumberToObject(config, "world_size", dist.world_size);
     cJSON_AddNumberToObject(config, "generation_batch", ev.gen_batch);
+    // which implementation computed the model's outputs, and how close its decisions came to ties
+    cJSON *backend = cJSON_AddObjectToObject(root, "backend");
+    cJSON_AddStringToObject(backend, "name", ev.backend->name);
+    cJSON_AddStringToObject(backend, "device", ev.backend->device);
+    cJSON_AddStringToObject(backend, "precision", ev.backend->precision);
+    cJSON *ties = cJSON_AddObjectToObject(backend, "near_ties");
+    cJSON_AddNumberToObject(ties, "relative_margin_below", NEAR_TIE_RELATIVE);
+    cJSON_AddNumberToObject(ties, "teacher_forced_positions", (double)ev.tf_positions);
+    cJSON_AddNumberToObject(ties, "teacher_forced", (double)ev.tf_near_ties);
+    cJSON_AddNumberToObject(ties, "id_probe_positions", (double)ev.id_positions);
+    cJSON_AddNumberToObject(ties, "id_probe", (double)ev.id_near_ties);
     cJSON *ks = cJSON_AddArrayToObject(root, "context_lengths");
     for (int i = 0; i < ev.num_ks; i++) cJSON_AddItemToArray(ks, cJSON_CreateNumber(ev.ks[i]));
     cJSON_AddItemToObject(root, "skipped_context_lengths", ev.skipped);
@@ -1377,7 +1553,7 @@ int main(int argc, char **argv) {
         free(ev.audit[s]);
         shard_free(&ev.shards[s]);
     }
-    gpt2_infer_free(&ev.infer);
+    ev.backend->free(ev.backend);
     tfidf_free(ev.tfidf);
     tokenizer_free(ev.tokenizer);
     gpt2_free(&ev.model);

@@ -21,6 +21,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "llmc/dist_nccl.cuh"
 #include "llmc/gpt2_cuda.cuh"
 
 extern "C" {
@@ -37,15 +38,23 @@ extern "C" {
 }
 
 static const char *DESCRIPTION =
-    "Train GPT-2 on one GPU on memlens shards: every row is one example from its first token.\n"
+    "Train GPT-2 on one GPU, or on one GPU per rank (NCCL), on memlens shards: every row is one example\n"
+    "from its first token.\n"
     "Fine-tune a pretrained model (--model_name gpt2) or train from scratch (--model_name d2..d48, or\n"
     "--layers/--channels/--heads). Kill it at any moment and --resume gives bitwise the same model.bin.\n"
-    "GPU flag (besides those below):\n"
-    "  --precision bf16|fp32    bf16 mixed precision (default) or full fp32 for checking";
+    "Several GPUs: mpirun -np N train_gpt2cu ..., or srun train_gpt2cu ... (with PMI); without MPI, any\n"
+    "launcher that sets SLURM_PROCID/SLURM_NTASKS or MEMLENS_RANK/MEMLENS_WORLD_SIZE, with --nccl_init file:/tcp:.\n"
+    "GPU flags (besides those below):\n"
+    "  --precision bf16|fp32    bf16 mixed precision (default) or full fp32 for checking\n"
+    "  --nccl_init METHOD       how the ranks share the NCCL id: mpi (default), file:/shared/dir/nccl_id\n"
+    "                           (a path every node sees) or tcp:HOST:PORT (HOST: rank 0's node)\n"
+    "  --gpu N                  this rank's GPU on its node (default: the local rank's, or the only one visible)";
 
 // The ranks of a data-parallel run (mpirun -np N): world_size 1 when run alone. Every rank reads
 // the same global batches and trains on its slice of each; rank 0 alone writes files and output.
 static Dist dist;
+// GPU: the NCCL communicator of the ranks (llmc/dist_nccl.cuh); every collective goes through it.
+static DistNccl nccl;
 
 // ---------------------------------------------------------------------------------------------
 // Model: where the starting weights come from.
@@ -266,7 +275,7 @@ static double validation_loss(GPT2Cuda *model, DataLoader *val, size_t n) {
         gpt2cu_forward(model, val->inputs, val->targets, rows, val->T);
         weighted += (double)model->mean_loss * rows;
     }
-    dist_allreduce_sum_double(&dist, &weighted, 1, "validation loss");
+    dist_gpu_allreduce_sum_double(&nccl, &weighted, 1, "validation loss");
     return weighted / (double)n;
 }
 
@@ -428,7 +437,9 @@ int main(int argc, char **argv) {
     set_program_name(argv[0]);
     // A file-size limit (ulimit -f) must surface as a write error (EFBIG) we can report, not kill us.
     signal(SIGXFSZ, SIG_IGN);
-    dist_init(&dist, &argc, &argv);
+    // GPU: --nccl_init decides how the ranks meet: through MPI, or without it (file / TCP rendezvous).
+    DistGpuFlags gpu_flags = dist_gpu_take_flags(&argc, argv);
+    dist_gpu_launch(&dist, &argc, &argv, &gpu_flags);
     Precision precision = take_precision_flag(&argc, argv);
     TrainArgs args;
     train_args_parse(&args, argc, argv, DESCRIPTION);
@@ -449,8 +460,11 @@ int main(int argc, char **argv) {
     if (train_args_was_set(&args, "tokenizer") && !file_exists(args.tokenizer))
         die("--tokenizer %s: no such file (run `make vocab`, or leave the flag out)", args.tokenizer);
 
-    // GPU: there must be one, new enough, before the model is read.
-    cudaDeviceProp gpu = gpu_check_device(precision);
+    // GPU: this rank's GPU (the local rank's unless --gpu says), new enough, before the model is
+    // read; then the communicator of the ranks.
+    int device = dist_gpu_pick_device(&dist, gpu_flags.gpu);
+    cudaDeviceProp gpu = gpu_check_device_at(precision, device);
+    dist_gpu_setup(&nccl, &dist, &gpu_flags, device);
 
     GPT2 model;  // host copy: checkpoints are read into it and written from it
     ModelOrigin origin;
@@ -501,7 +515,7 @@ int main(int argc, char **argv) {
         lock_output_dir(args.output_dir);
         remove_stale_temp_files(args.output_dir);
     }
-    dist_barrier(&dist, "output directory setup");
+    dist_gpu_barrier(&nccl, "output directory setup");
     char *log_path = join_path(args.output_dir, "train_log.jsonl");
     char *config_path = join_path(args.output_dir, "config.json");
     char *final_path = join_path(args.output_dir, "model.bin");
@@ -522,7 +536,7 @@ int main(int argc, char **argv) {
         resume_seconds = now_seconds() - resume_start;
         // Every rank reads the checkpoint itself, so every rank must see the same one.
         int64_t rank0_resumed_from = resumed_from;
-        dist_broadcast(&dist, &rank0_resumed_from, sizeof rank0_resumed_from, 0, "resume step");
+        dist_gpu_broadcast(&nccl, &rank0_resumed_from, sizeof rank0_resumed_from, 0, "resume step");
         if (rank0_resumed_from != resumed_from)
             dist_abort(&dist, "--resume: this rank found the checkpoint of step %lld, rank 0 that of step %lld (put --output_dir "
                        "on a file system every node sees)", (long long)resumed_from, (long long)rank0_resumed_from);
@@ -615,15 +629,12 @@ int main(int argc, char **argv) {
             gpt2cu_backward(&gmodel, share);
             loss += gmodel.mean_loss * share;
         }
-        if (dist.world_size > 1) {
+        if (nccl.active) {
             // Each rank's gradient is already weighted by its share of the step: the sum is the mean.
-            if (model.grads_pending_zero) {  // this rank had no rows: its part is zero
-                memset(model.grads_memory, 0, model.num_parameters * sizeof(float));
-                model.grads_pending_zero = 0;
-            }
-            dist_allreduce_sum_float(&dist, model.grads_memory, model.num_parameters, "gradients");
+            // GPU: summed on the device; a rank that had no rows adds the zeros of gpt2cu_zero_grad.
+            dist_gpu_allreduce_sum_float(&nccl, gmodel.grads, gmodel.num_parameters, gmodel.stream, "gradients");
             double loss_sum = loss;
-            dist_allreduce_sum_double(&dist, &loss_sum, 1, "training loss");
+            dist_gpu_allreduce_sum_double(&nccl, &loss_sum, 1, "training loss");
             loss = (float)loss_sum;
         }
         if (!isfinite(loss))
@@ -693,7 +704,7 @@ int main(int argc, char **argv) {
     test_kill_point("before_final_model", plan.total_steps);
     gpt2cu_download_params(&gmodel, &model);
     if (!dist_is_main(&dist)) {  // rank 0 writes the model; the others only wait for it to finish
-        dist_finalize(&dist);
+        dist_gpu_finalize(&nccl);
         return 0;
     }
     if (save_model_file(&model, final_path, args.save_bf16, plan.total_steps) != 0)
@@ -728,6 +739,6 @@ int main(int argc, char **argv) {
     gpt2_free(&model);
     dataloader_free(&train);
     if (val) dataloader_free(val);
-    dist_finalize(&dist);
+    dist_gpu_finalize(&nccl);
     return 0;
 }

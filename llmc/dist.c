@@ -72,6 +72,12 @@ static double read_timeout(void) {
     return v;
 }
 
+void dist_init_env(Dist *d) {
+    memset(d, 0, sizeof *d);
+    read_launcher_env(d);
+    d->timeout_seconds = read_timeout();
+}
+
 void dist_abort(Dist *d, const char *fmt, ...) {
     char message[1024];
     va_list ap;

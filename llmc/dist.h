@@ -22,7 +22,8 @@
 // traffic is that of a ring all-reduce: 2 (W-1)/W of the buffer in and out of each rank.
 //
 // ---------------------------------------------------------------------------------------------
-// Notes for the CUDA trainer (NCCL; not built or tested on this CPU-only machine).
+// Notes for the CUDA trainer: implemented in llmc/dist_nccl.cuh + llmc/rendezvous.h (the file
+// rendezvous carries a job tag; tcp: is --nccl_init tcp:HOST:PORT), except ZeRO-1, not done.
 //   Setup, with MPI: dist_init(); rank 0 calls ncclGetUniqueId(&id); dist_broadcast(&d, &id,
 //     sizeof id, 0); cudaSetDevice(d.local_rank); ncclCommInitRank(&comm, d.world_size, id, d.rank).
 //   Setup, without MPI (srun without PMI, or a plain launcher): the rank, world size and local rank
@@ -67,6 +68,10 @@ typedef struct {
 // and check that it agrees. Dies with one line when the environment is inconsistent, when an
 // MPI-less build is launched as several ranks, or when MEMLENS_DIST_TIMEOUT is not a number > 0.
 void dist_init(Dist *d, int *argc, char ***argv);
+// The same reading of the environment, without MPI in any build (using_mpi stays 0, so the
+// collectives below are the identity): for train_gpt2cu --nccl_init file:/tcp:, whose ranks meet
+// through llmc/rendezvous.h and move data with NCCL only. Dies like dist_init on a bad environment.
+void dist_init_env(Dist *d);
 void dist_finalize(Dist *d);
 static inline int dist_is_main(const Dist *d) { return d->rank == 0; }
 

@@ -544,21 +544,25 @@ static void gpt2cu_free(GPT2Cuda *m) {
     memset(m, 0, sizeof *m);
 }
 
-// The GPU in use must exist and be new enough (bf16 tensor cores: compute capability 8.0+).
-// Dies with one line otherwise; returns the device's properties.
-static cudaDeviceProp gpu_check_device(Precision precision) {
+// GPU `device` must exist and be new enough (bf16 tensor cores: compute capability 8.0+); it
+// becomes the current device. Dies with one line otherwise; returns the device's properties.
+static cudaDeviceProp gpu_check_device_at(Precision precision, int device) {
     int count = 0;
     cudaError_t err = cudaGetDeviceCount(&count);
     if (err != cudaSuccess || count == 0)
         die("no CUDA GPU found (%s); run the CPU trainer train_gpt2 instead, or check the driver with nvidia-smi",
             err != cudaSuccess ? cudaGetErrorString(err) : "0 devices");
+    if (device < 0 || device >= count) die("GPU %d does not exist: %d visible (0..%d)", device, count, count - 1);
     cudaDeviceProp prop;
-    cuda_check(cudaGetDeviceProperties(&prop, 0));
+    cuda_check(cudaGetDeviceProperties(&prop, device));
     if (prop.major < 8)
         die("GPU %s has compute capability %d.%d; this trainer needs 8.0 or newer (Ampere, Hopper)%s", prop.name,
             prop.major, prop.minor, precision == PRECISION_BF16 ? " for bf16" : "");
-    cuda_check(cudaSetDevice(0));
+    cuda_check(cudaSetDevice(device));
     return prop;
 }
+
+// The first GPU (one-GPU programs).
+static cudaDeviceProp gpu_check_device(Precision precision) { return gpu_check_device_at(precision, 0); }
 
 #endif

@@ -11,6 +11,36 @@ else fail "build/tests/test_dist_unit is not built (run make unit-tests)"; fi
 if [ -x build/tests/asan/test_dist_unit ]; then check "one process under ASan+UBSan" build/tests/asan/test_dist_unit
 else fail "build/tests/asan/test_dist_unit is not built (run make asan-tests)"; fi
 
+# The rendezvous of train_gpt2cu --nccl_init file:/tcp: (llmc/rendezvous.c): forked ranks meet
+# through a file and a TCP port; deadlines, stale files of other jobs, mismatched world sizes.
+if [ -x build/tests/test_rendezvous ]; then check "rendezvous: ranks meet by file and by TCP; every failure is bounded" build/tests/test_rendezvous
+else fail "build/tests/test_rendezvous is not built (run make unit-tests)"; fi
+if [ -x build/tests/asan/test_rendezvous ]; then check "rendezvous under ASan+UBSan" build/tests/asan/test_rendezvous
+else fail "build/tests/asan/test_rendezvous is not built (run make asan-tests)"; fi
+# train_gpt2cu's launch flags are checked before any GPU work, so on every machine.
+if [ -x ./train_gpt2cu ] && mkdir -p "$TMP/cu" && cp ./train_gpt2cu "$TMP/cu/"; then
+  CU=$TMP/cu/train_gpt2cu
+  expect_error "train_gpt2cu: an unknown --nccl_init is one line naming the choices" \
+    '^train_gpt2cu: error: --nccl_init nfs:/x: .*use file:/shared/dir/nccl_id or tcp:HOST:PORT' "$CU" --nccl_init nfs:/x
+  expect_error "train_gpt2cu: a --nccl_init port out of range" "^train_gpt2cu: error: --nccl_init tcp:node1:0: the port" \
+    "$CU" --nccl_init tcp:node1:0
+  expect_error "train_gpt2cu: a bad --gpu" '^train_gpt2cu: error: --gpu -1: not a GPU number' "$CU" --gpu -1
+  # --nccl_init file:/tcp: reads the ranks from the environment without MPI (checked like dist_init).
+  expect_error "train_gpt2cu --nccl_init file: checks the launcher's environment" \
+    'MEMLENS_RANK=5 and MEMLENS_WORLD_SIZE=2 do not make a valid rank' \
+    env MEMLENS_WORLD_SIZE=2 MEMLENS_RANK=5 "$CU" --nccl_init "file:$TMP/nccl_id"
+  if ! have_gpu; then  # no MPI involved: it gets as far as looking for the GPU
+    $PY -c 'import struct, sys; open(sys.argv[1], "wb").write(struct.pack("<256i", 20240520, 1, 66, 33, *[0] * 252) + struct.pack("<66H", *[50256] + [7] * 32 + [50256] + [9] * 32))' "$TMP/cu/train.bin"
+    expect_error "train_gpt2cu --nccl_init tcp: as rank 1 of 2 needs no MPI" '^train_gpt2cu: error: no CUDA GPU found' \
+      env MEMLENS_WORLD_SIZE=2 MEMLENS_RANK=1 "$CU" --nccl_init tcp:127.0.0.1:29500 --model_name d2 --train_file "$TMP/cu/train.bin" --validation_file none \
+      --output_dir "$TMP/cu/out"
+  fi
+  if ldd "$CU" | grep -q libmpi; then
+    expect_error "train_gpt2cu: ranks from MEMLENS_* without --nccl_init need an MPI launcher" \
+      'rank 0 of 2 by MEMLENS_\* variables, but MPI sees a single process' env MEMLENS_WORLD_SIZE=2 MEMLENS_RANK=0 "$CU"
+  fi
+fi
+
 if ! command -v mpirun > /dev/null; then skip "mpirun not found (make deps installs openmpi-bin)"; exit 0; fi
 if [ ! -x ./train_gpt2 ]; then fail "train_gpt2 is not built (run make)"; exit 0; fi
 if ! ldd ./train_gpt2 | grep -q libmpi; then skip "train_gpt2 was built without MPI (install libopenmpi-dev, make clean all)"; exit 0; fi

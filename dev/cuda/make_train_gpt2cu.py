@@ -57,14 +57,21 @@ static Precision take_precision_flag(int *argc, char **argv) {
 # (CPU text, GPU text), applied in order; each CPU text must occur exactly once.
 EDITS = [
     (HEADER_CPU, HEADER_GPU),
-    ('#include "llmc/adamw.h"\n', '#include "llmc/gpt2_cuda.cuh"\n\nextern "C" {\n#include "llmc/adamw.h"\n'),
+    ('#include "llmc/adamw.h"\n',
+     '#include "llmc/dist_nccl.cuh"\n#include "llmc/gpt2_cuda.cuh"\n\nextern "C" {\n#include "llmc/adamw.h"\n'),
     ('#include "llmc/utils.h"\n', '#include "llmc/utils.h"\n}\n'),
     ('"Train GPT-2 on the CPU (fp32) on memlens shards: every row is one example from its first token.\\n"',
-     '"Train GPT-2 on one GPU on memlens shards: every row is one example from its first token.\\n"'),
+     '"Train GPT-2 on one GPU, or on one GPU per rank (NCCL), on memlens shards: every row is one example\\n"\n'
+     '    "from its first token.\\n"'),
     ('--resume gives bitwise the same model.bin.";',
      '--resume gives bitwise the same model.bin.\\n"\n'
-     '    "GPU flag (besides those below):\\n"\n'
-     '    "  --precision bf16|fp32    bf16 mixed precision (default) or full fp32 for checking";'),
+     '    "Several GPUs: mpirun -np N train_gpt2cu ..., or srun train_gpt2cu ... (with PMI); without MPI, any\\n"\n'
+     '    "launcher that sets SLURM_PROCID/SLURM_NTASKS or MEMLENS_RANK/MEMLENS_WORLD_SIZE, with --nccl_init file:/tcp:.\\n"\n'
+     '    "GPU flags (besides those below):\\n"\n'
+     '    "  --precision bf16|fp32    bf16 mixed precision (default) or full fp32 for checking\\n"\n'
+     '    "  --nccl_init METHOD       how the ranks share the NCCL id: mpi (default), file:/shared/dir/nccl_id\\n"\n'
+     '    "                           (a path every node sees) or tcp:HOST:PORT (HOST: rank 0\'s node)\\n"\n'
+     '    "  --gpu N                  this rank\'s GPU on its node (default: the local rank\'s, or the only one visible)";'),
     ('static char *run_identity(const TrainArgs *a, const GPT2 *model, const ModelOrigin *origin, const TrainPlan *p) {\n'
      '    cJSON *id = cJSON_CreateObject();\n',
      'static char *run_identity(const TrainArgs *a, const GPT2 *model, const ModelOrigin *origin, const TrainPlan *p,\n'
@@ -80,6 +87,10 @@ EDITS = [
      '    cJSON_AddNumberToObject(t, "threads", threads);\n'
      '    cJSON_AddStringToObject(t, "precision", precision == PRECISION_BF16 ? "bf16" : "fp32");\n'
      '    cJSON_AddStringToObject(t, "gpu", gpu->name);\n'),
+    ('static Dist dist;\n',
+     'static Dist dist;\n'
+     '// GPU: the NCCL communicator of the ranks (llmc/dist_nccl.cuh); every collective goes through it.\n'
+     'static DistNccl nccl;\n'),
     ('static double validation_loss(GPT2 *model, DataLoader *val, size_t n) {',
      'static double validation_loss(GPT2Cuda *model, DataLoader *val, size_t n) {'),
     ('        gpt2_forward(model, val->inputs, val->targets, rows, val->T);',
@@ -89,12 +100,19 @@ EDITS = [
     ('// ---------------------------------------------------------------------------------------------\n\nint main(',
      '// ---------------------------------------------------------------------------------------------\n\n' + TAKE_PRECISION +
      '// ---------------------------------------------------------------------------------------------\n\nint main('),
+    ('    dist_init(&dist, &argc, &argv);\n',
+     '    // GPU: --nccl_init decides how the ranks meet: through MPI, or without it (file / TCP rendezvous).\n'
+     '    DistGpuFlags gpu_flags = dist_gpu_take_flags(&argc, argv);\n'
+     '    dist_gpu_launch(&dist, &argc, &argv, &gpu_flags);\n'),
     ('    TrainArgs args;\n    train_args_parse(&args, argc, argv, DESCRIPTION);',
      '    Precision precision = take_precision_flag(&argc, argv);\n'
      '    TrainArgs args;\n    train_args_parse(&args, argc, argv, DESCRIPTION);'),
     ('    GPT2 model;\n',
-     '    // GPU: there must be one, new enough, before the model is read.\n'
-     '    cudaDeviceProp gpu = gpu_check_device(precision);\n\n'
+     '    // GPU: this rank\'s GPU (the local rank\'s unless --gpu says), new enough, before the model is\n'
+     '    // read; then the communicator of the ranks.\n'
+     '    int device = dist_gpu_pick_device(&dist, gpu_flags.gpu);\n'
+     '    cudaDeviceProp gpu = gpu_check_device_at(precision, device);\n'
+     '    dist_gpu_setup(&nccl, &dist, &gpu_flags, device);\n\n'
      '    GPT2 model;  // host copy: checkpoints are read into it and written from it\n'),
     ('    AdamW opt;\n',
      '    // GPU: allocate everything now (an out-of-memory error names the batch size that fits) and\n'
@@ -125,6 +143,17 @@ EDITS = [
      '            gpt2cu_forward(&gmodel, train.inputs, train.targets, rows, plan.T);'),
     ('            gpt2_backward(&model, share);\n            loss += model.mean_loss * share;',
      '            gpt2cu_backward(&gmodel, share);\n            loss += gmodel.mean_loss * share;'),
+    ('        if (dist.world_size > 1) {\n'
+     '            // Each rank\'s gradient is already weighted by its share of the step: the sum is the mean.\n'
+     '            if (model.grads_pending_zero) {  // this rank had no rows: its part is zero\n'
+     '                memset(model.grads_memory, 0, model.num_parameters * sizeof(float));\n'
+     '                model.grads_pending_zero = 0;\n'
+     '            }\n'
+     '            dist_allreduce_sum_float(&dist, model.grads_memory, model.num_parameters, "gradients");\n',
+     '        if (nccl.active) {\n'
+     '            // Each rank\'s gradient is already weighted by its share of the step: the sum is the mean.\n'
+     '            // GPU: summed on the device; a rank that had no rows adds the zeros of gpt2cu_zero_grad.\n'
+     '            dist_gpu_allreduce_sum_float(&nccl, gmodel.grads, gmodel.num_parameters, gmodel.stream, "gradients");\n'),
     ('        float grad_norm = adamw_step(&opt, &model, &hyper);', '        float grad_norm = gpt2cu_adamw_step(&gmodel, &hyper);'),
     ('            last_val = validation_loss(&model, val, val_examples);', '            last_val = validation_loss(&gmodel, val, val_examples);'),
     ('        last_val = validation_loss(&model, val, val_examples);', '        last_val = validation_loss(&gmodel, val, val_examples);'),
@@ -138,6 +167,17 @@ EDITS = [
 ]
 
 
+# Every remaining collective of the CPU trainer (MPI on host buffers) becomes its NCCL twin, so
+# that the ranks of train_gpt2cu need no MPI at all with --nccl_init file:/tcp:. (CPU call, GPU
+# call): each must occur at least once.
+COLLECTIVES = [
+    ('dist_allreduce_sum_double(&dist, ', 'dist_gpu_allreduce_sum_double(&nccl, '),
+    ('dist_broadcast(&dist, ', 'dist_gpu_broadcast(&nccl, '),
+    ('dist_barrier(&dist, ', 'dist_gpu_barrier(&nccl, '),
+    ('dist_finalize(&dist)', 'dist_gpu_finalize(&nccl)'),
+]
+
+
 def generate(cpu):
     out = cpu
     for i, (old, new) in enumerate(EDITS):
@@ -146,6 +186,16 @@ def generate(cpu):
             sys.exit("make_train_gpt2cu: edit %d expects its CPU text exactly once in train_gpt2.c, found %d:\n%s"
                      % (i, n, old[:200]))
         out = out.replace(old, new)
+    for old, new in COLLECTIVES:
+        if old not in out:
+            sys.exit("make_train_gpt2cu: train_gpt2.c no longer calls %s (update COLLECTIVES here)" % old.strip())
+        out = out.replace(old, new)
+    # A host collective left over would sum nothing (no MPI with --nccl_init file:/tcp:) or the
+    # host copy of the model: every one must have an NCCL twin.
+    leftover = re.findall(r"\bdist_(?:allreduce_\w+|broadcast|barrier|gather_bytes|finalize)\(", out)
+    if leftover:
+        sys.exit("make_train_gpt2cu: train_gpt2.c has collectives with no NCCL twin: %s (add them to COLLECTIVES)"
+                 % ", ".join(sorted(set(leftover))))
     # A CPU model call left over (a new code path in train_gpt2.c) would silently train the host
     # copy: every one must have been swapped for its gpt2cu_ twin.
     leftover = re.findall(r"\b(?:gpt2_forward|gpt2_forward_positions|gpt2_backward|gpt2_zero_grad|gpt2_grad_norm|"

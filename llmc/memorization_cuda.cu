@@ -1,0 +1,747 @@
+// The GPU backend of the memorization evaluator (llmc/eval_backend.h), linked into
+// test_memorizationcu. Inference only, in fp32 throughout (cuBLASLt with CUBLAS_COMPUTE_32F, no
+// TF32; fp32 attention), so every argmax equals the CPU evaluator's except where the top two
+// logits tie to within fp32 rounding (the driver counts those positions, see NEAR_TIE_RELATIVE).
+//
+// It reuses the trainer's kernels (matmul.cuh, layernorm.cuh, gelu.cuh, attention.cuh) and adds
+// what inference needs:
+//   - tokens at arbitrary positions (the ID probe and exposure feed tokens where they were in
+//     training), one encoder kernel;
+//   - a KV cache (L, rows, len, C) for keys and values, written by the prefill and by each decode
+//     step, and an attention kernel for a few new queries per row against the cache;
+//   - the classifier in row chunks with an argmax / top-2 margin / NLL kernel, so that only a few
+//     numbers per position leave the GPU, never the (rows, Vp) logits;
+//   - greedy decoding that keeps the chosen tokens on the device between steps.
+// Nothing here keeps activations for a backward pass: one layer's scratch is reused by every layer.
+// Every reduction has a fixed order and there are no atomics, so two runs give the same bits.
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <vector>
+
+#include "cuda_common.cuh"
+#include "attention.cuh"
+#include "gelu.cuh"
+#include "layernorm.cuh"
+#include "matmul.cuh"
+
+extern "C" {
+#include "eval_backend.h"
+}
+
+#define LOGIT_ROWS 2048       // rows of logits computed at once: 2048 x 50304 x 4 B = 412 MB
+#define STATS_THREADS 256     // threads per row of the argmax / NLL kernel
+#define DECODE_THREADS 128    // threads per (query, head) of the cache attention
+
+// ---------------------------------------------------------------------------------------------
+// Kernels.
+
+// x (N,C) = wte[tokens[i]] + wpe[positions[i]]: the encoder at the positions the caller gives.
+__global__ void encode_at_positions_kernel(float *x, const int *tokens, const int *positions, const float *wte,
+                                           const float *wpe, long long N, int C) {
+    long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= N * C) return;
+    long long i = idx / C;
+    int c = (int)(idx % C);
+    x[idx] = wte[(long long)tokens[i] * C + c] + wpe[(long long)positions[i] * C + c];
+}
+
+// Keys and values of the B*S new tokens (qkv (B,S,3C)) into one layer's cache slab (rows, len, C):
+// token s of row b goes to cache row row0 + b, slot past + s.
+__global__ void kv_write_kernel(float *kc, float *vc, const float *qkv, int B, int S, int C, int row0, int past, int len) {
+    long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= (long long)B * S * C) return;
+    long long bs = idx / C;
+    int c = (int)(idx % C), b = (int)(bs / S), s = (int)(bs % S);
+    long long dst = ((long long)(row0 + b) * len + past + s) * C + c;
+    kc[dst] = qkv[bs * 3 * C + C + c];
+    vc[dst] = qkv[bs * 3 * C + 2 * C + c];
+}
+
+// Fixed-order tree reduction over the block (blockDim a power of two); every thread gets the result.
+template <typename T, typename Op>
+__device__ T block_reduce(T v, T *scratch, Op op) {
+    scratch[threadIdx.x] = v;
+    __syncthreads();
+    for (int stride = blockDim.x / 2; stride > 0; stride >>= 1) {
+        if (threadIdx.x < stride) scratch[threadIdx.x] = op(scratch[threadIdx.x], scratch[threadIdx.x + stride]);
+        __syncthreads();
+    }
+    T result = scratch[0];
+    __syncthreads();  // scratch is reused by the caller's next reduction
+    return result;
+}
+struct MaxOp { __device__ float operator()(float a, float b) const { return fmaxf(a, b); } };
+struct SumOp { __device__ float operator()(float a, float b) const { return a + b; } };
+struct SumOpD { __device__ double operator()(double a, double b) const { return a + b; } };
+
+// Attention of new queries against the KV cache. grid (B*S, NH), block DECODE_THREADS.
+// Query s of row b (qkv (B,S,3C)) attends to past + s + 1 keys:
+//   prefix_row < 0: all of them in cache row row0 + b, slots 0 .. past+s (the new keys were written
+//                   there first): decoding and appending to a cached context;
+//   prefix_row >= 0: slots 0 .. past-1 of cache row prefix_row (a context shared by every row),
+//                   then the row's own new keys 0..s straight from qkv: exposure candidates.
+// Shared memory: HS (query) + max_keys (weights) + DECODE_THREADS (reductions) floats.
+__global__ void __launch_bounds__(DECODE_THREADS)
+cache_attention_kernel(float *out, const float *qkv, const float *kc, const float *vc, int S, int C, int HS, int len,
+                       int row0, int past, int prefix_row, int max_keys, float scale) {
+    extern __shared__ float smem[];
+    float *q = smem, *w = smem + HS, *red = smem + HS + max_keys;
+    const int bs = blockIdx.x, h = blockIdx.y, b = bs / S, s = bs % S, tid = threadIdx.x;
+    const int n = past + s + 1;
+    const int n_cached = prefix_row < 0 ? n : past;
+    const long long crow = prefix_row < 0 ? row0 + b : prefix_row;
+    const float *ck = kc + crow * len * C + h * HS, *cv = vc + crow * len * C + h * HS;
+    const float *own_k = qkv + (long long)b * S * 3 * C + C + h * HS;  // own key j at own_k + j*3C
+    const float *own_v = own_k + C;
+    for (int d = tid; d < HS; d += blockDim.x) q[d] = qkv[(long long)bs * 3 * C + h * HS + d];
+    __syncthreads();
+    float local_max = -INFINITY;
+    for (int j = tid; j < n; j += blockDim.x) {
+        const float *k = j < n_cached ? ck + (long long)j * C : own_k + (long long)(j - n_cached) * 3 * C;
+        float dot = 0.0f;
+        for (int i = 0; i < HS; i++) dot += q[i] * k[i];
+        w[j] = dot * scale;
+        local_max = fmaxf(local_max, w[j]);
+    }
+    const float maxv = block_reduce(local_max, red, MaxOp());
+    float local_sum = 0.0f;
+    for (int j = tid; j < n; j += blockDim.x) {
+        float e = expf(w[j] - maxv);
+        w[j] = e;
+        local_sum += e;
+    }
+    const float inv = 1.0f / block_reduce(local_sum, red, SumOp());  // also orders the w[] writes before the reads below
+    // output: G = blockDim/HS groups of HS lanes; group g sums keys g, g+G, ...; groups added in order
+    const int G = blockDim.x / HS, d = tid % HS, g = tid / HS;
+    float acc = 0.0f;
+    if (g < G)
+        for (int j = g; j < n; j += G) {
+            const float *v = j < n_cached ? cv + (long long)j * C : own_v + (long long)(j - n_cached) * 3 * C;
+            acc += (w[j] * inv) * v[d];
+        }
+    red[tid] = acc;
+    __syncthreads();
+    if (g == 0) {
+        float total = 0.0f;
+        for (int gg = 0; gg < G; gg++) total += red[gg * HS + d];
+        out[(long long)bs * C + h * HS + d] = total;
+    }
+}
+
+// One block per row of logits (rows, Vp): the argmax over the first V (lowest id on ties), the
+// relative margin (top1 - top2) / max(1, |top1|), and with targets the NLL -log softmax[target]
+// (0 where target < 0). Outputs at index out0 + row.
+__global__ void __launch_bounds__(STATS_THREADS)
+row_stats_kernel(const float *logits, int V, int Vp, const int *targets, int *argmax, float *margin, float *nll, int out0) {
+    __shared__ float s1[STATS_THREADS], s2[STATS_THREADS];
+    __shared__ int si[STATS_THREADS];
+    __shared__ double sd[STATS_THREADS];
+    const int r = blockIdx.x, tid = threadIdx.x;
+    const float *row = logits + (long long)r * Vp;
+    float m1 = -INFINITY, m2 = -INFINITY;
+    int i1 = INT_MAX;
+    for (int v = tid; v < V; v += blockDim.x) {  // ascending ids: a later equal value is a runner-up
+        float x = row[v];
+        if (x > m1) { m2 = m1; m1 = x; i1 = v; }
+        else if (x > m2) m2 = x;
+    }
+    s1[tid] = m1; s2[tid] = m2; si[tid] = i1;
+    __syncthreads();
+    for (int stride = blockDim.x / 2; stride > 0; stride >>= 1) {
+        if (tid < stride) {
+            float a1 = s1[tid], a2 = s2[tid], b1 = s1[tid + stride], b2 = s2[tid + stride];
+            int ai = si[tid], bi = si[tid + stride];
+            if (b1 > a1 || (b1 == a1 && bi < ai)) { s1[tid] = b1; si[tid] = bi; s2[tid] = fmaxf(b2, a1); }
+            else { s2[tid] = fmaxf(a2, b1); }
+        }
+        __syncthreads();
+    }
+    const float top = s1[0], second = s2[0];
+    const int best = si[0];
+    if (tid == 0) {
+        argmax[out0 + r] = best == INT_MAX ? 0 : best;
+        margin[out0 + r] = (top - second) / fmaxf(1.0f, fabsf(top));
+    }
+    if (!targets) return;  // uniform across the block
+    const int target = targets[out0 + r];
+    double sum = 0.0;
+    for (int v = tid; v < V; v += blockDim.x) sum += exp((double)(row[v] - top));
+    sum = block_reduce(sum, sd, SumOpD());
+    if (tid == 0) nll[out0 + r] = target < 0 ? 0.0f : (float)(log(sum) - (double)(row[target] - top));
+}
+
+// dst (n,C) = src rows idx[i].
+__global__ void gather_rows_kernel(float *dst, const float *src, const int *idx, int n, int C) {
+    long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (e >= (long long)n * C) return;
+    long long i = e / C;
+    dst[e] = src[(long long)idx[i] * C + e % C];
+}
+
+// After decode step i: out[b][i] = the chosen token; it becomes row b's next input, at the next position.
+__global__ void feed_back_kernel(int *out, int *tokens, int *positions, const int *chosen, const int *base_position,
+                                 int B, int num_new, int i) {
+    int b = blockIdx.x * blockDim.x + threadIdx.x;
+    if (b >= B) return;
+    out[(long long)b * num_new + i] = chosen[b];
+    tokens[b] = chosen[b];
+    positions[b] = base_position[b] + i + 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The model on the device.
+
+struct KVCache {
+    float *k = nullptr, *v = nullptr;  // (L, rows, len, C)
+    int rows = 0, len = 0;
+};
+
+// A cuBLASLt matmul of one shape and alignment, set up once: matmul_forward (llmc/matmul.cuh)
+// builds its descriptors and asks for the heuristic on every call, which costs more than the
+// small matmuls of a decode step (about 50 per generated token for d12). Same descriptors, same
+// preferences, same first heuristic result as matmul_lt: the same algorithm, the same bits.
+struct MatmulPlan {
+    int m, n, k, has_bias;
+    uint32_t align_a, align_b, align_d;
+    cublasLtMatmulDesc_t desc;
+    cublasLtMatrixLayout_t la, lb, ld;
+    cublasLtMatmulAlgo_t algo;
+};
+
+struct GpuEval {
+    GPT2Config cfg;
+    int L, C, NH, HS, V, Vp, maxT;
+    float *params = nullptr;  // (P) fp32, llm.c order
+    float *wte, *wpe, *ln1w, *ln1b, *qkvw, *qkvb, *attprojw, *attprojb, *ln2w, *ln2b, *fcw, *fcb, *fcprojw, *fcprojb,
+        *lnfw, *lnfb;
+    MatmulContext mm;
+    std::vector<MatmulPlan> plans;
+    cudaStream_t stream;
+    size_t cap;  // token rows of the scratch below
+    float *x, *ln, *qkv, *atty, *proj, *fch, *mean, *rstd, *lse;  // (cap, C / 3C / 4C / 1 / NH)
+    float *sel;                                                    // (cap, C) gathered rows for logits
+    int *tokens, *positions, *idx, *targets, *argmax;              // (cap)
+    float *margin, *nll;                                           // (cap)
+    float *logits;                                                 // (LOGIT_ROWS, Vp)
+    KVCache gen, ctx;  // generation rows; one row holding an exposure context
+    int *gen_out = nullptr, *gen_base = nullptr;  // (gen.rows * max new tokens), (gen.rows)
+    size_t gen_out_cap = 0;
+};
+
+static void kv_alloc(KVCache *c, const GpuEval *g, int rows, int len, const char *what) {
+    size_t bytes = (size_t)g->L * rows * len * g->C * sizeof(float);
+    if (cudaMalloc(&c->k, bytes) != cudaSuccess || cudaMalloc(&c->v, bytes) != cudaSuccess)
+        die("out of GPU memory for the %s KV cache (%d rows x %d tokens, %.2f GiB; use fewer --num_examples or a smaller model)",
+            what, rows, len, 2.0 * bytes / 1073741824.0);
+    c->rows = rows;
+    c->len = len;
+}
+
+static void kv_free(KVCache *c) {
+    if (c->k) cuda_check(cudaFree(c->k));
+    if (c->v) cuda_check(cudaFree(c->v));
+    c->k = c->v = nullptr;
+    c->rows = c->len = 0;
+}
+
+// out (N,OC) = inp (N,C) . weight (OC,C)^T + bias (OC; may be NULL), fp32 with fp32 compute (no
+// TF32): matmul_forward<float>'s product, with the plan of its shape kept in g->plans.
+static void mm_forward(GpuEval *g, float *out, const float *inp, const float *weight, const float *bias, int N, int C, int OC) {
+    // column-major: out^T (OC,N) = weight (C,OC)^T . inp^T (C,N), as matmul_lt(m=OC, n=N, k=C, trans_a)
+    const int m = OC, n = N, k = C, has_bias = bias != NULL;
+    const uint32_t aa = pointer_alignment(weight), ab = pointer_alignment(inp), ad = pointer_alignment(out);
+    MatmulPlan *plan = NULL;
+    for (size_t i = 0; i < g->plans.size() && !plan; i++) {
+        MatmulPlan *p = &g->plans[i];
+        if (p->m == m && p->n == n && p->k == k && p->has_bias == has_bias && p->align_a == aa && p->align_b == ab && p->align_d == ad)
+            plan = p;
+    }
+    if (!plan) {
+        MatmulPlan p;
+        p.m = m; p.n = n; p.k = k; p.has_bias = has_bias; p.align_a = aa; p.align_b = ab; p.align_d = ad;
+        cublas_check(cublasLtMatmulDescCreate(&p.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+        cublasOperation_t op_t = CUBLAS_OP_T, op_n = CUBLAS_OP_N;
+        cublas_check(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &op_t, sizeof op_t));
+        cublas_check(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSB, &op_n, sizeof op_n));
+        if (has_bias) {
+            cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
+            cublas_check(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue));
+            cublas_check(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
+        }
+        cublas_check(cublasLtMatrixLayoutCreate(&p.la, CUDA_R_32F, k, m, k));
+        cublas_check(cublasLtMatrixLayoutCreate(&p.lb, CUDA_R_32F, k, n, k));
+        cublas_check(cublasLtMatrixLayoutCreate(&p.ld, CUDA_R_32F, m, n, m));
+        cublasLtMatmulPreference_t pref;
+        cublas_check(cublasLtMatmulPreferenceCreate(&pref));
+        size_t workspace = CUBLASLT_WORKSPACE_BYTES;
+        cublas_check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace, sizeof workspace));
+        uint32_t no_reduction = CUBLASLT_REDUCTION_SCHEME_NONE;  // no split-K: one fixed summation order
+        cublas_check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK, &no_reduction, sizeof no_reduction));
+        cublas_check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &aa, sizeof aa));
+        cublas_check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &ab, sizeof ab));
+        cublas_check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &ad, sizeof ad));
+        cublas_check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &ad, sizeof ad));
+        cublasLtMatmulHeuristicResult_t heuristic;
+        int found = 0;
+        cublas_check(cublasLtMatmulAlgoGetHeuristic(g->mm.handle, p.desc, p.la, p.lb, p.ld, p.ld, pref, 1, &heuristic, &found));
+        cublas_check(cublasLtMatmulPreferenceDestroy(pref));
+        if (found == 0) die("cuBLASLt has no algorithm for a %dx%dx%d fp32 matmul on this GPU", m, n, k);
+        p.algo = heuristic.algo;
+        g->plans.push_back(p);
+        plan = &g->plans.back();
+    }
+    if (has_bias)  // the descriptor is read when the matmul is enqueued: each call sets its own bias
+        cublas_check(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
+    const float alpha = 1.0f, beta = 0.0f;
+    cublas_check(cublasLtMatmul(g->mm.handle, plan->desc, &alpha, weight, plan->la, inp, plan->lb, &beta, out, plan->ld, out,
+                                plan->ld, &plan->algo, g->mm.workspace, CUBLASLT_WORKSPACE_BYTES, g->stream));
+}
+
+static void mm_plans_free(GpuEval *g) {
+    for (MatmulPlan &p : g->plans) {
+        cublas_check(cublasLtMatrixLayoutDestroy(p.la));
+        cublas_check(cublasLtMatrixLayoutDestroy(p.lb));
+        cublas_check(cublasLtMatrixLayoutDestroy(p.ld));
+        cublas_check(cublasLtMatmulDescDestroy(p.desc));
+    }
+    g->plans.clear();
+}
+
+// Runs N = B*S tokens (g->tokens, g->positions, already on the device) through the model and
+// leaves the final LayerNorm of every token in g->ln (N, C).
+//   cache NULL: each row is causal on its own S tokens (past must be 0).
+//   cache, prefix_row < 0: the new keys/values go to cache rows row0 + b at slots past + s, and each
+//     query sees its row's slots 0 .. past+s (prefill when past == 0, decoding after).
+//   cache, prefix_row >= 0: nothing is written; each query sees slots 0 .. past-1 of cache row
+//     prefix_row, then its own row's new tokens 0..s.
+static void gpu_forward(GpuEval *g, int B, int S, KVCache *cache, int row0, int past, int prefix_row) {
+    const int C = g->C, NH = g->NH, HS = g->HS, L = g->L;
+    const long long N = (long long)B * S;
+    if ((size_t)N > g->cap) die("gpu_forward: %lld tokens exceed the scratch of %zu (internal error)", N, g->cap);
+    if (!cache && past != 0) die("gpu_forward: past tokens without a cache (internal error)");
+    cudaStream_t st = g->stream;
+    encode_at_positions_kernel<<<ceil_div(N * C, 256), 256, 0, st>>>(g->x, g->tokens, g->positions, g->wte, g->wpe, N, C);
+    cuda_check_launch();
+    const float scale = 1.0f / sqrtf((float)HS);
+    const int max_keys = past + S;
+    const size_t decode_smem = (size_t)(HS + max_keys + DECODE_THREADS) * sizeof(float);
+    // ln = LN1 of layer 0; later layers get theirs fused with the residual add that ends the layer before
+    fused_residual_layernorm_forward<float>(NULL, g->ln, g->mean, g->rstd, g->x, NULL, g->ln1w, g->ln1b, (int)N, C, st);
+    for (int l = 0; l < L; l++) {
+        mm_forward(g, g->qkv, g->ln, g->qkvw + (size_t)l * 3 * C * C, g->qkvb + (size_t)l * 3 * C, (int)N,
+                              C, 3 * C);
+        float *kc = cache ? cache->k + (size_t)l * cache->rows * cache->len * C : NULL;
+        float *vc = cache ? cache->v + (size_t)l * cache->rows * cache->len * C : NULL;
+        if (cache && prefix_row < 0) {
+            kv_write_kernel<<<ceil_div(N * C, 256), 256, 0, st>>>(kc, vc, g->qkv, B, S, C, row0, past, cache->len);
+            cuda_check_launch();
+        }
+        if (past == 0 && !(cache && prefix_row >= 0)) {
+            // a fresh causal pass over each row (the trainer's attention; it reads qkv, not the cache)
+            attention_forward<float>(g->atty, g->lse, g->qkv, B, S, C, NH, st);
+        } else {
+            dim3 grid((unsigned)N, (unsigned)NH);
+            cache_attention_kernel<<<grid, DECODE_THREADS, decode_smem, st>>>(g->atty, g->qkv, kc, vc, S, C, HS, cache->len,
+                                                                             row0, past, prefix_row, max_keys, scale);
+            cuda_check_launch();
+        }
+        mm_forward(g, g->proj, g->atty, g->attprojw + (size_t)l * C * C, g->attprojb + (size_t)l * C,
+                              (int)N, C, C);
+        // x = x + proj (in place: each element is read and written by the same thread), ln = LN2(x)
+        fused_residual_layernorm_forward<float>(g->x, g->ln, g->mean, g->rstd, g->x, g->proj, g->ln2w + (size_t)l * C,
+                                                g->ln2b + (size_t)l * C, (int)N, C, st);
+        mm_forward(g, g->fch, g->ln, g->fcw + (size_t)l * 4 * C * C, g->fcb + (size_t)l * 4 * C, (int)N, C,
+                              4 * C);
+        gelu_forward<float>(g->fch, g->fch, N * 4 * C, st);
+        mm_forward(g, g->proj, g->fch, g->fcprojw + (size_t)l * C * 4 * C, g->fcprojb + (size_t)l * C,
+                              (int)N, 4 * C, C);
+        if (l + 1 < L) {  // x += proj, ln = LN1 of layer l+1
+            fused_residual_layernorm_forward<float>(g->x, g->ln, g->mean, g->rstd, g->x, g->proj, g->ln1w + (size_t)(l + 1) * C,
+                                                    g->ln1b + (size_t)(l + 1) * C, (int)N, C, st);
+        } else {          // x += proj, ln = final LayerNorm
+            fused_residual_layernorm_forward<float>(g->x, g->ln, g->mean, g->rstd, g->x, g->proj, g->lnfw, g->lnfb, (int)N,
+                                                    C, st);
+        }
+    }
+}
+
+// Logits of n rows of g->ln (rows idx_host[i], or 0..n-1 when idx_host is NULL), LOGIT_ROWS at a
+// time, reduced to argmax / margin / NLL (targets_host NULL: no NLL) in g->argmax etc. at index
+// out0 + i. Copies them to the host arrays that are not NULL. Returns the last chunk's first row
+// index: g->logits then holds rows first .. n-1.
+static int gpu_outputs(GpuEval *g, int n, const int *idx_host, const int *targets_host, int out0, int *argmax_host,
+                       float *margin_host, float *nll_host) {
+    cudaStream_t st = g->stream;
+    const float *src = g->ln;
+    if (idx_host) {
+        cuda_check(cudaMemcpyAsync(g->idx, idx_host, (size_t)n * sizeof(int), cudaMemcpyHostToDevice, st));
+        gather_rows_kernel<<<ceil_div((long long)n * g->C, 256), 256, 0, st>>>(g->sel, g->ln, g->idx, n, g->C);
+        cuda_check_launch();
+        src = g->sel;
+    }
+    if (targets_host)
+        cuda_check(cudaMemcpyAsync(g->targets + out0, targets_host, (size_t)n * sizeof(int), cudaMemcpyHostToDevice, st));
+    int first = 0;
+    for (int r0 = 0; r0 < n; r0 += LOGIT_ROWS) {
+        int rows = n - r0 < LOGIT_ROWS ? n - r0 : LOGIT_ROWS;
+        first = r0;
+        mm_forward(g, g->logits, src + (size_t)r0 * g->C, g->wte, (float *)NULL, rows, g->C, g->Vp);
+        row_stats_kernel<<<rows, STATS_THREADS, 0, st>>>(g->logits, g->V, g->Vp, targets_host ? g->targets : NULL,
+                                                         g->argmax, g->margin, g->nll, out0 + r0);
+        cuda_check_launch();
+    }
+    if (argmax_host) cuda_check(cudaMemcpyAsync(argmax_host, g->argmax + out0, (size_t)n * sizeof(int), cudaMemcpyDeviceToHost, st));
+    if (margin_host) cuda_check(cudaMemcpyAsync(margin_host, g->margin + out0, (size_t)n * sizeof(float), cudaMemcpyDeviceToHost, st));
+    if (nll_host) cuda_check(cudaMemcpyAsync(nll_host, g->nll + out0, (size_t)n * sizeof(float), cudaMemcpyDeviceToHost, st));
+    // (host inputs above came from pageable memory: staged before the copy calls returned)
+    if (argmax_host || margin_host || nll_host) cuda_check(cudaStreamSynchronize(st));
+    return first;
+}
+
+static void upload_inputs(GpuEval *g, const int *tokens, const int *positions, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (tokens[i] < 0 || tokens[i] >= g->V) die("token id %d is outside the vocabulary [0, %d)", tokens[i], g->V);
+        if (positions[i] < 0 || positions[i] >= g->maxT)
+            die("position %d is outside the model's range [0, %d) (use shorter prompts or fewer new tokens)", positions[i], g->maxT);
+    }
+    cuda_check(cudaMemcpyAsync(g->tokens, tokens, n * sizeof(int), cudaMemcpyHostToDevice, g->stream));
+    cuda_check(cudaMemcpyAsync(g->positions, positions, n * sizeof(int), cudaMemcpyHostToDevice, g->stream));
+    cuda_check(cudaStreamSynchronize(g->stream));  // the host arrays may be temporaries of the caller
+}
+
+// Rows of S tokens that one pass of the scratch takes.
+static int rows_per_pass(const GpuEval *g, int S) {
+    size_t r = g->cap / (size_t)S;
+    return r < 1 ? 1 : (r > INT_MAX ? INT_MAX : (int)r);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The EvalBackend functions.
+
+static int cu_teacher_batch(EvalBackend *b, int T) { return rows_per_pass((GpuEval *)b->impl, T); }
+
+static void cu_teacher_forced(EvalBackend *b, const int *inputs, const int *targets, int B, int T, int *argmax, float *margin,
+                              float *nll) {
+    GpuEval *g = (GpuEval *)b->impl;
+    if ((size_t)T > g->cap) die("teacher-forced pass: %d tokens per row exceed the GPU scratch of %zu tokens", T, g->cap);
+    const int per = rows_per_pass(g, T);
+    std::vector<int> pos((size_t)per * T);
+    for (size_t i = 0; i < pos.size(); i++) pos[i] = (int)(i % T);  // positions 0..T-1, as in training
+    for (int r0 = 0; r0 < B; r0 += per) {
+        int rows = B - r0 < per ? B - r0 : per;
+        size_t off = (size_t)r0 * T, n = (size_t)rows * T;
+        upload_inputs(g, inputs + off, pos.data(), n);
+        gpu_forward(g, rows, T, NULL, 0, 0, -1);
+        gpu_outputs(g, (int)n, NULL, targets + off, 0, argmax + off, margin + off, nll + off);
+    }
+}
+
+static void cu_score_last(EvalBackend *b, const int *tokens, const int *positions, int B, int T, int n_last, int *argmax,
+                          float *margin) {
+    GpuEval *g = (GpuEval *)b->impl;
+    if (n_last < 1 || n_last > T) die("scoring: %d last positions of %d", n_last, T);
+    if ((size_t)T > g->cap) die("scoring: %d tokens per row exceed the GPU scratch of %zu tokens", T, g->cap);
+    const int per = rows_per_pass(g, T);
+    std::vector<int> idx((size_t)per * n_last);
+    for (int r0 = 0; r0 < B; r0 += per) {
+        int rows = B - r0 < per ? B - r0 : per;
+        upload_inputs(g, tokens + (size_t)r0 * T, positions + (size_t)r0 * T, (size_t)rows * T);
+        gpu_forward(g, rows, T, NULL, 0, 0, -1);
+        for (int r = 0; r < rows; r++)
+            for (int t = 0; t < n_last; t++) idx[(size_t)r * n_last + t] = r * T + T - n_last + t;
+        gpu_outputs(g, rows * n_last, idx.data(), NULL, 0, argmax + (size_t)r0 * n_last, margin + (size_t)r0 * n_last, NULL);
+    }
+}
+
+static void cu_greedy_generate(EvalBackend *b, const int *prompts, const int *positions, int B, int P, int num_new, int *out) {
+    GpuEval *g = (GpuEval *)b->impl;
+    if (B < 1 || B > g->gen.rows) die("generation: batch of %d rows, the cache holds %d", B, g->gen.rows);
+    if (P < 1 || num_new < 1) die("generation: prompt length %d and new tokens %d must be positive", P, num_new);
+    if (P + num_new - 1 > g->gen.len) die("generation: %d prompt + %d new tokens exceed the cache length %d", P, num_new, g->gen.len);
+    if ((size_t)P > g->cap) die("generation: a prompt of %d tokens exceeds the GPU scratch of %zu tokens", P, g->cap);
+    std::vector<int> pos((size_t)B * P), base(B);
+    for (int r = 0; r < B; r++) {
+        for (int j = 0; j < P; j++) pos[(size_t)r * P + j] = positions ? positions[(size_t)r * P + j] : j;
+        base[r] = pos[(size_t)r * P + P - 1];
+        // every input takes a position: the last one, that of new token num_new-2, is base + num_new - 1
+        if (base[r] + num_new - 1 >= g->maxT)
+            die("generation: position %d is outside the model's range [0, %d) (use shorter prompts or fewer new tokens)",
+                base[r] + num_new - 1, g->maxT);
+    }
+    size_t need = (size_t)B * num_new;
+    if (need > g->gen_out_cap) {
+        if (g->gen_out) cuda_check(cudaFree(g->gen_out));
+        cuda_check(cudaMalloc(&g->gen_out, need * sizeof(int)));
+        g->gen_out_cap = need;
+    }
+    cudaStream_t st = g->stream;
+    cuda_check(cudaMemcpyAsync(g->gen_base, base.data(), (size_t)B * sizeof(int), cudaMemcpyHostToDevice, st));
+    // prefill in row groups that fit the scratch; each leaves its rows' first new token in g->argmax
+    const int per = rows_per_pass(g, P);
+    std::vector<int> idx((size_t)per);
+    for (int r0 = 0; r0 < B; r0 += per) {
+        int rows = B - r0 < per ? B - r0 : per;
+        upload_inputs(g, prompts + (size_t)r0 * P, pos.data() + (size_t)r0 * P, (size_t)rows * P);
+        gpu_forward(g, rows, P, &g->gen, r0, 0, -1);
+        for (int r = 0; r < rows; r++) idx[r] = r * P + P - 1;
+        gpu_outputs(g, rows, idx.data(), NULL, r0, NULL, NULL, NULL);
+    }
+    // decode: the chosen tokens stay on the device; one row of B tokens per step
+    for (int i = 0;; i++) {
+        feed_back_kernel<<<ceil_div(B, 128), 128, 0, st>>>(g->gen_out, g->tokens, g->positions, g->argmax, g->gen_base, B,
+                                                          num_new, i);
+        cuda_check_launch();
+        if (i + 1 == num_new) break;
+        gpu_forward(g, B, 1, &g->gen, 0, P + i, -1);  // input: new token i at slot P + i
+        gpu_outputs(g, B, NULL, NULL, 0, NULL, NULL, NULL);
+    }
+    cuda_check(cudaMemcpyAsync(out, g->gen_out, need * sizeof(int), cudaMemcpyDeviceToHost, st));
+    cuda_check(cudaStreamSynchronize(st));
+}
+
+// Row r of the last chunk of logits gpu_outputs computed, to the host (Vp floats).
+static void download_logits_row(GpuEval *g, int r, float *out) {
+    cuda_check(cudaMemcpyAsync(out, g->logits + (size_t)r * g->Vp, (size_t)g->Vp * sizeof(float), cudaMemcpyDeviceToHost, g->stream));
+    cuda_check(cudaStreamSynchronize(g->stream));
+}
+
+// log softmax[target] of one row of logits, as llmc/exposure.c's first-token softmax computes it.
+static double host_log_prob(const float *logits, int V, int target) {
+    float maxv = logits[0];
+    for (int v = 1; v < V; v++) if (logits[v] > maxv) maxv = logits[v];
+    double sum = 0.0;
+    for (int v = 0; v < V; v++) sum += exp((double)(logits[v] - maxv));
+    return (double)(logits[target] - maxv) - log(sum);
+}
+
+// score_continuations of llmc/exposure.c on the GPU, step for step: the context once into the
+// one-row context cache, the tokens every candidate shares appended to it, then each candidate's
+// own tail (inputs: its tokens but its last) as one row attending to that cache, many rows a pass.
+static size_t cu_score_continuations(EvalBackend *b, int max_len, const int *context, const int *positions, int P,
+                                     const int *const *candidates, const int *lengths, int M, double *loglik) {
+    GpuEval *g = (GpuEval *)b->impl;
+    const int V = g->V, Vp = g->Vp, maxT = g->maxT;
+    if (M < 1 || P < 1) die("score_continuations: %d candidates and a context of %d must be positive", M, P);
+    if (g->ctx.len < max_len) {
+        kv_free(&g->ctx);
+        kv_alloc(&g->ctx, g, 1, max_len, "exposure");
+    }
+    int min_len = lengths[0], max_cand = lengths[0];
+    for (int i = 0; i < M; i++) {
+        if (lengths[i] < 1) die("score_continuations: candidate %d is empty", i);
+        if (lengths[i] < min_len) min_len = lengths[i];
+        if (lengths[i] > max_cand) max_cand = lengths[i];
+    }
+    if (P + max_cand > g->ctx.len) die("score_continuations: context %d + candidate %d tokens exceed the cache length %d", P, max_cand, g->ctx.len);
+    if ((size_t)P > g->cap) die("score_continuations: a context of %d tokens exceeds the GPU scratch of %zu tokens", P, g->cap);
+    int common = 0;  // shared leading tokens (at least one token of every candidate stays its own)
+    while (common < min_len - 1) {
+        int same = 1;
+        for (int i = 1; i < M && same; i++) same = candidates[i][common] == candidates[0][common];
+        if (!same) break;
+        common++;
+    }
+    std::vector<float> next((size_t)Vp);  // logits for the first token after what is cached
+    // 1. the context into the context cache
+    upload_inputs(g, context, positions, (size_t)P);
+    gpu_forward(g, 1, P, &g->ctx, 0, 0, -1);
+    int last = P - 1;
+    gpu_outputs(g, 1, &last, NULL, 0, NULL, NULL, NULL);  // one row: g->logits holds it
+    download_logits_row(g, 0, next.data());
+    const int first_position = positions[P - 1] + 1;
+    double shared = 0.0;
+    int past = P;
+    // 2. the shared tokens, appended to the context
+    if (common > 0) {
+        if (first_position + common - 1 >= maxT) {
+            for (int i = 0; i < M; i++) loglik[i] = NAN;
+            return (size_t)M;
+        }
+        shared = host_log_prob(next.data(), V, candidates[0][0]);
+        std::vector<int> tokens(common), pos(common), targets(common);
+        std::vector<float> nll(common);
+        for (int s = 0; s < common; s++) {
+            tokens[s] = candidates[0][s];
+            pos[s] = first_position + s;
+            targets[s] = s + 1 < common ? candidates[0][s + 1] : -1;
+        }
+        upload_inputs(g, tokens.data(), pos.data(), (size_t)common);
+        gpu_forward(g, 1, common, &g->ctx, 0, past, -1);
+        int first = gpu_outputs(g, common, NULL, targets.data(), 0, NULL, NULL, nll.data());
+        for (int s = 0; s + 1 < common; s++) shared -= (double)nll[s];
+        past += common;
+        download_logits_row(g, common - 1 - first, next.data());
+    }
+    // log-probability of each candidate's first own token: one softmax for all of them
+    std::vector<double> first_logprob((size_t)V);
+    {
+        float maxv = next[0];
+        for (int v = 1; v < V; v++) if (next[v] > maxv) maxv = next[v];
+        double sum = 0.0;
+        for (int v = 0; v < V; v++) sum += exp((double)(next[v] - maxv));
+        double log_sum = log(sum);
+        for (int v = 0; v < V; v++) first_logprob[v] = (double)(next[v] - maxv) - log_sum;
+    }
+    // 3. the tails: inputs are a candidate's own tokens but its last, many candidates per pass
+    const int tail_position = first_position + common;
+    const int S = max_cand - common - 1;  // inputs per row (shorter rows padded)
+    for (int i = 0; i < M; i++) loglik[i] = shared + first_logprob[candidates[i][common]];
+    if (S > 0) {
+        const int per = rows_per_pass(g, S);
+        std::vector<int> tokens, pos, idx, targets, owner;
+        std::vector<float> nll;
+        for (int start = 0; start < M; start += per) {
+            int rows = M - start < per ? M - start : per;
+            tokens.assign((size_t)rows * S, 0);
+            pos.assign((size_t)rows * S, 0);
+            idx.clear(); targets.clear(); owner.clear();
+            for (int r = 0; r < rows; r++) {
+                const int *c = candidates[start + r];
+                int own = lengths[start + r] - common - 1;
+                // inputs at positions the model lacks make the candidate unscorable: no logits for them
+                int real = tail_position + own - 1 >= maxT ? 0 : own;
+                for (int s = 0; s < S; s++) {
+                    // padding repeats the last real input; causal attention keeps it from the real ones
+                    tokens[(size_t)r * S + s] = c[common + (s < own ? s : own)];
+                    int at = tail_position + s;
+                    pos[(size_t)r * S + s] = at < maxT ? at : maxT - 1;
+                }
+                for (int s = 0; s < real; s++) {
+                    idx.push_back(r * S + s);
+                    targets.push_back(c[common + s + 1]);
+                    owner.push_back(start + r);
+                }
+            }
+            upload_inputs(g, tokens.data(), pos.data(), tokens.size());
+            gpu_forward(g, rows, S, &g->ctx, 0, past, 0);
+            if (!idx.empty()) {
+                nll.resize(idx.size());
+                gpu_outputs(g, (int)idx.size(), idx.data(), targets.data(), 0, NULL, NULL, nll.data());
+                for (size_t i = 0; i < idx.size(); i++) loglik[owner[i]] -= (double)nll[i];  // in token order per row
+            }
+            for (int r = 0; r < rows; r++) {
+                int own = lengths[start + r] - common - 1;
+                if (own > 0 && tail_position + own - 1 >= maxT) loglik[start + r] = NAN;
+            }
+        }
+    }
+    size_t unscorable = 0;
+    for (int i = 0; i < M; i++) unscorable += isnan(loglik[i]);
+    return unscorable;
+}
+
+static void cu_free(EvalBackend *b) {
+    GpuEval *g = (GpuEval *)b->impl;
+    cuda_check(cudaStreamSynchronize(g->stream));
+    kv_free(&g->gen);
+    kv_free(&g->ctx);
+    void *bufs[] = {g->params, g->x, g->ln, g->qkv, g->atty, g->proj, g->fch, g->mean, g->rstd, g->lse, g->sel,
+                    g->tokens, g->positions, g->idx, g->targets, g->argmax, g->margin, g->nll, g->logits, g->gen_base,
+                    g->gen_out};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+        if (bufs[i]) cuda_check(cudaFree(bufs[i]));
+    mm_plans_free(g);
+    matmul_context_free(&g->mm);
+    cuda_check(cudaStreamDestroy(g->stream));
+    delete g;
+    free(b);
+}
+
+extern "C" void eval_backend_cuda_check(void) {
+    int count = 0;
+    cudaError_t err = cudaGetDeviceCount(&count);
+    if (err != cudaSuccess || count == 0)
+        die("no CUDA GPU found (%s); run the CPU evaluator test_memorization instead, or check the driver with nvidia-smi",
+            err != cudaSuccess ? cudaGetErrorString(err) : "0 devices");
+}
+
+extern "C" EvalBackend *eval_backend_cuda_create(const GPT2 *model, int cache_len, int max_rows, int local_rank) {
+    eval_backend_cuda_check();
+    int count = 0, device;
+    cuda_check(cudaGetDeviceCount(&count));
+    device = (local_rank > 0 ? local_rank : 0) % count;
+    cuda_check(cudaSetDevice(device));
+    cudaDeviceProp prop;
+    cuda_check(cudaGetDeviceProperties(&prop, device));
+
+    GpuEval *g = new GpuEval();
+    g->cfg = model->config;
+    g->L = g->cfg.num_layers; g->C = g->cfg.channels; g->NH = g->cfg.num_heads; g->HS = g->C / g->NH;
+    g->V = g->cfg.vocab_size; g->Vp = g->cfg.padded_vocab_size; g->maxT = g->cfg.max_seq_len;
+    if (!attention_head_size_supported(g->HS))
+        die("the model's head size is %d (channels %d / heads %d); the GPU evaluator supports 16, 32, 64 or 128 (use the CPU evaluator test_memorization)",
+            g->HS, g->C, g->NH);
+    cuda_check(cudaStreamCreate(&g->stream));
+    matmul_context_init(&g->mm);
+
+    // the weights, fp32, in the host model's layout (pointers at the same offsets)
+    const size_t P = model->num_parameters;
+    cuda_check(cudaMalloc(&g->params, P * sizeof(float)));
+    cuda_check(cudaMemcpy(g->params, model->params_memory, P * sizeof(float), cudaMemcpyHostToDevice));
+    const GPT2Params *hp = &model->params;
+#define DEVICE_PTR(name) g->name = g->params + (hp->name - model->params_memory)
+    DEVICE_PTR(wte); DEVICE_PTR(wpe); DEVICE_PTR(ln1w); DEVICE_PTR(ln1b); DEVICE_PTR(qkvw); DEVICE_PTR(qkvb);
+    DEVICE_PTR(attprojw); DEVICE_PTR(attprojb); DEVICE_PTR(ln2w); DEVICE_PTR(ln2b); DEVICE_PTR(fcw); DEVICE_PTR(fcb);
+    DEVICE_PTR(fcprojw); DEVICE_PTR(fcprojb); DEVICE_PTR(lnfw); DEVICE_PTR(lnfb);
+#undef DEVICE_PTR
+    cuda_check(cudaMalloc(&g->logits, (size_t)LOGIT_ROWS * g->Vp * sizeof(float)));
+
+    // The rest of free memory (less 1 GiB for cuBLASLt and the context cache): 40% for the
+    // generation KV cache, 50% for the per-token scratch; both no bigger than the run needs.
+    size_t free_bytes = 0, total_bytes = 0;
+    cuda_check(cudaMemGetInfo(&free_bytes, &total_bytes));
+    const double usable = free_bytes > (1ull << 30) ? (double)(free_bytes - (1ull << 30)) : 0.0;
+    const double cache_row_bytes = 2.0 * g->L * (double)cache_len * g->C * sizeof(float);
+    double gen_rows = floor(0.4 * usable / cache_row_bytes);
+    if (gen_rows > max_rows) gen_rows = max_rows;
+    if (gen_rows < 1)
+        die("the GPU (%s) has %.2f GiB free: not enough for one row of the KV cache (%.2f GiB) besides the weights (use a smaller model or shorter --context_lengths/--max_new_tokens)",
+            prop.name, free_bytes / 1073741824.0, cache_row_bytes / 1073741824.0);
+    const double token_bytes = (12.0 * g->C + 3 + g->NH) * sizeof(float) + 5 * sizeof(int);
+    double cap = floor(0.5 * usable / token_bytes);
+    double want = (double)max_rows * cache_len;
+    if (want < g->maxT + 64.0) want = g->maxT + 64.0;  // an exposure context
+    if (want < 65536.0) want = 65536.0;                 // many exposure candidates per pass
+    if (cap > want) cap = want;
+    if (cap < g->maxT + 64.0)
+        die("the GPU (%s) has %.2f GiB free: not enough scratch for one sequence of %d tokens (use a smaller model)",
+            prop.name, free_bytes / 1073741824.0, g->maxT);
+    g->cap = (size_t)cap;
+    if (gen_rows > cap) gen_rows = cap;  // a decode step's B tokens go through the scratch
+    kv_alloc(&g->gen, g, (int)gen_rows, cache_len, "generation");
+    const size_t n = g->cap, C = (size_t)g->C;
+    struct { void **p; size_t bytes; } bufs[] = {
+        {(void **)&g->x, n * C * 4}, {(void **)&g->ln, n * C * 4}, {(void **)&g->qkv, n * 3 * C * 4},
+        {(void **)&g->atty, n * C * 4}, {(void **)&g->proj, n * C * 4}, {(void **)&g->fch, n * 4 * C * 4},
+        {(void **)&g->mean, n * 4}, {(void **)&g->rstd, n * 4}, {(void **)&g->lse, n * g->NH * 4},
+        {(void **)&g->sel, n * C * 4}, {(void **)&g->tokens, n * 4}, {(void **)&g->positions, n * 4},
+        {(void **)&g->idx, n * 4}, {(void **)&g->targets, n * 4}, {(void **)&g->argmax, n * 4},
+        {(void **)&g->margin, n * 4}, {(void **)&g->nll, n * 4}, {(void **)&g->gen_base, (size_t)g->gen.rows * 4},
+    };
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+        if (cudaMalloc(bufs[i].p, bufs[i].bytes) != cudaSuccess)
+            die("out of GPU memory for the evaluator's scratch (%zu tokens; free %.2f GiB of %.2f GiB on %s)", n,
+                free_bytes / 1073741824.0, total_bytes / 1073741824.0, prop.name);
+
+    // one token through the model: loads the kernels and cuBLASLt's state before anything is timed
+    int zero = 0;
+    upload_inputs(g, &zero, &zero, 1);
+    gpu_forward(g, 1, 1, NULL, 0, 0, -1);
+    gpu_outputs(g, 1, NULL, NULL, 0, NULL, NULL, NULL);
+
+    EvalBackend *b = (EvalBackend *)calloc_or_die(1, sizeof *b);
+    b->name = "cuda";
+    snprintf(b->device, sizeof b->device, "%.200s (compute capability %d.%d)", prop.name, prop.major, prop.minor);
+    b->precision = "fp32";
+    b->generation_batch = g->gen.rows;
+    b->teacher_batch = cu_teacher_batch;
+    b->teacher_forced = cu_teacher_forced;
+    b->score_last = cu_score_last;
+    b->greedy_generate = cu_greedy_generate;
+    b->score_continuations = cu_score_continuations;
+    b->free = cu_free;
+    b->impl = g;
+    return b;
+}
