@@ -631,35 +631,13 @@ static void id_probe_pass(Eval *ev, int s) {
     fprintf(stderr, "%s: %s: ID probe, %d context lengths (%.1f s)\n", program_name(), SPLIT_NAMES[s], ev->num_ks, now_seconds() - t0);
 }
 
-// exposure_of_example (llmc/exposure.c) with the log-likelihoods from the backend: the true
-// identifier and the candidate set's others are scored, then ranked and fitted the same way.
-static ExposureResult backend_exposure(Eval *ev, const CandidateSet *cs, IdentifierTokens *it, int true_number,
-                                       const int *context, const int *positions, int P) {
-    const int M = cs->num_candidates;   // the true identifier first, then the others
-    int *numbers = malloc_or_die((size_t)M * sizeof(int));
-    numbers[0] = true_number;
-    candidate_set_others(cs, true_number, numbers + 1);
-    const int **tokens = malloc_or_die((size_t)M * sizeof(int *));
-    int *lengths = malloc_or_die((size_t)M * sizeof(int));
-    for (int i = 0; i < M; i++) tokens[i] = identifier_tokens(it, numbers[i], &lengths[i]);
-    double *loglik = malloc_or_die((size_t)M * sizeof(double));
-    ExposureResult r;
-    memset(&r, 0, sizeof r);
-    // identifiers differ by a few tokens: the record plus 32 holds every context + candidate
-    r.unscorable = ev->backend->score_continuations(ev->backend, ev->record_length + 32, context, positions, P,
-                                                    tokens, lengths, M, loglik);
-    r.true_loglik = loglik[0];
-    r.num_candidates = (size_t)M - r.unscorable;
-    if (isnan(r.true_loglik)) { // cannot happen for a context taken from a training record
-        r.exposure = r.estimate = NAN;
-    } else {
-        r.rank = exposure_rank(r.true_loglik, loglik + 1, (size_t)M - 1);
-        r.exposure = exposure_from_rank(r.rank, r.num_candidates);
-        r.fit = skewnormal_fit(loglik + 1, (size_t)M - 1);
-        r.estimate = exposure_estimate(r.fit, r.true_loglik);
-    }
-    free(numbers); free(tokens); free(lengths); free(loglik);
-    return r;
+// exposure_of_example's scorer (llmc/exposure.h): the backend's, with room for every candidate
+// (identifiers differ by a few tokens: the record plus 32 holds every context + candidate).
+static size_t backend_score_continuations(void *ctx, const int *context, const int *positions, int P, const int **tokens,
+                                          const int *lengths, int M, double *loglik) {
+    Eval *ev = (Eval *)ctx;
+    return ev->backend->score_continuations(ev->backend, ev->record_length + 32, context, positions, P, tokens, lengths,
+                                            M, loglik);
 }
 
 // Exposure of each example's closing identifier: its log-likelihood given every token before it
@@ -687,7 +665,7 @@ static void exposure_pass(Eval *ev, int s, const CandidateSet *cs, IdentifierTok
             context[P] = ex->tokens[t];
             positions[P++] = t;
         }
-        au->exposure = backend_exposure(ev, cs, ids, ex->number, context, positions, P);
+        au->exposure = exposure_of_example(backend_score_continuations, ev, cs, ids, ex->number, context, positions, P);
         au->has_exposure = 1;
         if ((e + 1) % 10 == 0 || e + 1 == n)
             fprintf(stderr, "%s: %s: exposure %d/%d examples, %d candidates (%.1f s)\n", program_name(), SPLIT_NAMES[s],

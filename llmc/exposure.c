@@ -399,8 +399,8 @@ void identifier_tokens_free(IdentifierTokens *it) {
     memset(it, 0, sizeof *it);
 }
 
-ExposureResult exposure_of_example(ContinuationScorer *sc, const CandidateSet *cs, IdentifierTokens *it, int true_number,
-                                   const int *context, const int *positions, int P, int batch_size) {
+ExposureResult exposure_of_example(ContinuationScoreFn score, void *score_ctx, const CandidateSet *cs, IdentifierTokens *it,
+                                   int true_number, const int *context, const int *positions, int P) {
     const int M = cs->num_candidates;   // the true identifier first, then the others
     int *numbers = malloc_or_die((size_t)M * sizeof(int));
     numbers[0] = true_number;
@@ -411,7 +411,7 @@ ExposureResult exposure_of_example(ContinuationScorer *sc, const CandidateSet *c
     double *loglik = malloc_or_die((size_t)M * sizeof(double));
     ExposureResult r;
     memset(&r, 0, sizeof r);
-    r.unscorable = score_continuations(sc, context, positions, P, tokens, lengths, M, batch_size, loglik);
+    r.unscorable = score(score_ctx, context, positions, P, tokens, lengths, M, loglik);
     r.true_loglik = loglik[0];
     r.num_candidates = (size_t)M - r.unscorable;
     if (isnan(r.true_loglik)) { // cannot happen for a context taken from a training record

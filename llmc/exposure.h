@@ -104,11 +104,17 @@ typedef struct {
     SkewNormal fit;
 } ExposureResult;
 
+// A scorer of M continuations after one context, as score_continuations: loglik[i] = log p(tokens[i]
+// | context) in nats, NaN where the continuation would need positions beyond the model's range;
+// returns how many were NaN. ctx is the caller's (the CPU scorer, or the GPU evaluator's backend).
+typedef size_t (*ContinuationScoreFn)(void *ctx, const int *context, const int *positions, int P, const int **tokens,
+                                      const int *lengths, int M, double *loglik);
+
 // Exposure of the identifier `true_number` after `context` (P tokens at `positions`, e.g. the
 // tokens before the closing identifier where the model saw them in training; the identifier
 // takes the positions after the last one): scores the true identifier and the candidate set's
-// others with score_continuations.
-ExposureResult exposure_of_example(ContinuationScorer *sc, const CandidateSet *cs, IdentifierTokens *it, int true_number,
-                                   const int *context, const int *positions, int P, int batch_size);
+// others with `score`, then ranks the true one and fits the others' distribution.
+ExposureResult exposure_of_example(ContinuationScoreFn score, void *score_ctx, const CandidateSet *cs, IdentifierTokens *it,
+                                   int true_number, const int *context, const int *positions, int P);
 
 #endif

@@ -42,37 +42,48 @@ static uint32_t pointer_alignment(const void *p) {
     return align;
 }
 
+// One product's cuBLASLt set-up: descriptors and the algorithm for a shape, types, epilogue and
+// pointer alignments. matmul_lt makes one per call; the GPU evaluator keeps one per shape.
+typedef struct {
+    cublasLtMatmulDesc_t desc;
+    cublasLtMatrixLayout_t la, lb, ld;
+    cublasLtMatmulAlgo_t algo;
+    int has_bias;
+} MatmulPlan;
+
 // Column-major D (m,n) = op(A) . op(B) [+ bias (m)] [+ beta * D].
 //   A: (k,m) with lda = k when trans_a, else (m,k) with lda = m
 //   B: (n,k) with ldb = n when trans_b, else (k,n) with ldb = k
 // ab_type: the type of A and B; d_type: the type of D (and C = D when beta != 0); fp32 compute.
-static void matmul_lt(const MatmulContext *ctx, void *d, cudaDataType_t d_type, const void *a, const void *b,
-                      cudaDataType_t ab_type, const void *bias, int m, int n, int k, int trans_a, int trans_b,
-                      float beta, cudaStream_t stream) {
-    cublasLtMatmulDesc_t desc;
-    cublas_check(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+// split_k: allow the fp32-workspace split-K scheme (see the top of this file); without it the sum
+// over k runs in one pass.
+// bias: NULL for none, else the bias of the first run (later runs may bring another).
+static void matmul_plan_init(const MatmulContext *ctx, MatmulPlan *plan, cudaDataType_t d_type, cudaDataType_t ab_type,
+                             const void *bias, int m, int n, int k, int trans_a, int trans_b, uint32_t align_a,
+                             uint32_t align_b, uint32_t align_d, int split_k) {
+    plan->has_bias = bias != NULL;
+    cublas_check(cublasLtMatmulDescCreate(&plan->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
     cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
-    cublas_check(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &op_a, sizeof op_a));
-    cublas_check(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &op_b, sizeof op_b));
+    cublas_check(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_TRANSA, &op_a, sizeof op_a));
+    cublas_check(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_TRANSB, &op_b, sizeof op_b));
     if (bias) {
         cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
-        cublas_check(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue));
-        cublas_check(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
+        cublas_check(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue));
+        cublas_check(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
     }
-    cublasLtMatrixLayout_t la, lb, ld;
-    cublas_check(cublasLtMatrixLayoutCreate(&la, ab_type, trans_a ? k : m, trans_a ? m : k, trans_a ? k : m));
-    cublas_check(cublasLtMatrixLayoutCreate(&lb, ab_type, trans_b ? n : k, trans_b ? k : n, trans_b ? n : k));
-    cublas_check(cublasLtMatrixLayoutCreate(&ld, d_type, m, n, m));
+    cublas_check(cublasLtMatrixLayoutCreate(&plan->la, ab_type, trans_a ? k : m, trans_a ? m : k, trans_a ? k : m));
+    cublas_check(cublasLtMatrixLayoutCreate(&plan->lb, ab_type, trans_b ? n : k, trans_b ? k : n, trans_b ? n : k));
+    cublas_check(cublasLtMatrixLayoutCreate(&plan->ld, d_type, m, n, m));
 
     cublasLtMatmulPreference_t pref;
     cublas_check(cublasLtMatmulPreferenceCreate(&pref));
     size_t workspace = CUBLASLT_WORKSPACE_BYTES;
     cublas_check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace,
                                                       sizeof workspace));
-    uint32_t reductions = CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE;  // fp32 partials; not in place, not in bf16
+    // fp32 partials; not in place, not in bf16 (NONE, one pass over k, is always allowed)
+    uint32_t reductions = split_k ? CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE : CUBLASLT_REDUCTION_SCHEME_NONE;
     cublas_check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK,
                                                       &reductions, sizeof reductions));
-    uint32_t align_a = pointer_alignment(a), align_b = pointer_alignment(b), align_d = pointer_alignment(d);
     cublas_check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_a, sizeof align_a));
     cublas_check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_b, sizeof align_b));
     cublas_check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_d, sizeof align_d));
@@ -80,18 +91,41 @@ static void matmul_lt(const MatmulContext *ctx, void *d, cudaDataType_t d_type, 
 
     cublasLtMatmulHeuristicResult_t heuristic;
     int found = 0;
-    cublas_check(cublasLtMatmulAlgoGetHeuristic(ctx->handle, desc, la, lb, ld, ld, pref, 1, &heuristic, &found));
+    cublas_check(cublasLtMatmulAlgoGetHeuristic(ctx->handle, plan->desc, plan->la, plan->lb, plan->ld, plan->ld, pref, 1,
+                                                &heuristic, &found));
+    cublas_check(cublasLtMatmulPreferenceDestroy(pref));
     if (found == 0)
         die("cuBLASLt has no algorithm for a %dx%dx%d matmul (%s); this GPU/precision combination is not supported",
             m, n, k, ab_type == CUDA_R_16BF ? "bf16" : "fp32");
+    plan->algo = heuristic.algo;
+}
+
+// D = op(A) . op(B) [+ bias] + beta * D with a plan made for these pointers' alignments.
+static void matmul_plan_run(const MatmulContext *ctx, MatmulPlan *plan, void *d, const void *a, const void *b,
+                            const void *bias, float beta, cudaStream_t stream) {
+    if (plan->has_bias)  // read when the product is enqueued, so each run may bring its own
+        cublas_check(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
     float alpha = 1.0f;
-    cublas_check(cublasLtMatmul(ctx->handle, desc, &alpha, a, la, b, lb, &beta, d, ld, d, ld, &heuristic.algo,
-                                ctx->workspace, CUBLASLT_WORKSPACE_BYTES, stream));
-    cublas_check(cublasLtMatmulPreferenceDestroy(pref));
-    cublas_check(cublasLtMatrixLayoutDestroy(la));
-    cublas_check(cublasLtMatrixLayoutDestroy(lb));
-    cublas_check(cublasLtMatrixLayoutDestroy(ld));
-    cublas_check(cublasLtMatmulDescDestroy(desc));
+    cublas_check(cublasLtMatmul(ctx->handle, plan->desc, &alpha, a, plan->la, b, plan->lb, &beta, d, plan->ld, d, plan->ld,
+                                &plan->algo, ctx->workspace, CUBLASLT_WORKSPACE_BYTES, stream));
+}
+
+static void matmul_plan_free(MatmulPlan *plan) {
+    cublas_check(cublasLtMatrixLayoutDestroy(plan->la));
+    cublas_check(cublasLtMatrixLayoutDestroy(plan->lb));
+    cublas_check(cublasLtMatrixLayoutDestroy(plan->ld));
+    cublas_check(cublasLtMatmulDescDestroy(plan->desc));
+}
+
+// One product with a plan made for it (split-K allowed).
+static void matmul_lt(const MatmulContext *ctx, void *d, cudaDataType_t d_type, const void *a, const void *b,
+                      cudaDataType_t ab_type, const void *bias, int m, int n, int k, int trans_a, int trans_b,
+                      float beta, cudaStream_t stream) {
+    MatmulPlan plan;
+    matmul_plan_init(ctx, &plan, d_type, ab_type, bias, m, n, k, trans_a, trans_b, pointer_alignment(a),
+                     pointer_alignment(b), pointer_alignment(d), 1);
+    matmul_plan_run(ctx, &plan, d, a, b, bias, beta, stream);
+    matmul_plan_free(&plan);
 }
 
 // out (BT,OC) = inp (BT,C) . weight(OC,C)^T + bias (bias may be NULL).

@@ -202,12 +202,10 @@ struct KVCache {
 // builds its descriptors and asks for the heuristic on every call, which costs more than the
 // small matmuls of a decode step (about 50 per generated token for d12). Same descriptors, same
 // preferences, same first heuristic result as matmul_lt: the same algorithm, the same bits.
-struct MatmulPlan {
+struct CachedPlan {  // a matmul_plan_init plan (llmc/matmul.cuh) and what it was made for
     int m, n, k, has_bias;
     uint32_t align_a, align_b, align_d;
-    cublasLtMatmulDesc_t desc;
-    cublasLtMatrixLayout_t la, lb, ld;
-    cublasLtMatmulAlgo_t algo;
+    MatmulPlan plan;
 };
 
 struct GpuEval {
@@ -217,7 +215,7 @@ struct GpuEval {
     float *wte, *wpe, *ln1w, *ln1b, *qkvw, *qkvb, *attprojw, *attprojb, *ln2w, *ln2b, *fcw, *fcb, *fcprojw, *fcprojb,
         *lnfw, *lnfb;
     MatmulContext mm;
-    std::vector<MatmulPlan> plans;
+    std::vector<CachedPlan> plans;
     cudaStream_t stream;
     size_t cap;  // token rows of the scratch below
     float *x, *ln, *qkv, *atty, *proj, *fch, *mean, *rstd, *lse;  // (cap, C / 3C / 4C / 1 / NH)
@@ -254,58 +252,22 @@ static void mm_forward(GpuEval *g, float *out, const float *inp, const float *we
     const uint32_t aa = pointer_alignment(weight), ab = pointer_alignment(inp), ad = pointer_alignment(out);
     MatmulPlan *plan = NULL;
     for (size_t i = 0; i < g->plans.size() && !plan; i++) {
-        MatmulPlan *p = &g->plans[i];
+        CachedPlan *p = &g->plans[i];
         if (p->m == m && p->n == n && p->k == k && p->has_bias == has_bias && p->align_a == aa && p->align_b == ab && p->align_d == ad)
-            plan = p;
+            plan = &p->plan;
     }
-    if (!plan) {
-        MatmulPlan p;
+    if (!plan) {  // fp32 in and out, no split-K (one pass over k)
+        CachedPlan p;
         p.m = m; p.n = n; p.k = k; p.has_bias = has_bias; p.align_a = aa; p.align_b = ab; p.align_d = ad;
-        cublas_check(cublasLtMatmulDescCreate(&p.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-        cublasOperation_t op_t = CUBLAS_OP_T, op_n = CUBLAS_OP_N;
-        cublas_check(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &op_t, sizeof op_t));
-        cublas_check(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSB, &op_n, sizeof op_n));
-        if (has_bias) {
-            cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
-            cublas_check(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue));
-            cublas_check(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
-        }
-        cublas_check(cublasLtMatrixLayoutCreate(&p.la, CUDA_R_32F, k, m, k));
-        cublas_check(cublasLtMatrixLayoutCreate(&p.lb, CUDA_R_32F, k, n, k));
-        cublas_check(cublasLtMatrixLayoutCreate(&p.ld, CUDA_R_32F, m, n, m));
-        cublasLtMatmulPreference_t pref;
-        cublas_check(cublasLtMatmulPreferenceCreate(&pref));
-        size_t workspace = CUBLASLT_WORKSPACE_BYTES;
-        cublas_check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace, sizeof workspace));
-        uint32_t no_reduction = CUBLASLT_REDUCTION_SCHEME_NONE;  // no split-K: one fixed summation order
-        cublas_check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK, &no_reduction, sizeof no_reduction));
-        cublas_check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &aa, sizeof aa));
-        cublas_check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &ab, sizeof ab));
-        cublas_check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &ad, sizeof ad));
-        cublas_check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &ad, sizeof ad));
-        cublasLtMatmulHeuristicResult_t heuristic;
-        int found = 0;
-        cublas_check(cublasLtMatmulAlgoGetHeuristic(g->mm.handle, p.desc, p.la, p.lb, p.ld, p.ld, pref, 1, &heuristic, &found));
-        cublas_check(cublasLtMatmulPreferenceDestroy(pref));
-        if (found == 0) die("cuBLASLt has no algorithm for a %dx%dx%d fp32 matmul on this GPU", m, n, k);
-        p.algo = heuristic.algo;
+        matmul_plan_init(&g->mm, &p.plan, CUDA_R_32F, CUDA_R_32F, bias, m, n, k, 1, 0, aa, ab, ad, 0);
         g->plans.push_back(p);
-        plan = &g->plans.back();
+        plan = &g->plans.back().plan;
     }
-    if (has_bias)  // the descriptor is read when the matmul is enqueued: each call sets its own bias
-        cublas_check(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
-    const float alpha = 1.0f, beta = 0.0f;
-    cublas_check(cublasLtMatmul(g->mm.handle, plan->desc, &alpha, weight, plan->la, inp, plan->lb, &beta, out, plan->ld, out,
-                                plan->ld, &plan->algo, g->mm.workspace, CUBLASLT_WORKSPACE_BYTES, g->stream));
+    matmul_plan_run(&g->mm, plan, out, weight, inp, bias, 0.0f, g->stream);
 }
 
 static void mm_plans_free(GpuEval *g) {
-    for (MatmulPlan &p : g->plans) {
-        cublas_check(cublasLtMatrixLayoutDestroy(p.la));
-        cublas_check(cublasLtMatrixLayoutDestroy(p.lb));
-        cublas_check(cublasLtMatrixLayoutDestroy(p.ld));
-        cublas_check(cublasLtMatmulDescDestroy(p.desc));
-    }
+    for (CachedPlan &p : g->plans) matmul_plan_free(&p.plan);
     g->plans.clear();
 }
 

@@ -21,30 +21,13 @@ LOG=/tmp/device_check_dist_logs
 rm -rf "$LOG"; mkdir -p "$LOG"
 WORK=$(mktemp -d /tmp/device_check_dist.XXXXXX)
 PY=${PY:-$(command -v python3)}
-passed=0; failed=0
-pass() { echo "PASS $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1"; failed=$((failed + 1)); }
-# run NAME SECONDS CMD...: PASS when CMD exits 0 within SECONDS; output in $LOG/NAME.log.
-run() {
-  local name=$1 secs=$2; shift 2
-  local t0=$SECONDS
-  if timeout "$secs" "$@" > "$LOG/$name.log" 2>&1; then pass "$name ($((SECONDS - t0)) s)"
-  else fail "$name (exit $?, $((SECONDS - t0)) s; last lines:)"; tail -n 20 "$LOG/$name.log" | sed 's/^/    /'; fi
-}
+source scripts/device_lib.sh  # pass, fail, run, device_library_path
 same() {  # same NAME A B: model files bitwise equal
   if cmp -s "$2" "$3"; then pass "$1"; else fail "$1 ($2 vs $3 differ or are missing)"; fi
 }
 
 # ---- environment (as scripts/device_check.sh)
-cublas_dir=""
-for d in /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/local/cuda/targets/x86_64-linux/lib; do
-  [ -e "$d/libcublasLt.so.13" ] && { cublas_dir=$d; break; }
-done
-if [ -z "$cublas_dir" ]; then
-  f=$(find / -name 'libcublasLt.so.13' -not -path '/proc/*' 2>/dev/null | head -n1)
-  [ -n "$f" ] && cublas_dir=$(dirname "$f")
-fi
-export LD_LIBRARY_PATH="$PWD/.device/lib${cublas_dir:+:$cublas_dir}:${LD_LIBRARY_PATH:-}"
+device_library_path
 # One node: NCCL's bootstrap on the loopback interface; its warnings go to the logs.
 export NCCL_SOCKET_IFNAME=${NCCL_SOCKET_IFNAME:-lo} NCCL_DEBUG=${NCCL_DEBUG:-WARN}
 export OMPI_MCA_btl_vader_single_copy_mechanism=none

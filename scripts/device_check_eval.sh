@@ -22,16 +22,7 @@ LOG=/tmp/device_check_eval_logs
 rm -rf "$LOG"; mkdir -p "$LOG"
 WORK=$(mktemp -d /tmp/device_check_eval.XXXXXX)
 PY=${PY:-$(command -v python3)}
-passed=0; failed=0
-pass() { echo "PASS $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1"; failed=$((failed + 1)); }
-# run NAME SECONDS CMD...: PASS when CMD exits 0 within SECONDS; output in $LOG/NAME.log.
-run() {
-  local name=$1 secs=$2; shift 2
-  local t0=$SECONDS
-  if timeout "$secs" "$@" > "$LOG/$name.log" 2>&1; then pass "$name ($((SECONDS - t0)) s)"
-  else fail "$name (exit $?, $((SECONDS - t0)) s; last lines:)"; tail -n 25 "$LOG/$name.log" | sed 's/^/    /'; fi
-}
+source scripts/device_lib.sh  # pass, fail, run, device_library_path
 finish() {
   [ -n "${OUT:-}" ] && tar -czf "$OUT/device_check_eval_logs.tgz" -C /tmp device_check_eval_logs 2>/dev/null
   rm -rf "$WORK"
@@ -41,11 +32,7 @@ finish() {
 }
 
 # ---- 1. environment
-cublas_dir=""
-for d in /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/local/cuda/targets/x86_64-linux/lib; do
-  [ -e "$d/libcublasLt.so.13" ] && { cublas_dir=$d; break; }
-done
-export LD_LIBRARY_PATH="$PWD/.device/lib${cublas_dir:+:$cublas_dir}:${LD_LIBRARY_PATH:-}"
+device_library_path
 echo "== environment: $(nproc) cores; LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
 nvidia-smi --query-gpu=name,memory.total,driver_version,compute_cap --format=csv,noheader || echo "nvidia-smi failed"
 for f in test_memorization test_memorizationcu generate_dataset train_gpt2 gpt2_tokenizer.bin; do
