@@ -11,10 +11,21 @@
 # (or /tmp/device_check_logs when $OUT is unset).
 # Prepare on the build machine: scripts/prepare_device.sh && make && make -C dev/cuda; carry
 # .device, train_gpt2cu, test_gpt2cu, build/libllmc_portable.a and build/dev_cuda.
-# Usage: scripts/device_check.sh [--quick]   (--quick: no benchmark)
+#   --all: also scripts/device_check_dist.sh (NCCL, issue 9) and scripts/device_check_eval.sh (the GPU
+#   evaluator, issue 8), with the portable CPU programs of .device/portable (copied over ./test_memorization,
+#   ./generate_dataset and ./train_gpt2); carry test_memorizationcu and gpt2_tokenizer.bin too
+#   (scripts/prepare_device.sh prints the whole list).
+# Usage: scripts/device_check.sh [--quick] [--all]   (--quick: no benchmark)
 set -u
 cd "$(dirname "$0")/.."
-QUICK=0; [ "${1:-}" = "--quick" ] && QUICK=1
+QUICK=0; ALL=0
+for arg in "$@"; do
+  case "$arg" in
+    --quick) QUICK=1 ;;
+    --all) ALL=1 ;;
+    *) echo "device_check: error: unknown argument $arg (use --quick and/or --all)" >&2; exit 2 ;;
+  esac
+done
 # Logs go to a scratch folder and, at the end, into one archive in $OUT (the device tool returns few files).
 LOG=/tmp/device_check_logs
 rm -rf "$LOG"; mkdir -p "$LOG"
@@ -24,6 +35,11 @@ source scripts/device_lib.sh  # pass, fail, run, device_library_path
 
 # ---- 1. environment
 device_library_path
+if [ $ALL -eq 1 ]; then
+  # The CPU programs built for any x86-64-v2 CPU replace this copy's -march=native ones.
+  [ -d .device/portable ] && cp .device/portable/* . && echo "== portable CPU programs: $(ls .device/portable | tr '\n' ' ')"
+  device_fallback_libs ./generate_dataset ./test_memorization ./train_gpt2 ./test_memorizationcu ./train_gpt2cu
+fi
 echo "== environment: LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
 nvidia-smi --query-gpu=name,memory.total,driver_version,compute_cap --format=csv,noheader || echo "nvidia-smi failed"
 if [ ! -x ./train_gpt2cu ] || [ ! -x ./test_gpt2cu ]; then
@@ -137,6 +153,13 @@ if [ $QUICK -eq 0 ]; then
   run bench_d12_b32 150 ./test_gpt2cu --mode bench --model_name d12 --batch 32 --seq 1024 --steps 10
   run bench_d24_b16 150 ./test_gpt2cu --mode bench --model_name d24 --batch 16 --seq 1024 --steps 10
   grep -h "^bench" "$LOG"/bench_*.log | sed 's/^/    /'
+fi
+# ---- 7. with --all: the NCCL and evaluator checks, one PASS/FAIL line each here (details above)
+if [ $ALL -eq 1 ]; then
+  echo "== scripts/device_check_dist.sh"
+  if timeout 150 bash scripts/device_check_dist.sh; then pass "device_check_dist"; else fail "device_check_dist"; fi
+  echo "== scripts/device_check_eval.sh"
+  if timeout 400 bash scripts/device_check_eval.sh; then pass "device_check_eval"; else fail "device_check_eval"; fi
 fi
 rm -rf "$WORK"
 if [ -n "${OUT:-}" ]; then tar czf "$OUT/device_check_logs.tgz" -C /tmp device_check_logs && LOG="$OUT/device_check_logs.tgz"; fi

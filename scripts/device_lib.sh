@@ -25,3 +25,17 @@ device_library_path() {
   fi
   export LD_LIBRARY_PATH="$PWD/.device/lib${cublas_dir:+:$cublas_dir}:${LD_LIBRARY_PATH:-}"
 }
+# device_fallback_libs PROGRAM...: for each library the programs need but this machine lacks, a copy
+# from .device/fallback (scripts/prepare_device.sh) goes into a folder appended to LD_LIBRARY_PATH,
+# so the machine's own libraries still win wherever it has them.
+device_fallback_libs() {
+  local missing=/tmp/device_fallback_libs lib prog round
+  mkdir -p "$missing"
+  export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:-}:$missing"
+  for round in 1 2 3; do  # a copied library can reveal missing ones of its own
+    for prog in "$@"; do [ -e "$prog" ] && ldd "$prog" | awk '/not found/ {print $1}'; done | sort -u |
+      while read -r lib; do
+        if [ -e ".device/fallback/$lib" ]; then cp ".device/fallback/$lib" "$missing/" && echo "    fallback library: $lib"; fi
+      done
+  done
+}
