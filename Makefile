@@ -186,6 +186,10 @@ test_memorizationcu: $(BUILD)/portable/test_memorizationcu.o $(BUILD)/portable/m
 	$(NVCC) $(NVCC_FLAGS) $^ $(NVCC_LDLIBS) -o $@
 -include $(BUILD)/portable/test_memorizationcu.d
 endif
+# gpt2cu_argmax (train_gpt2cu --mem_eval_every) against the CPU rule; run by tests/test_mem_eval.sh on a GPU.
+CUDA_PROGRAMS += $(BUILD)/tests/test_argmax_cuda
+$(BUILD)/tests/test_argmax_cuda: tests/unit/test_argmax_cuda.cu $(wildcard llmc/*.cuh) $(BUILD)/libllmc_portable.a | $(BUILD)/tests
+	$(NVCC) $(NVCC_FLAGS) $< $(BUILD)/libllmc_portable.a $(NVCC_LDLIBS) -o $@
 all: $(CUDA_PROGRAMS)
 .PHONY: bench-gpu clean-cuda
 bench-gpu: $(CUDA_PROGRAMS)

@@ -29,6 +29,7 @@
 #include "llmc/sha256.h"
 #include "llmc/shard.h"
 #include "llmc/stats.h"
+#include "llmc/teacher_forced.h"
 #include "llmc/tfidf.h"
 #include "llmc/tokenizer.h"
 #include "llmc/utils.h"
@@ -467,7 +468,7 @@ static void select_examples(Eval *ev) {
 static void choose_context_lengths(Eval *ev) {
     const Options *o = &ev->opt;
     int64_t *list;
-    int n = parse_int_list_or_die("--context_lengths", o->context_lengths_text, &list, 1, 1000000);
+    int n = parse_int_list_or_die("context_lengths", o->context_lengths_text, &list, 1, 1000000);
     const int maxT = ev->model.config.max_seq_len;
     ev->ks = malloc_or_die((size_t)n * sizeof(int));
     ev->num_ks = 0;
@@ -548,13 +549,11 @@ static void teacher_forced_pass(Eval *ev, int s) {
             for (int ki = 0; ki < ev->num_ks; ki++) {
                 int k = ev->ks[ki];
                 Probe *p = probe_at(ev, s, start + r, ki);
-                int correct = 0, prefix = -1;
+                // the decision rule shared with the trainers' --mem_eval_every (llmc/teacher_forced.h)
+                int prefix;
+                int correct = teacher_forced_score(am, tg, k, max_new, &prefix);
                 double loss = 0.0;
-                for (int j = k; j < k + max_new; j++) {
-                    if (am[j] == tg[j]) correct++;
-                    else if (prefix < 0) prefix = j - k;
-                    loss += nll[j];
-                }
+                for (int j = k; j < k + max_new; j++) loss += nll[j];
                 p->exact_match = prefix < 0;
                 p->matched_prefix = prefix < 0 ? max_new : prefix;
                 p->token_accuracy = (double)correct / max_new;

@@ -35,6 +35,9 @@ static void set_defaults(TrainArgs *a) {
     a->lr_schedule = "linear";
     a->seed = 42;
     a->output_dir = "finetuned_model";
+    a->mem_eval_examples = 16;
+    a->mem_eval_context_lengths = "16,32,64,128,256,512";
+    a->mem_eval_new_tokens = 100;
 }
 
 static void build_table(TrainArgs *a) {
@@ -77,6 +80,15 @@ static void build_table(TrainArgs *a) {
     add(a, "overwrite_output_dir", ARG_BOOL, &a->overwrite_output_dir, "start fresh even if --output_dir holds checkpoints (deletes them)", 1, 0);
     add(a, "save_bf16", ARG_BOOL, &a->save_bf16, "write the final model.bin in bf16 (version 5); checkpoints stay fp32 for exact resume", 1, 0);
     add(a, "quiet", ARG_BOOL, &a->quiet, "no per-step progress on stderr (errors are still reported)", 1, 0);
+    add(a, "mem_eval_every", ARG_INT, &a->mem_eval_every,
+        "every N steps, the teacher-forced memorization probe on fixed members (training shard) and non-members "
+        "(--validation_file): exact match and token accuracy per context length in train_log.jsonl (0 = off)", 0, BIG);
+    add(a, "mem_eval_examples", ARG_INT, &a->mem_eval_examples,
+        "--mem_eval_every: members and non-members each, rows evenly spread over each shard (all rows if fewer)", 1, 1 << 20);
+    add(a, "mem_eval_context_lengths", ARG_STRING, &a->mem_eval_context_lengths,
+        "--mem_eval_every: prompt lengths k (comma-separated); those with k + new tokens > T are dropped", 1, 0);
+    add(a, "mem_eval_new_tokens", ARG_INT, &a->mem_eval_new_tokens,
+        "--mem_eval_every: continuation tokens M that must all be right for an exact match (clipped to T - the smallest k)", 1, 1 << 20);
 }
 
 void train_args_parse(TrainArgs *a, int argc, char **argv, const char *description) {
@@ -95,6 +107,8 @@ void train_args_parse(TrainArgs *a, int argc, char **argv, const char *descripti
         die("--vocab_size applies to from-scratch models only (add --layers/--channels/--heads or a descriptor --model_name d2..d48)");
     if (a->resume && a->overwrite_output_dir)
         die("--resume and --overwrite_output_dir contradict each other (use one)");
+    // the list is checked even with the probe off, so a typo never waits for a later run to surface
+    a->mem_eval_num_ks = parse_int_list_or_die("mem_eval_context_lengths", a->mem_eval_context_lengths, &a->mem_eval_ks, 1, 1 << 20);
 }
 
 int train_args_was_set(const TrainArgs *a, const char *name) { return arg_was_set(a->specs, a->num_specs, name); }

@@ -33,6 +33,11 @@ typedef struct {
     const char *output_dir;
     int64_t save_every, eval_every, save_total_limit, threads;
     int resume, overwrite_output_dir, save_bf16, quiet;
+    // memorization probe during training (0 = off); the list is parsed into mem_eval_ks
+    int64_t mem_eval_every, mem_eval_examples, mem_eval_new_tokens;
+    const char *mem_eval_context_lengths;
+    int64_t *mem_eval_ks;          // (mem_eval_num_ks) as given: the trainer drops those that do not fit
+    int mem_eval_num_ks;
 
     ArgSpec specs[TRAIN_ARGS_MAX];
     int num_specs;

@@ -13,7 +13,8 @@
 # .device, train_gpt2cu, test_gpt2cu, build/libllmc_portable.a and build/dev_cuda.
 #   --all: also scripts/device_check_dist.sh (NCCL, issue 9) and scripts/device_check_eval.sh (the GPU
 #   evaluator, issue 8), with the portable CPU programs of .device/portable (copied over ./test_memorization,
-#   ./generate_dataset and ./train_gpt2); carry test_memorizationcu and gpt2_tokenizer.bin too
+#   ./generate_dataset and ./train_gpt2), and the GPU part of tests/test_mem_eval.sh; carry
+#   test_memorizationcu, gpt2_tokenizer.bin and build/tests/test_argmax_cuda too
 #   (scripts/prepare_device.sh prints the whole list).
 # Usage: scripts/device_check.sh [--quick] [--all]   (--quick: no benchmark)
 set -u
@@ -38,7 +39,8 @@ device_library_path
 if [ $ALL -eq 1 ]; then
   # The CPU programs built for any x86-64-v2 CPU replace this copy's -march=native ones.
   [ -d .device/portable ] && cp .device/portable/* . && echo "== portable CPU programs: $(ls .device/portable | tr '\n' ' ')"
-  device_fallback_libs ./generate_dataset ./test_memorization ./train_gpt2 ./test_memorizationcu ./train_gpt2cu
+  device_fallback_libs ./generate_dataset ./test_memorization ./train_gpt2 ./test_memorizationcu ./train_gpt2cu \
+    build/tests/test_argmax_cuda
 fi
 echo "== environment: LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
 nvidia-smi --query-gpu=name,memory.total,driver_version,compute_cap --format=csv,noheader || echo "nvidia-smi failed"
@@ -160,6 +162,9 @@ if [ $ALL -eq 1 ]; then
   if timeout 150 bash scripts/device_check_dist.sh; then pass "device_check_dist"; else fail "device_check_dist"; fi
   echo "== scripts/device_check_eval.sh"
   if timeout 400 bash scripts/device_check_eval.sh; then pass "device_check_eval"; else fail "device_check_eval"; fi
+  echo "== tests/test_mem_eval.sh, GPU part (train_gpt2cu --mem_eval_every, gpt2cu_argmax)"
+  if MEM_EVAL_GPU_ONLY=1 timeout 400 bash tests/run_tests.sh tests/test_mem_eval.sh; then pass "test_mem_eval (GPU)"
+  else fail "test_mem_eval (GPU)"; fi
 fi
 rm -rf "$WORK"
 if [ -n "${OUT:-}" ]; then tar czf "$OUT/device_check_logs.tgz" -C /tmp device_check_logs && LOG="$OUT/device_check_logs.tgz"; fi

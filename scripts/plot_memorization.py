@@ -2,9 +2,11 @@
 """Plots of a test_memorization result: every metric against context length, members beside
 non-members with their 95% intervals, and the training loss from train_log.jsonl.
 
-usage: plot_memorization.py RESULTS.json [--train_log train_log.jsonl] [--output_dir DIR]
+usage: plot_memorization.py [RESULTS.json] [--train_log train_log.jsonl] [--output_dir DIR]
 Writes DIR/memorization_overview.png, DIR/memorization_<metric>.png and DIR/training_loss.png
-(DIR defaults to the results file's directory), and, for a dataset with repeated examples
+(DIR defaults to the results file's directory, else the log's). A train_log.jsonl written with
+--mem_eval_every also gives DIR/memorization_during_training.png: exact match against training
+step, one color per context length, members solid, non-members dashed. For a dataset with repeated examples
 (generate_dataset --duplicates), DIR/memorization_vs_repeats.png: exact match and ID match against
 training copies (log x-axis, one line per context length), exposure and membership-inference AUC. Needs matplotlib (Debian: python3-matplotlib).
 """
@@ -127,6 +129,51 @@ def plot_training(log_path, out_dir):
     return path
 
 
+def plot_mem_eval(log_path, out_dir):
+    """Exact match (and token accuracy) of the trainer's --mem_eval_every probes against step;
+    None when the log has no probe rows."""
+    rows = []
+    with open(log_path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                rec = json.loads(line)
+                if isinstance(rec.get("mem_eval"), dict):
+                    rows.append(rec)
+    if not rows:
+        return None
+    last = rows[-1]["mem_eval"]
+    ks = last["context_lengths"]
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
+    colors = plt.get_cmap("viridis")
+    for ax, metric, title in ((axes[0], "exact_match", "Exact match (teacher-forced, greedy-equivalent)"),
+                              (axes[1], "token_accuracy", "Token accuracy (teacher-forced)")):
+        for i, k in enumerate(ks):
+            color = colors(i / max(1, len(ks) - 1))
+            for group, style, label in (("members", "-", "members"), ("non_members", "--", "non-members")):
+                xs, ys = [], []
+                for r in rows:  # a probe with other context lengths (flags changed on resume) is skipped
+                    m = r["mem_eval"]
+                    if k in m["context_lengths"]:
+                        xs.append(r["step"])
+                        ys.append(m[group][metric][m["context_lengths"].index(k)])
+                ax.plot(xs, ys, ls=style, color=color, marker="o" if style == "-" else None, markersize=3,
+                        label=f"k={k} {label}")
+        ax.set_xlabel("optimizer step")
+        ax.set_ylabel("share of examples" if metric == "exact_match" else "mean share of tokens")
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_title(title)
+        ax.grid(True, alpha=0.3)
+    axes[0].legend(fontsize=7, ncol=2)
+    fig.suptitle(f"Memorization during training: {last['members']['examples']} members (solid) and "
+                 f"{last['non_members']['examples']} non-members (dashed), {last['new_tokens']} new tokens after "
+                 f"k context tokens", fontsize=11)
+    fig.tight_layout()
+    path = os.path.join(out_dir, "memorization_during_training.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def plot_repeats(results, out_dir):
     """Memorization against the number of training copies; None without repeated examples."""
     by_k = results["results"].get("train", {}).get("by_context_length", {})
@@ -181,33 +228,62 @@ def plot_repeats(results, out_dir):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("results", help="memorization_results.json from test_memorization")
-    ap.add_argument("--train_log", help="train_log.jsonl from train_gpt2 (optional)")
-    ap.add_argument("--output_dir", help="where the PNGs go (default: beside the results)")
+    ap.add_argument("results", nargs="?", help="memorization_results.json from test_memorization")
+    ap.add_argument("--train_log", help="train_log.jsonl from train_gpt2/train_gpt2cu (with --mem_eval_every: "
+                    "memorization against training step)")
+    ap.add_argument("--output_dir", help="where the PNGs go (default: beside the results, else beside the log)")
     args = ap.parse_args()
-    try:
-        with open(args.results, encoding="utf-8") as f:
-            results = json.load(f)
-        if results.get("schema_version") != 1 or "results" not in results:
-            raise ValueError("not a test_memorization results file (schema_version 1)")
-    except (OSError, ValueError) as e:
-        print(f"plot_memorization.py: error: {args.results}: {e} (pass the JSON written by test_memorization)",
-              file=sys.stderr)
+    if not args.results and not args.train_log:
+        print("plot_memorization.py: error: nothing to plot (pass test_memorization's RESULTS.json, --train_log "
+              "train_log.jsonl, or both)", file=sys.stderr)
         sys.exit(1)
-    out_dir = args.output_dir or os.path.dirname(os.path.abspath(args.results))
-    os.makedirs(out_dir, exist_ok=True)
-    written = plot_results(results, out_dir)
-    path = plot_repeats(results, out_dir)
-    if path:
-        written.append(path)
-    if args.train_log:
-        if not os.path.exists(args.train_log):
-            print(f"plot_memorization.py: error: {args.train_log} does not exist (pass train_gpt2's train_log.jsonl)",
+    results = None
+    if args.results:
+        try:
+            with open(args.results, encoding="utf-8") as f:
+                results = json.load(f)
+            if results.get("schema_version") != 1 or "results" not in results:
+                raise ValueError("not a test_memorization results file (schema_version 1)")
+        except (OSError, ValueError) as e:
+            print(f"plot_memorization.py: error: {args.results}: {e} (pass the JSON written by test_memorization)",
                   file=sys.stderr)
             sys.exit(1)
-        path = plot_training(args.train_log, out_dir)
+    if args.train_log and not os.path.exists(args.train_log):
+        print(f"plot_memorization.py: error: {args.train_log} does not exist (pass train_gpt2's train_log.jsonl)",
+              file=sys.stderr)
+        sys.exit(1)
+    if args.train_log:
+        try:  # checked before anything is written
+            with open(args.train_log, encoding="utf-8") as f:
+                has_mem_eval = any(isinstance(json.loads(line).get("mem_eval"), dict) for line in f if line.strip())
+        except (ValueError, AttributeError) as e:
+            print(f"plot_memorization.py: error: {args.train_log}: not JSON lines ({e}) (pass the train_log.jsonl "
+                  f"written by train_gpt2)", file=sys.stderr)
+            sys.exit(1)
+        if not has_mem_eval and results is None:
+            print(f"plot_memorization.py: error: {args.train_log} has no mem_eval rows (train with --mem_eval_every N "
+                  f"to record memorization during training)", file=sys.stderr)
+            sys.exit(1)
+    out_dir = args.output_dir or os.path.dirname(os.path.abspath(args.results or args.train_log))
+    written = []
+    os.makedirs(out_dir, exist_ok=True)
+    if results is not None:
+        written += plot_results(results, out_dir)
+        path = plot_repeats(results, out_dir)
         if path:
             written.append(path)
+    if args.train_log:
+        try:
+            path = plot_training(args.train_log, out_dir)
+            if path:
+                written.append(path)
+            mem_plot = plot_mem_eval(args.train_log, out_dir)
+        except (ValueError, KeyError, IndexError, TypeError) as e:
+            print(f"plot_memorization.py: error: {args.train_log}: malformed line ({e}) (pass the train_log.jsonl "
+                  f"written by train_gpt2)", file=sys.stderr)
+            sys.exit(1)
+        if mem_plot:
+            written.append(mem_plot)
     for p in written:
         print(p)
 

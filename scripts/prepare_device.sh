@@ -39,4 +39,4 @@ done | sort -u | grep -v -E '/(libc|libm|libpthread|libdl|librt|libresolv|libgcc
   while read -r lib; do cp -L "$lib" .device/fallback/; done
 echo "prepare_device: .device/portable: $(ls .device/portable | tr '\n' ' '); .device/fallback: $(ls .device/fallback | wc -l) libraries"
 echo "prepare_device: now run make and make -C dev/cuda, then scripts/device_check.sh --all on the GPU machine, carrying"
-echo "  .device train_gpt2cu test_gpt2cu test_memorizationcu gpt2_tokenizer.bin build/libllmc_portable.a build/dev_cuda"
+echo "  .device train_gpt2cu test_gpt2cu test_memorizationcu gpt2_tokenizer.bin build/libllmc_portable.a build/dev_cuda build/tests/test_argmax_cuda"

@@ -184,9 +184,9 @@ assert list(r['results']) == ['test'] and r['results']['test']['num_examples'] =
 # ---- bad input: one line naming the flag or file, non-zero exit, no results file
 BAD=(./test_memorization --model_path "$TMP/model" --train_file "$DS/train.bin" --test_file "$DS/test.bin"
      --metadata_file "$DS/metadata.json" --context_lengths 8,16 --max_new_tokens 16 --threads 1 --output_file "$TMP/bad.json")
-expect_error "malformed --context_lengths" "context_lengths" "${BAD[@]}" --context_lengths 8,abc
-expect_error "empty item in --context_lengths" "context_lengths" "${BAD[@]}" --context_lengths 8,,16
-expect_error "zero context length" "context_lengths" "${BAD[@]}" --context_lengths 0
+expect_error "malformed --context_lengths" "^test_memorization: error: --context_lengths: " "${BAD[@]}" --context_lengths 8,abc
+expect_error "empty item in --context_lengths" "^test_memorization: error: --context_lengths: " "${BAD[@]}" --context_lengths 8,,16
+expect_error "zero context length" "^test_memorization: error: --context_lengths: " "${BAD[@]}" --context_lengths 0
 expect_error "no context length fits" "--context_lengths: none of" "${BAD[@]}" --context_lengths 60,64
 expect_error "non-numeric --num_examples" "--num_examples" "${BAD[@]}" --num_examples many
 expect_error "unknown --splits value" "--splits" "${BAD[@]}" --splits validation

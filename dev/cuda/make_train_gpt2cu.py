@@ -95,6 +95,17 @@ EDITS = [
      'static double validation_loss(GPT2Cuda *model, DataLoader *val, size_t n) {'),
     ('        gpt2_forward(model, val->inputs, val->targets, rows, val->T);',
      '        gpt2cu_forward(model, val->inputs, val->targets, rows, val->T);'),
+    # --mem_eval_every: the probe's forward on the device (within the training B x T: the plan
+    # guarantees it), the argmax there too, so only B*T ids come back per pass.
+    ('static void mem_eval_group(GPT2 *model, MemEval *me, int g) {',
+     'static void mem_eval_group(GPT2Cuda *model, MemEval *me, int g) {'),
+    ('        gpt2_forward(model, me->inputs[g] + (size_t)first * T, NULL, rows, T);\n'
+     '        gpt2_argmax_positions(model, me->argmax);\n',
+     '        gpt2cu_forward(model, me->inputs[g] + (size_t)first * T, NULL, rows, T);\n'
+     '        gpt2cu_argmax(model, me->argmax);  // GPU: argmax on the device (llmc/gpt2_cuda.cuh)\n'),
+    ('static cJSON *mem_eval_run(GPT2 *model, MemEval *me) {', 'static cJSON *mem_eval_run(GPT2Cuda *model, MemEval *me) {'),
+    ('cJSON *mem_json = do_mem_eval ? mem_eval_run(&model, &mem) : NULL;',
+     'cJSON *mem_json = do_mem_eval ? mem_eval_run(&gmodel, &mem) : NULL;'),
     ('    char *tmp = malloc_or_die(n);', '    char *tmp = (char *)malloc_or_die(n);'),
     ('    char *p = malloc_or_die(n);', '    char *p = (char *)malloc_or_die(n);'),
     ('// ---------------------------------------------------------------------------------------------\n\nint main(',
@@ -199,7 +210,7 @@ def generate(cpu):
     # A CPU model call left over (a new code path in train_gpt2.c) would silently train the host
     # copy: every one must have been swapped for its gpt2cu_ twin.
     leftover = re.findall(r"\b(?:gpt2_forward|gpt2_forward_positions|gpt2_backward|gpt2_zero_grad|gpt2_grad_norm|"
-                          r"adamw_step|adamw_step_with_norm)\(", out)
+                          r"gpt2_argmax_positions|adamw_step|adamw_step_with_norm)\(", out)
     if leftover:
         sys.exit("make_train_gpt2cu: train_gpt2.c has CPU model calls with no GPU edit: %s (add edits here)"
                  % ", ".join(sorted(set(leftover))))
