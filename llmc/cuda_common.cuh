@@ -71,4 +71,21 @@ __device__ __forceinline__ double warp_sum_double(double v) {
     return v;
 }
 
+// Fixed-order tree reduction over the block (blockDim a power of two); every thread gets the result.
+template <typename T, typename Op>
+__device__ T block_reduce(T v, T *scratch, Op op) {
+    scratch[threadIdx.x] = v;
+    __syncthreads();
+    for (int stride = blockDim.x / 2; stride > 0; stride >>= 1) {
+        if (threadIdx.x < stride) scratch[threadIdx.x] = op(scratch[threadIdx.x], scratch[threadIdx.x + stride]);
+        __syncthreads();
+    }
+    T result = scratch[0];
+    __syncthreads();  // scratch is reused by the caller's next reduction
+    return result;
+}
+struct MaxOp { __device__ float operator()(float a, float b) const { return fmaxf(a, b); } };
+struct SumOp { __device__ float operator()(float a, float b) const { return a + b; } };
+struct SumOpD { __device__ double operator()(double a, double b) const { return a + b; } };
+
 #endif

@@ -25,6 +25,7 @@
 #include "gelu.cuh"
 #include "global_norm.cuh"
 #include "layernorm.cuh"
+#include "logit_stats.cuh"
 #include "matmul.cuh"
 
 extern "C" {
@@ -533,39 +534,6 @@ static void gpt2cu_download_logits(GPT2Cuda *m, float *out) {
     }
 }
 
-// One block per position: the argmax over the real vocabulary V of its logits row (Vp wide),
-// lowest id on ties, as gpt2_argmax_vocab on the CPU (a NaN never wins; a row with no value above
-// -inf gives id 0, as there). Each thread scans ids tid, tid + blockDim, ... in ascending order.
-#define ARGMAX_THREADS 256
-template <typename floatX>
-__global__ void __launch_bounds__(ARGMAX_THREADS) argmax_rows_kernel(const floatX *logits, int V, int Vp, int *out) {
-    __shared__ float best_value[ARGMAX_THREADS];
-    __shared__ int best_id[ARGMAX_THREADS];
-    const floatX *row = logits + (size_t)blockIdx.x * Vp;
-    const int tid = threadIdx.x;
-    float value = -INFINITY;
-    int id = INT_MAX;
-    for (int v = tid; v < V; v += blockDim.x) {
-        float x = to_float(row[v]);
-        if (x > value) { value = x; id = v; }  // strict: an equal later id never replaces
-    }
-    best_value[tid] = value;
-    best_id[tid] = id;
-    __syncthreads();
-    for (int stride = blockDim.x / 2; stride > 0; stride >>= 1) {
-        if (tid < stride) {
-            float other = best_value[tid + stride];
-            int other_id = best_id[tid + stride];
-            if (other > best_value[tid] || (other == best_value[tid] && other_id < best_id[tid])) {
-                best_value[tid] = other;
-                best_id[tid] = other_id;
-            }
-        }
-        __syncthreads();
-    }
-    if (tid == 0) out[blockIdx.x] = best_id[0] == INT_MAX ? 0 : best_id[0];
-}
-
 // Argmax over the real vocabulary at every position of the last forward (B*T host ints), from
 // the logits on the device: only the ids come back. Call it before gpt2cu_backward, which
 // overwrites the logits with their gradient.
@@ -574,9 +542,11 @@ static void gpt2cu_argmax(GPT2Cuda *m, int *out) {
     if (!m->argmax) cuda_check(cudaMalloc((void **)&m->argmax, (size_t)m->max_B * m->max_T * sizeof(int)));
     const int rows = m->B * m->T, V = m->config.vocab_size, Vp = m->config.padded_vocab_size;
     if (m->precision == PRECISION_BF16)
-        argmax_rows_kernel<bf16><<<rows, ARGMAX_THREADS, 0, m->stream>>>((const bf16 *)m->acts.logits, V, Vp, m->argmax);
+        logit_stats_kernel<bf16><<<rows, LOGIT_STATS_THREADS, 0, m->stream>>>((const bf16 *)m->acts.logits, V, Vp, NULL,
+                                                                              m->argmax, NULL, NULL, 0);
     else
-        argmax_rows_kernel<float><<<rows, ARGMAX_THREADS, 0, m->stream>>>((const float *)m->acts.logits, V, Vp, m->argmax);
+        logit_stats_kernel<float><<<rows, LOGIT_STATS_THREADS, 0, m->stream>>>((const float *)m->acts.logits, V, Vp, NULL,
+                                                                               m->argmax, NULL, NULL, 0);
     cuda_check_launch();
     cuda_check(cudaMemcpyAsync(out, m->argmax, (size_t)rows * sizeof(int), cudaMemcpyDeviceToHost, m->stream));
     cuda_check(cudaStreamSynchronize(m->stream));

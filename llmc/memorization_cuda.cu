@@ -24,6 +24,7 @@
 #include "attention.cuh"
 #include "gelu.cuh"
 #include "layernorm.cuh"
+#include "logit_stats.cuh"
 #include "matmul.cuh"
 
 extern "C" {
@@ -31,7 +32,6 @@ extern "C" {
 }
 
 #define LOGIT_ROWS 2048       // rows of logits computed at once: 2048 x 50304 x 4 B = 412 MB
-#define STATS_THREADS 256     // threads per row of the argmax / NLL kernel
 #define DECODE_THREADS 128    // threads per (query, head) of the cache attention
 
 // ---------------------------------------------------------------------------------------------
@@ -59,22 +59,6 @@ __global__ void kv_write_kernel(float *kc, float *vc, const float *qkv, int B, i
     vc[dst] = qkv[bs * 3 * C + 2 * C + c];
 }
 
-// Fixed-order tree reduction over the block (blockDim a power of two); every thread gets the result.
-template <typename T, typename Op>
-__device__ T block_reduce(T v, T *scratch, Op op) {
-    scratch[threadIdx.x] = v;
-    __syncthreads();
-    for (int stride = blockDim.x / 2; stride > 0; stride >>= 1) {
-        if (threadIdx.x < stride) scratch[threadIdx.x] = op(scratch[threadIdx.x], scratch[threadIdx.x + stride]);
-        __syncthreads();
-    }
-    T result = scratch[0];
-    __syncthreads();  // scratch is reused by the caller's next reduction
-    return result;
-}
-struct MaxOp { __device__ float operator()(float a, float b) const { return fmaxf(a, b); } };
-struct SumOp { __device__ float operator()(float a, float b) const { return a + b; } };
-struct SumOpD { __device__ double operator()(double a, double b) const { return a + b; } };
 
 // Attention of new queries against the KV cache. grid (B*S, NH), block DECODE_THREADS.
 // Query s of row b (qkv (B,S,3C)) attends to past + s + 1 keys:
@@ -128,48 +112,6 @@ cache_attention_kernel(float *out, const float *qkv, const float *kc, const floa
         for (int gg = 0; gg < G; gg++) total += red[gg * HS + d];
         out[(long long)bs * C + h * HS + d] = total;
     }
-}
-
-// One block per row of logits (rows, Vp): the argmax over the first V (lowest id on ties), the
-// relative margin (top1 - top2) / max(1, |top1|), and with targets the NLL -log softmax[target]
-// (0 where target < 0). Outputs at index out0 + row.
-__global__ void __launch_bounds__(STATS_THREADS)
-row_stats_kernel(const float *logits, int V, int Vp, const int *targets, int *argmax, float *margin, float *nll, int out0) {
-    __shared__ float s1[STATS_THREADS], s2[STATS_THREADS];
-    __shared__ int si[STATS_THREADS];
-    __shared__ double sd[STATS_THREADS];
-    const int r = blockIdx.x, tid = threadIdx.x;
-    const float *row = logits + (long long)r * Vp;
-    float m1 = -INFINITY, m2 = -INFINITY;
-    int i1 = INT_MAX;
-    for (int v = tid; v < V; v += blockDim.x) {  // ascending ids: a later equal value is a runner-up
-        float x = row[v];
-        if (x > m1) { m2 = m1; m1 = x; i1 = v; }
-        else if (x > m2) m2 = x;
-    }
-    s1[tid] = m1; s2[tid] = m2; si[tid] = i1;
-    __syncthreads();
-    for (int stride = blockDim.x / 2; stride > 0; stride >>= 1) {
-        if (tid < stride) {
-            float a1 = s1[tid], a2 = s2[tid], b1 = s1[tid + stride], b2 = s2[tid + stride];
-            int ai = si[tid], bi = si[tid + stride];
-            if (b1 > a1 || (b1 == a1 && bi < ai)) { s1[tid] = b1; si[tid] = bi; s2[tid] = fmaxf(b2, a1); }
-            else { s2[tid] = fmaxf(a2, b1); }
-        }
-        __syncthreads();
-    }
-    const float top = s1[0], second = s2[0];
-    const int best = si[0];
-    if (tid == 0) {
-        argmax[out0 + r] = best == INT_MAX ? 0 : best;
-        margin[out0 + r] = (top - second) / fmaxf(1.0f, fabsf(top));
-    }
-    if (!targets) return;  // uniform across the block
-    const int target = targets[out0 + r];
-    double sum = 0.0;
-    for (int v = tid; v < V; v += blockDim.x) sum += exp((double)(row[v] - top));
-    sum = block_reduce(sum, sd, SumOpD());
-    if (tid == 0) nll[out0 + r] = target < 0 ? 0.0f : (float)(log(sum) - (double)(row[target] - top));
 }
 
 // dst (n,C) = src rows idx[i].
@@ -350,8 +292,8 @@ static int gpu_outputs(GpuEval *g, int n, const int *idx_host, const int *target
         int rows = n - r0 < LOGIT_ROWS ? n - r0 : LOGIT_ROWS;
         first = r0;
         mm_forward(g, g->logits, src + (size_t)r0 * g->C, g->wte, (float *)NULL, rows, g->C, g->Vp);
-        row_stats_kernel<<<rows, STATS_THREADS, 0, st>>>(g->logits, g->V, g->Vp, targets_host ? g->targets : NULL,
-                                                         g->argmax, g->margin, g->nll, out0 + r0);
+        logit_stats_kernel<float><<<rows, LOGIT_STATS_THREADS, 0, st>>>(g->logits, g->V, g->Vp, targets_host ? g->targets : NULL,
+                                                                        g->argmax, g->margin, g->nll, out0 + r0);
         cuda_check_launch();
     }
     if (argmax_host) cuda_check(cudaMemcpyAsync(argmax_host, g->argmax + out0, (size_t)n * sizeof(int), cudaMemcpyDeviceToHost, st));
