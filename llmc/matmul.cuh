@@ -19,19 +19,45 @@
 
 #define CUBLASLT_WORKSPACE_BYTES (32u << 20)
 
+// One product's cuBLASLt set-up: descriptors and the algorithm for a shape, types, epilogue and
+// pointer alignments.
+typedef struct {
+    cublasLtMatmulDesc_t desc;
+    cublasLtMatrixLayout_t la, lb, ld;
+    cublasLtMatmulAlgo_t algo;
+    int has_bias;
+} MatmulPlan;
+
+// A plan with everything it was made for: matmul_lt finds it again on the next call of the same
+// product, so the heuristic query and the descriptors are made once per shape, not per call.
+typedef struct {
+    cudaDataType_t d_type, ab_type;
+    int has_bias, m, n, k, trans_a, trans_b, split_k;
+    uint32_t align_a, align_b, align_d;
+    MatmulPlan plan;
+} MatmulPlanEntry;
+
 typedef struct {
     cublasLtHandle_t handle;
     void *workspace;          // CUBLASLT_WORKSPACE_BYTES on the device
+    MatmulPlanEntry *plans;   // the plans made so far (a model has a few dozen shapes)
+    int num_plans, plans_cap;
 } MatmulContext;
 
+static void matmul_plan_free(MatmulPlan *plan);
+
 static void matmul_context_init(MatmulContext *ctx) {
+    memset(ctx, 0, sizeof *ctx);
     cublas_check(cublasLtCreate(&ctx->handle));
     cuda_check(cudaMalloc(&ctx->workspace, CUBLASLT_WORKSPACE_BYTES));
 }
 
 static void matmul_context_free(MatmulContext *ctx) {
+    for (int i = 0; i < ctx->num_plans; i++) matmul_plan_free(&ctx->plans[i].plan);
+    free(ctx->plans);
     cuda_check(cudaFree(ctx->workspace));
     cublas_check(cublasLtDestroy(ctx->handle));
+    memset(ctx, 0, sizeof *ctx);
 }
 
 // Largest power of two (<= 256) dividing the address: cuBLASLt must not pick a kernel that needs more.
@@ -41,15 +67,6 @@ static uint32_t pointer_alignment(const void *p) {
     while (align > 1 && (a % align) != 0) align >>= 1;
     return align;
 }
-
-// One product's cuBLASLt set-up: descriptors and the algorithm for a shape, types, epilogue and
-// pointer alignments. matmul_lt makes one per call; the GPU evaluator keeps one per shape.
-typedef struct {
-    cublasLtMatmulDesc_t desc;
-    cublasLtMatrixLayout_t la, lb, ld;
-    cublasLtMatmulAlgo_t algo;
-    int has_bias;
-} MatmulPlan;
 
 // Column-major D (m,n) = op(A) . op(B) [+ bias (m)] [+ beta * D].
 //   A: (k,m) with lda = k when trans_a, else (m,k) with lda = m
@@ -117,23 +134,42 @@ static void matmul_plan_free(MatmulPlan *plan) {
     cublas_check(cublasLtMatmulDescDestroy(plan->desc));
 }
 
-// One product with a plan made for it (split-K allowed).
-static void matmul_lt(const MatmulContext *ctx, void *d, cudaDataType_t d_type, const void *a, const void *b,
+// One product (see matmul_plan_init), with the plan of its shape, types and alignments made on
+// the first call and kept in ctx. The trainer allows split-K; the GPU evaluator does not.
+static void matmul_lt(MatmulContext *ctx, void *d, cudaDataType_t d_type, const void *a, const void *b,
                       cudaDataType_t ab_type, const void *bias, int m, int n, int k, int trans_a, int trans_b,
-                      float beta, cudaStream_t stream) {
-    MatmulPlan plan;
-    matmul_plan_init(ctx, &plan, d_type, ab_type, bias, m, n, k, trans_a, trans_b, pointer_alignment(a),
-                     pointer_alignment(b), pointer_alignment(d), 1);
-    matmul_plan_run(ctx, &plan, d, a, b, bias, beta, stream);
-    matmul_plan_free(&plan);
+                      float beta, int split_k, cudaStream_t stream) {
+    const int has_bias = bias != NULL;
+    const uint32_t align_a = pointer_alignment(a), align_b = pointer_alignment(b), align_d = pointer_alignment(d);
+    MatmulPlan *plan = NULL;
+    for (int i = 0; i < ctx->num_plans && !plan; i++) {
+        const MatmulPlanEntry *e = &ctx->plans[i];
+        if (e->d_type == d_type && e->ab_type == ab_type && e->has_bias == has_bias && e->m == m && e->n == n &&
+            e->k == k && e->trans_a == trans_a && e->trans_b == trans_b && e->split_k == split_k &&
+            e->align_a == align_a && e->align_b == align_b && e->align_d == align_d)
+            plan = &ctx->plans[i].plan;
+    }
+    if (!plan) {
+        if (ctx->num_plans == ctx->plans_cap) {
+            ctx->plans_cap = ctx->plans_cap ? 2 * ctx->plans_cap : 32;
+            ctx->plans = (MatmulPlanEntry *)realloc_or_die(ctx->plans, (size_t)ctx->plans_cap * sizeof *ctx->plans);
+        }
+        MatmulPlanEntry *e = &ctx->plans[ctx->num_plans++];
+        e->d_type = d_type; e->ab_type = ab_type; e->has_bias = has_bias; e->m = m; e->n = n; e->k = k;
+        e->trans_a = trans_a; e->trans_b = trans_b; e->split_k = split_k;
+        e->align_a = align_a; e->align_b = align_b; e->align_d = align_d;
+        matmul_plan_init(ctx, &e->plan, d_type, ab_type, bias, m, n, k, trans_a, trans_b, align_a, align_b, align_d, split_k);
+        plan = &e->plan;
+    }
+    matmul_plan_run(ctx, plan, d, a, b, bias, beta, stream);
 }
 
 // out (BT,OC) = inp (BT,C) . weight(OC,C)^T + bias (bias may be NULL).
 template <typename floatX>
-void matmul_forward(const MatmulContext *ctx, floatX *out, const floatX *inp, const floatX *weight, const floatX *bias,
+void matmul_forward(MatmulContext *ctx, floatX *out, const floatX *inp, const floatX *weight, const floatX *bias,
                     int BT, int C, int OC, cudaStream_t stream) {
     cudaDataType_t t = CudaType<floatX>::value;
-    matmul_lt(ctx, out, t, weight, inp, t, bias, OC, BT, C, 1, 0, 0.0f, stream);
+    matmul_lt(ctx, out, t, weight, inp, t, bias, OC, BT, C, 1, 0, 0.0f, 1, stream);
 }
 
 // dbias partial sums over fixed row chunks: grid (ceil(OC/32), COLUMN_REDUCE_CHUNKS),
@@ -168,14 +204,14 @@ __global__ void bias_backward_finish_kernel(float *dbias, const float *partial, 
 // dinp = dout . weight (written); dweight += dout^T . inp; dbias += column sums of dout (if not NULL).
 // scratch: COLUMN_REDUCE_CHUNKS * OC floats (for the bias).
 template <typename floatX>
-void matmul_backward(const MatmulContext *ctx, floatX *dinp, float *dweight, float *dbias, float *scratch,
+void matmul_backward(MatmulContext *ctx, floatX *dinp, float *dweight, float *dbias, float *scratch,
                      const floatX *dout, const floatX *inp, const floatX *weight, int BT, int C, int OC,
                      cudaStream_t stream) {
     cudaDataType_t t = CudaType<floatX>::value;
     // dinp^T (C,BT) = weight^T (C,OC) . dout^T (OC,BT)
-    matmul_lt(ctx, dinp, t, weight, dout, t, NULL, C, BT, OC, 0, 0, 0.0f, stream);
+    matmul_lt(ctx, dinp, t, weight, dout, t, NULL, C, BT, OC, 0, 0, 0.0f, 1, stream);
     // dweight^T (C,OC) += inp^T (C,BT) . dout (BT,OC)
-    matmul_lt(ctx, dweight, CUDA_R_32F, inp, dout, t, NULL, C, OC, BT, 0, 1, 1.0f, stream);
+    matmul_lt(ctx, dweight, CUDA_R_32F, inp, dout, t, NULL, C, OC, BT, 0, 1, 1.0f, 1, stream);
     if (dbias) {
         dim3 grid(ceil_div(OC, 32), COLUMN_REDUCE_CHUNKS), block(32, COLUMN_REDUCE_ROWS_PER_BLOCK);
         bias_backward_partial_kernel<<<grid, block, 0, stream>>>(scratch, dout, BT, OC);

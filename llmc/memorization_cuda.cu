@@ -144,11 +144,6 @@ struct KVCache {
 // builds its descriptors and asks for the heuristic on every call, which costs more than the
 // small matmuls of a decode step (about 50 per generated token for d12). Same descriptors, same
 // preferences, same first heuristic result as matmul_lt: the same algorithm, the same bits.
-struct CachedPlan {  // a matmul_plan_init plan (llmc/matmul.cuh) and what it was made for
-    int m, n, k, has_bias;
-    uint32_t align_a, align_b, align_d;
-    MatmulPlan plan;
-};
 
 struct GpuEval {
     GPT2Config cfg;
@@ -157,7 +152,6 @@ struct GpuEval {
     float *wte, *wpe, *ln1w, *ln1b, *qkvw, *qkvb, *attprojw, *attprojb, *ln2w, *ln2b, *fcw, *fcb, *fcprojw, *fcprojb,
         *lnfw, *lnfb;
     MatmulContext mm;
-    std::vector<CachedPlan> plans;
     cudaStream_t stream;
     size_t cap;  // token rows of the scratch below
     float *x, *ln, *qkv, *atty, *proj, *fch, *mean, *rstd, *lse;  // (cap, C / 3C / 4C / 1 / NH)
@@ -187,30 +181,10 @@ static void kv_free(KVCache *c) {
 }
 
 // out (N,OC) = inp (N,C) . weight (OC,C)^T + bias (OC; may be NULL), fp32 with fp32 compute (no
-// TF32): matmul_forward<float>'s product, with the plan of its shape kept in g->plans.
+// TF32) and no split-K (one pass over k): matmul_forward<float>'s product, its plan kept in g->mm.
 static void mm_forward(GpuEval *g, float *out, const float *inp, const float *weight, const float *bias, int N, int C, int OC) {
-    // column-major: out^T (OC,N) = weight (C,OC)^T . inp^T (C,N), as matmul_lt(m=OC, n=N, k=C, trans_a)
-    const int m = OC, n = N, k = C, has_bias = bias != NULL;
-    const uint32_t aa = pointer_alignment(weight), ab = pointer_alignment(inp), ad = pointer_alignment(out);
-    MatmulPlan *plan = NULL;
-    for (size_t i = 0; i < g->plans.size() && !plan; i++) {
-        CachedPlan *p = &g->plans[i];
-        if (p->m == m && p->n == n && p->k == k && p->has_bias == has_bias && p->align_a == aa && p->align_b == ab && p->align_d == ad)
-            plan = &p->plan;
-    }
-    if (!plan) {  // fp32 in and out, no split-K (one pass over k)
-        CachedPlan p;
-        p.m = m; p.n = n; p.k = k; p.has_bias = has_bias; p.align_a = aa; p.align_b = ab; p.align_d = ad;
-        matmul_plan_init(&g->mm, &p.plan, CUDA_R_32F, CUDA_R_32F, bias, m, n, k, 1, 0, aa, ab, ad, 0);
-        g->plans.push_back(p);
-        plan = &g->plans.back().plan;
-    }
-    matmul_plan_run(&g->mm, plan, out, weight, inp, bias, 0.0f, g->stream);
-}
-
-static void mm_plans_free(GpuEval *g) {
-    for (CachedPlan &p : g->plans) matmul_plan_free(&p.plan);
-    g->plans.clear();
+    // column-major: out^T (OC,N) = weight (C,OC)^T . inp^T (C,N)
+    matmul_lt(&g->mm, out, CUDA_R_32F, weight, inp, CUDA_R_32F, bias, OC, N, C, 1, 0, 0.0f, 0, g->stream);
 }
 
 // Runs N = B*S tokens (g->tokens, g->positions, already on the device) through the model and
@@ -546,7 +520,6 @@ static void cu_free(EvalBackend *b) {
                     g->gen_out};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         if (bufs[i]) cuda_check(cudaFree(bufs[i]));
-    mm_plans_free(g);
     matmul_context_free(&g->mm);
     cuda_check(cudaStreamDestroy(g->stream));
     delete g;
