@@ -119,10 +119,12 @@ static void dist_gpu_launch(Dist *d, int *argc, char ***argv, const DistGpuFlags
     (void)argc; (void)argv;
     dist_init_env(d);
     if (d->world_size > 1 || f->nccl_init) {
-        if (d->rank != 0) { sleep(2); _exit(1); }  // rank 0 says it, the launcher ends the others
-        die("%s was built without NCCL (nccl.h was not found at build time) and trains on one GPU only%s (install NCCL, "
+        // Every rank says it: under a file/TCP rendezvous no launcher may be there to end the others.
+        char which[64] = "";
+        if (d->world_size > 1) snprintf(which, sizeof which, " (rank %d of %d)", d->rank, d->world_size);
+        die("%s was built without NCCL (nccl.h was not found at build time) and trains on one GPU only%s%s (install NCCL, "
             "e.g. libnccl-dev, then `make clean-cuda all`; the Makefile says at build time whether it found it)",
-            program_name(), d->world_size > 1 ? ", but it was launched as several ranks" : "; drop --nccl_init");
+            program_name(), d->world_size > 1 ? ", but it was launched as several ranks" : "; drop --nccl_init", which);
     }
 #endif
 }

@@ -29,13 +29,23 @@ if [ -x ./train_gpt2cu ] && mkdir -p "$TMP/cu" && cp ./train_gpt2cu "$TMP/cu/"; 
   expect_error "train_gpt2cu --nccl_init file: checks the launcher's environment" \
     'MEMLENS_RANK=5 and MEMLENS_WORLD_SIZE=2 do not make a valid rank' \
     env MEMLENS_WORLD_SIZE=2 MEMLENS_RANK=5 "$CU" --nccl_init "file:$TMP/nccl_id"
-  if ! have_gpu; then  # no MPI involved: it gets as far as looking for the GPU
-    $PY -c 'import struct, sys; open(sys.argv[1], "wb").write(struct.pack("<256i", 20240520, 1, 66, 33, *[0] * 252) + struct.pack("<66H", *[50256] + [7] * 32 + [50256] + [9] * 32))' "$TMP/cu/train.bin"
+  # Built without NCCL (no nccl.h at build time) it trains on one GPU: every rank of a multi-rank
+  # launch says so in one line; with NCCL the launch gets as far as looking for the GPU.
+  if ldd "$CU" | grep -q libnccl; then with_nccl=1; else with_nccl=0; fi
+  no_nccl='^train_gpt2cu: error: train_gpt2cu was built without NCCL .*launched as several ranks \(rank %s of 2\) \(install NCCL'
+  $PY -c 'import struct, sys; open(sys.argv[1], "wb").write(struct.pack("<256i", 20240520, 1, 66, 33, *[0] * 252) + struct.pack("<66H", *[50256] + [7] * 32 + [50256] + [9] * 32))' "$TMP/cu/train.bin"
+  if [ $with_nccl = 0 ]; then
+    expect_error "train_gpt2cu built without NCCL: rank 1 of 2 (--nccl_init tcp:) says so itself" "$(printf "$no_nccl" 1)" \
+      env MEMLENS_WORLD_SIZE=2 MEMLENS_RANK=1 "$CU" --nccl_init tcp:127.0.0.1:29500 --model_name d2 --train_file "$TMP/cu/train.bin" --validation_file none \
+      --output_dir "$TMP/cu/out"
+    expect_error "train_gpt2cu built without NCCL: rank 0 of 2 from MEMLENS_* says so" "$(printf "$no_nccl" 0)" \
+      env MEMLENS_WORLD_SIZE=2 MEMLENS_RANK=0 "$CU"
+  elif ! have_gpu; then  # no MPI involved: it gets as far as looking for the GPU
     expect_error "train_gpt2cu --nccl_init tcp: as rank 1 of 2 needs no MPI" '^train_gpt2cu: error: no CUDA GPU found' \
       env MEMLENS_WORLD_SIZE=2 MEMLENS_RANK=1 "$CU" --nccl_init tcp:127.0.0.1:29500 --model_name d2 --train_file "$TMP/cu/train.bin" --validation_file none \
       --output_dir "$TMP/cu/out"
   fi
-  if ldd "$CU" | grep -q libmpi; then
+  if [ $with_nccl = 1 ] && ldd "$CU" | grep -q libmpi; then
     expect_error "train_gpt2cu: ranks from MEMLENS_* without --nccl_init need an MPI launcher" \
       'rank 0 of 2 by MEMLENS_\* variables, but MPI sees a single process' env MEMLENS_WORLD_SIZE=2 MEMLENS_RANK=0 "$CU"
   fi
