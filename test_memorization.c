@@ -249,8 +249,9 @@ static void cpu_score_last(EvalBackend *b, const int *tokens, const int *positio
     argmax_rows(argmax, margin, c->infer.logits, (size_t)B * n_last, cfg->vocab_size, cfg->padded_vocab_size);
 }
 
-static void cpu_greedy_generate(EvalBackend *b, const int *prompts, const int *positions, int B, int P, int num_new, int *out) {
-    gpt2_greedy_generate(&((CpuBackend *)b->impl)->infer, prompts, positions, B, P, num_new, out);
+static void cpu_greedy_generate(EvalBackend *b, const int *prompts, const int *positions, const int *lengths, int B, int P,
+                                int num_new, int *out) {
+    gpt2_greedy_generate(&((CpuBackend *)b->impl)->infer, prompts, positions, lengths, B, P, num_new, out);
 }
 
 static size_t cpu_score_continuations(EvalBackend *b, int max_len, const int *context, const int *positions, int P,
@@ -682,50 +683,56 @@ static void exposure_pass(Eval *ev, int s, const CandidateSet *cs, IdentifierTok
 }
 
 // ---------------------------------------------------------------------------------------------
-// Generation (KV cache, batched by k so that every row of a batch has the same prompt length).
+// Generation (KV cache; the prefix probe batches all context lengths together, the ID probe one
+// identifier length at a time).
 
 // Prefix probe: generates for every probe without a known continuation (all of them with
 // --plain_greedy, where exact match and matched prefix then come from the generated tokens).
+// The probes of every context length share batches: a row's prompt is its own k+1 tokens, and all
+// rows decode together, so a split costs max_new decode steps per batch, not per context length.
 static void generate_prefix(Eval *ev, int s) {
     const int n = ev->num_examples[s], B = ev->gen_batch, max_new = (int)ev->opt.max_new_tokens;
-    const int plain = ev->opt.plain_greedy;
+    const int plain = ev->opt.plain_greedy, P = ev->ks[ev->num_ks - 1] + 1;  // the longest prompt
     double t0 = now_seconds();
+    int *prompts = malloc_or_die((size_t)B * P * sizeof(int));
+    int *lengths = malloc_or_die((size_t)B * sizeof(int));
+    int *out = malloc_or_die((size_t)B * max_new * sizeof(int));
+    int *probe_of = malloc_or_die((size_t)B * 2 * sizeof(int));  // (ki, example) of each row
     size_t done = 0;
-    for (int ki = 0; ki < ev->num_ks; ki++) {
-        const int k = ev->ks[ki], P = k + 1;
-        int *prompts = malloc_or_die((size_t)B * P * sizeof(int));
-        int *out = malloc_or_die((size_t)B * max_new * sizeof(int));
-        int *rows_of = malloc_or_die((size_t)B * sizeof(int));
-        int next = 0;
-        while (next < n) {
-            int rows = 0;
-            while (rows < B && next < n) {
-                Probe *p = probe_at(ev, s, next, ki);
-                if (plain || !p->exact_match) {
-                    for (int j = 0; j < P; j++) prompts[rows * P + j] = ev->examples[s][next].tokens[j];
-                    rows_of[rows++] = next;
-                }
-                next++;
-            }
-            if (rows == 0) continue;
-            ev->backend->greedy_generate(ev->backend, prompts, NULL, rows, P, max_new, out); // positions 0..k as in training
-            for (int r = 0; r < rows; r++) {
-                Probe *p = probe_at(ev, s, rows_of[r], ki);
-                const uint16_t *truth = ev->examples[s][rows_of[r]].tokens + P;
-                free(p->generated);
-                p->generated = malloc_or_die((size_t)max_new * sizeof(int));
-                memcpy(p->generated, out + (size_t)r * max_new, (size_t)max_new * sizeof(int));
-                if (plain) {
-                    int prefix = 0;
-                    while (prefix < max_new && p->generated[prefix] == truth[prefix]) prefix++;
-                    p->matched_prefix = prefix;
-                    p->exact_match = prefix == max_new;
-                }
-            }
-            done += (size_t)rows;
+    // probes in (context length, example) order: rows of one length stay together (one prefill pass)
+    const size_t total = (size_t)ev->num_ks * n;
+    for (size_t next = 0; next < total;) {
+        int rows = 0;
+        for (; next < total && rows < B; next++) {
+            const int ki = (int)(next / n), e = (int)(next % n);
+            const Probe *p = probe_at(ev, s, e, ki);
+            if (!plain && p->exact_match) continue;
+            const int len = ev->ks[ki] + 1;
+            for (int j = 0; j < len; j++) prompts[(size_t)rows * P + j] = ev->examples[s][e].tokens[j];
+            lengths[rows] = len;
+            probe_of[2 * rows] = ki;
+            probe_of[2 * rows + 1] = e;
+            rows++;
         }
-        free(prompts); free(out); free(rows_of);
+        if (rows == 0) continue;
+        ev->backend->greedy_generate(ev->backend, prompts, NULL, lengths, rows, P, max_new, out); // positions 0..k as in training
+        for (int r = 0; r < rows; r++) {
+            const int ki_r = probe_of[2 * r], e_r = probe_of[2 * r + 1];
+            Probe *p = probe_at(ev, s, e_r, ki_r);
+            const uint16_t *truth = ev->examples[s][e_r].tokens + lengths[r];
+            free(p->generated);
+            p->generated = malloc_or_die((size_t)max_new * sizeof(int));
+            memcpy(p->generated, out + (size_t)r * max_new, (size_t)max_new * sizeof(int));
+            if (plain) {
+                int prefix = 0;
+                while (prefix < max_new && p->generated[prefix] == truth[prefix]) prefix++;
+                p->matched_prefix = prefix;
+                p->exact_match = prefix == max_new;
+            }
+        }
+        done += (size_t)rows;
     }
+    free(prompts); free(lengths); free(out); free(probe_of);
     ev->generated_sequences += done;
     ev->t_generate += now_seconds() - t0;
     fprintf(stderr, "%s: %s: generated %zu continuations of %d tokens (%.1f s)\n", program_name(), SPLIT_NAMES[s],
@@ -771,7 +778,7 @@ static void generate_id(Eval *ev, int s) {
                 }
                 rows++;
             }
-            ev->backend->greedy_generate(ev->backend, prompts, positions, rows, k, len, out);
+            ev->backend->greedy_generate(ev->backend, prompts, positions, NULL, rows, k, len, out);
             for (int r = 0; r < rows; r++) {
                 const int e = pending[2 * (start + r) + 1];
                 const Example *ex = &ev->examples[s][e];
@@ -1373,11 +1380,12 @@ int main(int argc, char **argv) {
     int cache_len = ev.ks[ev.num_ks - 1] + (int)o->max_new_tokens;
     if (ev.ks[ev.num_ks - 1] + ev.max_close_len > cache_len) cache_len = ev.ks[ev.num_ks - 1] + ev.max_close_len;
 #ifdef MEMLENS_CUDA
-    // the GPU takes every example of a split in one batch where memory allows (it cuts batches to
-    // its free memory itself); --batch_size is a CPU setting
+    // the GPU takes every probe of a split (examples x context lengths) in one generation batch
+    // where memory allows (it cuts batches to its free memory itself); --batch_size is a CPU setting
     {
         int most = ev.num_examples[0] > ev.num_examples[1] ? ev.num_examples[0] : ev.num_examples[1];
-        ev.backend = eval_backend_cuda_create(&ev.model, cache_len, most > 0 ? most : 1, dist.local_rank);
+        if (most < 1) most = 1;
+        ev.backend = eval_backend_cuda_create(&ev.model, cache_len, most, most * ev.num_ks, dist.local_rank);
         ev.gen_batch = ev.backend->generation_batch;
     }
 #else

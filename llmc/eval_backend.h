@@ -32,9 +32,11 @@ struct EvalBackend {
     void (*score_last)(EvalBackend *b, const int *tokens, const int *positions, int B, int T, int n_last,
                        int *argmax, float *margin);
     // Greedy decoding with a KV cache (gpt2_greedy_generate's contract): prompts, positions (B, P),
-    // positions NULL = 0..P-1; writes (B, num_new) ids. B <= generation_batch.
-    void (*greedy_generate)(EvalBackend *b, const int *prompts, const int *positions, int B, int P, int num_new,
-                            int *out);
+    // row b's prompt its first lengths[b] tokens (lengths NULL: all P), positions NULL = 0..len-1;
+    // writes (B, num_new) ids. Rows of different prompt lengths decode in the same steps.
+    // B <= generation_batch.
+    void (*greedy_generate)(EvalBackend *b, const int *prompts, const int *positions, const int *lengths, int B, int P,
+                            int num_new, int *out);
     // score_continuations (llmc/exposure.h): log-likelihoods of M candidate continuations of one
     // context (P tokens at `positions`); NaN for a candidate needing positions beyond the model's
     // range. max_len: the longest context plus candidate any call will use. Returns the NaN count.
@@ -47,9 +49,10 @@ struct EvalBackend {
 // Dies with one line unless a CUDA GPU is usable (call it before any long work).
 void eval_backend_cuda_check(void);
 // The GPU backend (llmc/memorization_cuda.cu): uploads the model's weights to GPU local_rank modulo
-// the GPUs present (one GPU per rank under mpirun/srun). cache_len:
-// prompt + generated tokens per row of the KV cache; max_rows: the most examples one batch needs
-// (the batches are cut to what fits in the GPU's free memory). Dies with one line without a GPU.
-EvalBackend *eval_backend_cuda_create(const GPT2 *model, int cache_len, int max_rows, int local_rank);
+// the GPUs present (one GPU per rank under mpirun/srun). cache_len: prompt + generated tokens per
+// row of the KV cache; max_examples: the most examples of one teacher-forced pass; max_rows: the
+// most rows of one generation batch (the batches are cut to what fits in the GPU's free memory).
+// Dies with one line without a GPU.
+EvalBackend *eval_backend_cuda_create(const GPT2 *model, int cache_len, int max_examples, int max_rows, int local_rank);
 
 #endif

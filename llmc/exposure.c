@@ -298,7 +298,7 @@ size_t score_continuations(ContinuationScorer *sc, const int *context, const int
     }
     // 1. the context into row 0 (one greedy step = a prefill whose logits predict the next token)
     int unused;
-    gpt2_greedy_generate(g, context, positions, 1, P, 1, &unused);
+    gpt2_greedy_generate(g, context, positions, NULL, 1, P, 1, &unused);
     const int first_position = positions[P - 1] + 1;
     const float *next_logits = g->logits; // logits for the first token after what is cached
     double shared = 0.0;

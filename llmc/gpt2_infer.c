@@ -72,15 +72,22 @@ int gpt2_argmax_vocab(const float *logits, int V) {
     return best;
 }
 
-// Runs S new tokens per row (tokens, positions: (B, S)) through the model, on top of `past`
-// cached tokens per row; appends their keys and values to the cache and leaves the logits of
-// each row's last n_last new tokens in g->logits (B, n_last, Vp).
-static void forward_chunk(GPT2Infer *g, const int *tokens, const int *positions, int B, int S, int past, int n_last) {
+// Runs S new tokens per row (tokens, positions: (B, S)) through the model, on top of past[b]
+// cached tokens of row b (past NULL: none), in cache rows row0 .. row0+B-1; appends their keys and
+// values to the cache and leaves the logits of each row's last n_last new tokens in g->logits
+// (B, n_last, Vp). Every row's sums run in the same order whatever the other rows are, so a row's
+// result does not depend on the batch it is in.
+static void forward_chunk(GPT2Infer *g, const int *tokens, const int *positions, int B, int S, const int *past, int row0,
+                          int n_last) {
     const GPT2 *m = g->model;
     const GPT2Config *cfg = &m->config;
     const int C = cfg->channels, L = cfg->num_layers, NH = cfg->num_heads, hs = C / NH;
     const int V = cfg->vocab_size, Vp = cfg->padded_vocab_size, maxT = cfg->max_seq_len;
     const int BS = B * S;
+    if (row0 < 0 || row0 + B > g->max_batch) die("generation: cache rows %d..%d, the cache holds %d (internal error)", row0, row0 + B - 1, g->max_batch);
+    for (int b = 0; b < B; b++)
+        if ((past ? past[b] : 0) + S > g->max_len)
+            die("generation: %d cached + %d new tokens exceed the cache length %d (internal error)", past ? past[b] : 0, S, g->max_len);
     ensure_chunk_capacity(g, (size_t)BS);
     gpt2_infer_pack_weights(g);
     const GPT2Params *p = &m->params;
@@ -101,19 +108,19 @@ static void forward_chunk(GPT2Infer *g, const int *tokens, const int *positions,
         for (int b = 0; b < B; b++)
             for (int s = 0; s < S; s++) {
                 const float *row = g->qkv + ((size_t)b * S + s) * 3 * C;
-                size_t at = ((size_t)b * g->max_len + past + s) * C;
+                size_t at = ((size_t)(row0 + b) * g->max_len + (past ? past[b] : 0) + s) * C;
                 memcpy(kc + at, row + C, C * sizeof(float));
                 memcpy(vc + at, row + 2 * C, C * sizeof(float));
             }
-        // causal attention: the new token s of row b sees cached tokens 0 .. past+s of its own row
+        // causal attention: the new token s of row b sees cached tokens 0 .. past[b]+s of its own row
         #pragma omp parallel for collapse(2) schedule(static)
         for (int bs = 0; bs < BS; bs++)
             for (int h = 0; h < NH; h++) {
-                int b = bs / S, s = bs % S, n_keys = past + s + 1;
+                int b = bs / S, s = bs % S, n_keys = (past ? past[b] : 0) + s + 1;
                 float *w = g->att_scores + (size_t)omp_get_thread_num() * g->max_len;
                 const float *q = g->qkv + (size_t)bs * 3 * C + h * hs;
-                const float *keys = kc + (size_t)b * g->max_len * C + h * hs;
-                const float *values = vc + (size_t)b * g->max_len * C + h * hs;
+                const float *keys = kc + (size_t)(row0 + b) * g->max_len * C + h * hs;
+                const float *values = vc + (size_t)(row0 + b) * g->max_len * C + h * hs;
                 attention_query(g->atty + (size_t)bs * C + h * hs, w, q, hs, scale,
                                 keys, values, C, n_keys, NULL, NULL, 0, 0);
             }
@@ -139,34 +146,47 @@ static void forward_chunk(GPT2Infer *g, const int *tokens, const int *positions,
     matmul_forward_packed(g->logits, g->last_ln, GPT2_PACKED_WTE(g), NULL, (int)rows, C, Vp);
 }
 
-void gpt2_greedy_generate(GPT2Infer *g, const int *prompts, const int *positions, int B, int P,
+void gpt2_greedy_generate(GPT2Infer *g, const int *prompts, const int *positions, const int *lengths, int B, int P,
                           int num_new, int *out) {
     const GPT2Config *cfg = &g->model->config;
     if (B < 1 || B > g->max_batch) die("generation: batch of %d rows, the cache holds %d", B, g->max_batch);
     if (P < 1 || num_new < 1) die("generation: prompt length %d and new tokens %d must be positive", P, num_new);
-    if (P + num_new - 1 > g->max_len) die("generation: %d prompt + %d new tokens exceed the cache length %d", P, num_new, g->max_len);
-    int *default_positions = NULL;
-    if (!positions) {
-        default_positions = malloc_or_die((size_t)B * P * sizeof(int));
-        for (int i = 0; i < B * P; i++) default_positions[i] = i % P;
-        positions = default_positions;
+    for (int b = 0; b < B; b++) {
+        const int len = lengths ? lengths[b] : P;
+        if (len < 1 || len > P) die("generation: row %d has a prompt of %d tokens, outside 1..%d", b, len, P);
+        if (len + num_new - 1 > g->max_len)
+            die("generation: %d prompt + %d new tokens exceed the cache length %d", len, num_new, g->max_len);
     }
     const int V = cfg->vocab_size, Vp = cfg->padded_vocab_size;
-    forward_chunk(g, prompts, positions, B, P, 0, 1);
-    int next_tokens[B], next_positions[B];
-    for (int b = 0; b < B; b++) {
-        out[(size_t)b * num_new] = gpt2_argmax_vocab(g->logits + (size_t)b * Vp, V);
-        next_positions[b] = positions[(size_t)b * P + P - 1];
+    int *tokens = malloc_or_die((size_t)B * P * sizeof(int)), *token_positions = malloc_or_die((size_t)B * P * sizeof(int));
+    int *next_positions = malloc_or_die((size_t)B * sizeof(int)), *past = malloc_or_die((size_t)B * sizeof(int));
+    // prefill: each run of consecutive rows with one prompt length is one pass, (rows, len) packed
+    for (int b0 = 0, b1; b0 < B; b0 = b1) {
+        const int len = lengths ? lengths[b0] : P;
+        for (b1 = b0 + 1; b1 < B && (lengths ? lengths[b1] : P) == len; b1++) {}
+        for (int b = b0; b < b1; b++)
+            for (int j = 0; j < len; j++) {
+                tokens[(size_t)(b - b0) * len + j] = prompts[(size_t)b * P + j];
+                token_positions[(size_t)(b - b0) * len + j] = positions ? positions[(size_t)b * P + j] : j;
+            }
+        forward_chunk(g, tokens, token_positions, b1 - b0, len, NULL, b0, 1);
+        for (int b = b0; b < b1; b++) {
+            out[(size_t)b * num_new] = gpt2_argmax_vocab(g->logits + (size_t)(b - b0) * Vp, V);
+            next_positions[b] = token_positions[(size_t)(b - b0) * len + len - 1];
+            past[b] = len - 1;  // one less than the tokens cached: the step below adds 1 first
+        }
     }
+    // decode: one token per row and step, each row at its own cache length
     for (int i = 1; i < num_new; i++) {
         for (int b = 0; b < B; b++) {
-            next_tokens[b] = out[(size_t)b * num_new + i - 1];
+            tokens[b] = out[(size_t)b * num_new + i - 1];
             next_positions[b] += 1;
+            past[b] += 1;
         }
-        forward_chunk(g, next_tokens, next_positions, B, 1, P + i - 1, 1);
+        forward_chunk(g, tokens, next_positions, B, 1, past, 0, 1);
         for (int b = 0; b < B; b++) out[(size_t)b * num_new + i] = gpt2_argmax_vocab(g->logits + (size_t)b * Vp, V);
     }
-    free(default_positions);
+    free(tokens); free(token_positions); free(next_positions); free(past);
 }
 
 void gpt2_score_last(GPT2Infer *g, const int *tokens, const int *positions, int B, int T, int n_last, int *argmax_out) {
@@ -174,7 +194,7 @@ void gpt2_score_last(GPT2Infer *g, const int *tokens, const int *positions, int 
     if (B < 1 || B > g->max_batch) die("scoring: batch of %d rows, the cache holds %d", B, g->max_batch);
     if (T < 1 || T > g->max_len) die("scoring: %d tokens per row, the cache holds %d", T, g->max_len);
     if (n_last < 1 || n_last > T) die("scoring: %d last positions of %d", n_last, T);
-    forward_chunk(g, tokens, positions, B, T, 0, n_last);
+    forward_chunk(g, tokens, positions, B, T, NULL, 0, n_last);
     const int V = cfg->vocab_size, Vp = cfg->padded_vocab_size;
     #pragma omp parallel for schedule(static)
     for (int i = 0; i < B * n_last; i++) argmax_out[i] = gpt2_argmax_vocab(g->logits + (size_t)i * Vp, V);

@@ -1,7 +1,7 @@
 // Batched greedy generation with a KV cache on the CPU, for the memorization evaluator.
 // Reads the weights of a loaded GPT2 (never changes them) and reuses its matmul kernel
 // and layer kernels (matmul_cpu.h, layers_cpu.h; attention over the cache is its own); the KV cache and scratch buffers live here, so the model's training
-// activations are untouched. Every row of a batch has a prompt of the same length, but each
+// activations are untouched. Rows of a batch may have prompts of different lengths, and each
 // row has its own positions (the evaluator feeds tokens at their original positions).
 #ifndef LLMC_GPT2_INFER_H
 #define LLMC_GPT2_INFER_H
@@ -41,12 +41,14 @@ void gpt2_infer_free(GPT2Infer *g);
 // afterwards while g lives.
 void gpt2_infer_pack_weights(GPT2Infer *g);
 
-// Greedy decoding. prompts and positions are (B, P): row b's prompt tokens and the position of
-// each (positions NULL = 0..P-1). Writes (B, num_new) generated ids to out: each new token is the
-// argmax over the real vocabulary (lowest id on ties) of the logits at the previous token, and
-// takes the next position. Needs B <= max_batch, P + num_new - 1 <= max_len and every position
-// < max_seq_len (dies with one line otherwise).
-void gpt2_greedy_generate(GPT2Infer *g, const int *prompts, const int *positions, int B, int P,
+// Greedy decoding. prompts and positions are (B, P): row b's prompt is its first lengths[b]
+// tokens (lengths NULL: all P) and the position of each (positions NULL = 0..len-1). Writes
+// (B, num_new) generated ids to out: each new token is the argmax over the real vocabulary (lowest
+// id on ties) of the logits at the previous token, and takes the next position. Rows of different
+// prompt lengths decode together, each at its own cache length; a row's tokens do not depend on
+// the other rows of the batch. Needs B <= max_batch, lengths[b] + num_new - 1 <= max_len and every
+// position < max_seq_len (dies with one line otherwise).
+void gpt2_greedy_generate(GPT2Infer *g, const int *prompts, const int *positions, const int *lengths, int B, int P,
                           int num_new, int *out);
 
 // Teacher-forced scoring without a loss: runs (B, T) tokens at their positions (each row sees only

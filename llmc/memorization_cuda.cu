@@ -47,34 +47,42 @@ __global__ void encode_at_positions_kernel(float *x, const int *tokens, const in
     x[idx] = wte[(long long)tokens[i] * C + c] + wpe[(long long)positions[i] * C + c];
 }
 
+// The tokens cached in row b before this pass: past, plus row_past[b] where rows differ (rows of
+// different prompt lengths decoding together).
+__device__ __forceinline__ int cached_before(const int *row_past, int b, int past) {
+    return (row_past ? row_past[b] : 0) + past;
+}
+
 // Keys and values of the B*S new tokens (qkv (B,S,3C)) into one layer's cache slab (rows, len, C):
-// token s of row b goes to cache row row0 + b, slot past + s.
-__global__ void kv_write_kernel(float *kc, float *vc, const float *qkv, int B, int S, int C, int row0, int past, int len) {
+// token s of row b goes to cache row row0 + b, slot cached_before(b) + s.
+__global__ void kv_write_kernel(float *kc, float *vc, const float *qkv, int B, int S, int C, int row0, const int *row_past,
+                                int past, int len) {
     long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= (long long)B * S * C) return;
     long long bs = idx / C;
     int c = (int)(idx % C), b = (int)(bs / S), s = (int)(bs % S);
-    long long dst = ((long long)(row0 + b) * len + past + s) * C + c;
+    long long dst = ((long long)(row0 + b) * len + cached_before(row_past, b, past) + s) * C + c;
     kc[dst] = qkv[bs * 3 * C + C + c];
     vc[dst] = qkv[bs * 3 * C + 2 * C + c];
 }
 
 
 // Attention of new queries against the KV cache. grid (B*S, NH), block DECODE_THREADS.
-// Query s of row b (qkv (B,S,3C)) attends to past + s + 1 keys:
-//   prefix_row < 0: all of them in cache row row0 + b, slots 0 .. past+s (the new keys were written
+// Query s of row b (qkv (B,S,3C)) attends to p + s + 1 keys, p = cached_before(row_past, b, past):
+//   prefix_row < 0: all of them in cache row row0 + b, slots 0 .. p+s (the new keys were written
 //                   there first): decoding and appending to a cached context;
 //   prefix_row >= 0: slots 0 .. past-1 of cache row prefix_row (a context shared by every row),
-//                   then the row's own new keys 0..s straight from qkv: exposure candidates.
+//                   then the row's own new keys 0..s straight from qkv: exposure candidates
+//                   (row_past NULL).
 // Shared memory: HS (query) + max_keys (weights) + DECODE_THREADS (reductions) floats.
 __global__ void __launch_bounds__(DECODE_THREADS)
 cache_attention_kernel(float *out, const float *qkv, const float *kc, const float *vc, int S, int C, int HS, int len,
-                       int row0, int past, int prefix_row, int max_keys, float scale) {
+                       int row0, const int *row_past, int past, int prefix_row, int max_keys, float scale) {
     extern __shared__ float smem[];
     float *q = smem, *w = smem + HS, *red = smem + HS + max_keys;
     const int bs = blockIdx.x, h = blockIdx.y, b = bs / S, s = bs % S, tid = threadIdx.x;
-    const int n = past + s + 1;
-    const int n_cached = prefix_row < 0 ? n : past;
+    const int p = cached_before(row_past, b, past), n = p + s + 1;
+    const int n_cached = prefix_row < 0 ? n : p;
     const long long crow = prefix_row < 0 ? row0 + b : prefix_row;
     const float *ck = kc + crow * len * C + h * HS, *cv = vc + crow * len * C + h * HS;
     const float *own_k = qkv + (long long)b * S * 3 * C + C + h * HS;  // own key j at own_k + j*3C
@@ -160,7 +168,8 @@ struct GpuEval {
     float *margin, *nll;                                           // (cap)
     float *logits;                                                 // (LOGIT_ROWS, Vp)
     KVCache gen, ctx;  // generation rows; one row holding an exposure context
-    int *gen_out = nullptr, *gen_base = nullptr;  // (gen.rows * max new tokens), (gen.rows)
+    int *gen_out = nullptr, *gen_base = nullptr;  // (gen.rows * max new tokens), (gen.rows) last prompt position
+    int *gen_len = nullptr;                       // (gen.rows) prompt length of each row
     size_t gen_out_cap = 0;
 };
 
@@ -188,22 +197,27 @@ static void mm_forward(GpuEval *g, float *out, const float *inp, const float *we
 }
 
 // Runs N = B*S tokens (g->tokens, g->positions, already on the device) through the model and
-// leaves the final LayerNorm of every token in g->ln (N, C).
-//   cache NULL: each row is causal on its own S tokens (past must be 0).
-//   cache, prefix_row < 0: the new keys/values go to cache rows row0 + b at slots past + s, and each
-//     query sees its row's slots 0 .. past+s (prefill when past == 0, decoding after).
+// leaves the final LayerNorm of every token in g->ln (N, C). Row b has past + row_past[b] tokens
+// cached (row_past: device array of B, or NULL for none; row_past_max: its largest entry).
+//   cache NULL: each row is causal on its own S tokens (past must be 0, row_past NULL).
+//   cache, prefix_row < 0: with p = past + row_past[b], the new keys/values go to cache row row0 + b
+//     at slots p + s, and each query sees its row's slots 0 .. p+s (prefill when p == 0, decoding
+//     after; rows of different prompt lengths decode in one pass through row_past).
 //   cache, prefix_row >= 0: nothing is written; each query sees slots 0 .. past-1 of cache row
 //     prefix_row, then its own row's new tokens 0..s.
-static void gpu_forward(GpuEval *g, int B, int S, KVCache *cache, int row0, int past, int prefix_row) {
+static void gpu_forward(GpuEval *g, int B, int S, KVCache *cache, int row0, int past, const int *row_past, int row_past_max,
+                        int prefix_row) {
     const int C = g->C, NH = g->NH, HS = g->HS, L = g->L;
     const long long N = (long long)B * S;
     if ((size_t)N > g->cap) die("gpu_forward: %lld tokens exceed the scratch of %zu (internal error)", N, g->cap);
-    if (!cache && past != 0) die("gpu_forward: past tokens without a cache (internal error)");
+    if (!cache && (past != 0 || row_past)) die("gpu_forward: past tokens without a cache (internal error)");
+    if (row_past && prefix_row >= 0) die("gpu_forward: per-row past tokens with a shared prefix (internal error)");
+    if (!row_past) row_past_max = 0;
     cudaStream_t st = g->stream;
     encode_at_positions_kernel<<<ceil_div(N * C, 256), 256, 0, st>>>(g->x, g->tokens, g->positions, g->wte, g->wpe, N, C);
     cuda_check_launch();
     const float scale = 1.0f / sqrtf((float)HS);
-    const int max_keys = past + S;
+    const int max_keys = row_past_max + past + S;
     const size_t decode_smem = (size_t)(HS + max_keys + DECODE_THREADS) * sizeof(float);
     // ln = LN1 of layer 0; later layers get theirs fused with the residual add that ends the layer before
     fused_residual_layernorm_forward<float>(NULL, g->ln, g->mean, g->rstd, g->x, NULL, g->ln1w, g->ln1b, (int)N, C, st);
@@ -213,16 +227,16 @@ static void gpu_forward(GpuEval *g, int B, int S, KVCache *cache, int row0, int 
         float *kc = cache ? cache->k + (size_t)l * cache->rows * cache->len * C : NULL;
         float *vc = cache ? cache->v + (size_t)l * cache->rows * cache->len * C : NULL;
         if (cache && prefix_row < 0) {
-            kv_write_kernel<<<ceil_div(N * C, 256), 256, 0, st>>>(kc, vc, g->qkv, B, S, C, row0, past, cache->len);
+            kv_write_kernel<<<ceil_div(N * C, 256), 256, 0, st>>>(kc, vc, g->qkv, B, S, C, row0, row_past, past, cache->len);
             cuda_check_launch();
         }
-        if (past == 0 && !(cache && prefix_row >= 0)) {
+        if (past == 0 && !row_past && !(cache && prefix_row >= 0)) {
             // a fresh causal pass over each row (the trainer's attention; it reads qkv, not the cache)
             attention_forward<float>(g->atty, g->lse, g->qkv, B, S, C, NH, st);
         } else {
             dim3 grid((unsigned)N, (unsigned)NH);
             cache_attention_kernel<<<grid, DECODE_THREADS, decode_smem, st>>>(g->atty, g->qkv, kc, vc, S, C, HS, cache->len,
-                                                                             row0, past, prefix_row, max_keys, scale);
+                                                                             row0, row_past, past, prefix_row, max_keys, scale);
             cuda_check_launch();
         }
         mm_forward(g, g->proj, g->atty, g->attprojw + (size_t)l * C * C, g->attprojb + (size_t)l * C,
@@ -311,7 +325,7 @@ static void cu_teacher_forced(EvalBackend *b, const int *inputs, const int *targ
         int rows = B - r0 < per ? B - r0 : per;
         size_t off = (size_t)r0 * T, n = (size_t)rows * T;
         upload_inputs(g, inputs + off, pos.data(), n);
-        gpu_forward(g, rows, T, NULL, 0, 0, -1);
+        gpu_forward(g, rows, T, NULL, 0, 0, NULL, 0, -1);
         gpu_outputs(g, (int)n, NULL, targets + off, 0, argmax + off, margin + off, nll + off);
     }
 }
@@ -326,27 +340,32 @@ static void cu_score_last(EvalBackend *b, const int *tokens, const int *position
     for (int r0 = 0; r0 < B; r0 += per) {
         int rows = B - r0 < per ? B - r0 : per;
         upload_inputs(g, tokens + (size_t)r0 * T, positions + (size_t)r0 * T, (size_t)rows * T);
-        gpu_forward(g, rows, T, NULL, 0, 0, -1);
+        gpu_forward(g, rows, T, NULL, 0, 0, NULL, 0, -1);
         for (int r = 0; r < rows; r++)
             for (int t = 0; t < n_last; t++) idx[(size_t)r * n_last + t] = r * T + T - n_last + t;
         gpu_outputs(g, rows * n_last, idx.data(), NULL, 0, argmax + (size_t)r0 * n_last, margin + (size_t)r0 * n_last, NULL);
     }
 }
 
-static void cu_greedy_generate(EvalBackend *b, const int *prompts, const int *positions, int B, int P, int num_new, int *out) {
+static void cu_greedy_generate(EvalBackend *b, const int *prompts, const int *positions, const int *lengths, int B, int P,
+                               int num_new, int *out) {
     GpuEval *g = (GpuEval *)b->impl;
     if (B < 1 || B > g->gen.rows) die("generation: batch of %d rows, the cache holds %d", B, g->gen.rows);
     if (P < 1 || num_new < 1) die("generation: prompt length %d and new tokens %d must be positive", P, num_new);
-    if (P + num_new - 1 > g->gen.len) die("generation: %d prompt + %d new tokens exceed the cache length %d", P, num_new, g->gen.len);
     if ((size_t)P > g->cap) die("generation: a prompt of %d tokens exceeds the GPU scratch of %zu tokens", P, g->cap);
-    std::vector<int> pos((size_t)B * P), base(B);
+    std::vector<int> len(B), base(B);
+    int longest = 0;
     for (int r = 0; r < B; r++) {
-        for (int j = 0; j < P; j++) pos[(size_t)r * P + j] = positions ? positions[(size_t)r * P + j] : j;
-        base[r] = pos[(size_t)r * P + P - 1];
+        len[r] = lengths ? lengths[r] : P;
+        if (len[r] < 1 || len[r] > P) die("generation: row %d has a prompt of %d tokens, outside 1..%d", r, len[r], P);
+        if (len[r] + num_new - 1 > g->gen.len)
+            die("generation: %d prompt + %d new tokens exceed the cache length %d", len[r], num_new, g->gen.len);
+        base[r] = positions ? positions[(size_t)r * P + len[r] - 1] : len[r] - 1;
         // every input takes a position: the last one, that of new token num_new-2, is base + num_new - 1
         if (base[r] + num_new - 1 >= g->maxT)
             die("generation: position %d is outside the model's range [0, %d) (use shorter prompts or fewer new tokens)",
                 base[r] + num_new - 1, g->maxT);
+        if (len[r] > longest) longest = len[r];
     }
     size_t need = (size_t)B * num_new;
     if (need > g->gen_out_cap) {
@@ -356,23 +375,37 @@ static void cu_greedy_generate(EvalBackend *b, const int *prompts, const int *po
     }
     cudaStream_t st = g->stream;
     cuda_check(cudaMemcpyAsync(g->gen_base, base.data(), (size_t)B * sizeof(int), cudaMemcpyHostToDevice, st));
-    // prefill in row groups that fit the scratch; each leaves its rows' first new token in g->argmax
-    const int per = rows_per_pass(g, P);
-    std::vector<int> idx((size_t)per);
-    for (int r0 = 0; r0 < B; r0 += per) {
-        int rows = B - r0 < per ? B - r0 : per;
-        upload_inputs(g, prompts + (size_t)r0 * P, pos.data() + (size_t)r0 * P, (size_t)rows * P);
-        gpu_forward(g, rows, P, &g->gen, r0, 0, -1);
-        for (int r = 0; r < rows; r++) idx[r] = r * P + P - 1;
-        gpu_outputs(g, rows, idx.data(), NULL, r0, NULL, NULL, NULL);
+    cuda_check(cudaMemcpyAsync(g->gen_len, len.data(), (size_t)B * sizeof(int), cudaMemcpyHostToDevice, st));
+    // prefill: each run of consecutive rows with one prompt length, in row groups that fit the
+    // scratch; each leaves its rows' first new token in g->argmax at the row's index
+    std::vector<int> tok, pos, idx;
+    for (int b0 = 0, b1; b0 < B; b0 = b1) {
+        const int n = len[b0];
+        for (b1 = b0 + 1; b1 < B && len[b1] == n; b1++) {}
+        const int per = rows_per_pass(g, n);
+        for (int r0 = b0; r0 < b1; r0 += per) {
+            const int rows = b1 - r0 < per ? b1 - r0 : per;
+            tok.resize((size_t)rows * n); pos.resize((size_t)rows * n); idx.resize((size_t)rows);
+            for (int r = 0; r < rows; r++) {
+                for (int j = 0; j < n; j++) {
+                    tok[(size_t)r * n + j] = prompts[(size_t)(r0 + r) * P + j];
+                    pos[(size_t)r * n + j] = positions ? positions[(size_t)(r0 + r) * P + j] : j;
+                }
+                idx[r] = r * n + n - 1;
+            }
+            upload_inputs(g, tok.data(), pos.data(), (size_t)rows * n);
+            gpu_forward(g, rows, n, &g->gen, r0, 0, NULL, 0, -1);
+            gpu_outputs(g, rows, idx.data(), NULL, r0, NULL, NULL, NULL);
+        }
     }
-    // decode: the chosen tokens stay on the device; one row of B tokens per step
+    // decode: the chosen tokens stay on the device; one token per row and step, row b's new token
+    // i at cache slot len[b] + i
     for (int i = 0;; i++) {
         feed_back_kernel<<<ceil_div(B, 128), 128, 0, st>>>(g->gen_out, g->tokens, g->positions, g->argmax, g->gen_base, B,
                                                           num_new, i);
         cuda_check_launch();
         if (i + 1 == num_new) break;
-        gpu_forward(g, B, 1, &g->gen, 0, P + i, -1);  // input: new token i at slot P + i
+        gpu_forward(g, B, 1, &g->gen, 0, i, g->gen_len, longest, -1);
         gpu_outputs(g, B, NULL, NULL, 0, NULL, NULL, NULL);
     }
     cuda_check(cudaMemcpyAsync(out, g->gen_out, need * sizeof(int), cudaMemcpyDeviceToHost, st));
@@ -424,7 +457,7 @@ static size_t cu_score_continuations(EvalBackend *b, int max_len, const int *con
     std::vector<float> next((size_t)Vp);  // logits for the first token after what is cached
     // 1. the context into the context cache
     upload_inputs(g, context, positions, (size_t)P);
-    gpu_forward(g, 1, P, &g->ctx, 0, 0, -1);
+    gpu_forward(g, 1, P, &g->ctx, 0, 0, NULL, 0, -1);
     int last = P - 1;
     gpu_outputs(g, 1, &last, NULL, 0, NULL, NULL, NULL);  // one row: g->logits holds it
     download_logits_row(g, 0, next.data());
@@ -446,7 +479,7 @@ static size_t cu_score_continuations(EvalBackend *b, int max_len, const int *con
             targets[s] = s + 1 < common ? candidates[0][s + 1] : -1;
         }
         upload_inputs(g, tokens.data(), pos.data(), (size_t)common);
-        gpu_forward(g, 1, common, &g->ctx, 0, past, -1);
+        gpu_forward(g, 1, common, &g->ctx, 0, past, NULL, 0, -1);
         int first = gpu_outputs(g, common, NULL, targets.data(), 0, NULL, NULL, nll.data());
         for (int s = 0; s + 1 < common; s++) shared -= (double)nll[s];
         past += common;
@@ -493,7 +526,7 @@ static size_t cu_score_continuations(EvalBackend *b, int max_len, const int *con
                 }
             }
             upload_inputs(g, tokens.data(), pos.data(), tokens.size());
-            gpu_forward(g, rows, S, &g->ctx, 0, past, 0);
+            gpu_forward(g, rows, S, &g->ctx, 0, past, NULL, 0, 0);
             if (!idx.empty()) {
                 nll.resize(idx.size());
                 gpu_outputs(g, (int)idx.size(), idx.data(), targets.data(), 0, NULL, NULL, nll.data());
@@ -517,7 +550,7 @@ static void cu_free(EvalBackend *b) {
     kv_free(&g->ctx);
     void *bufs[] = {g->params, g->x, g->ln, g->qkv, g->atty, g->proj, g->fch, g->mean, g->rstd, g->lse, g->sel,
                     g->tokens, g->positions, g->idx, g->targets, g->argmax, g->margin, g->nll, g->logits, g->gen_base,
-                    g->gen_out};
+                    g->gen_len, g->gen_out};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         if (bufs[i]) cuda_check(cudaFree(bufs[i]));
     matmul_context_free(&g->mm);
@@ -534,7 +567,8 @@ extern "C" void eval_backend_cuda_check(void) {
             err != cudaSuccess ? cudaGetErrorString(err) : "0 devices");
 }
 
-extern "C" EvalBackend *eval_backend_cuda_create(const GPT2 *model, int cache_len, int max_rows, int local_rank) {
+extern "C" EvalBackend *eval_backend_cuda_create(const GPT2 *model, int cache_len, int max_examples, int max_rows,
+                                                 int local_rank) {
     eval_backend_cuda_check();
     int count = 0, device;
     cuda_check(cudaGetDeviceCount(&count));
@@ -578,7 +612,7 @@ extern "C" EvalBackend *eval_backend_cuda_create(const GPT2 *model, int cache_le
             prop.name, free_bytes / 1073741824.0, cache_row_bytes / 1073741824.0);
     const double token_bytes = (12.0 * g->C + 3 + g->NH) * sizeof(float) + 5 * sizeof(int);
     double cap = floor(0.5 * usable / token_bytes);
-    double want = (double)max_rows * cache_len;
+    double want = (double)max_examples * cache_len;  // a teacher-forced pass over every example at once
     if (want < g->maxT + 64.0) want = g->maxT + 64.0;  // an exposure context
     if (want < 65536.0) want = 65536.0;                 // many exposure candidates per pass
     if (cap > want) cap = want;
@@ -596,6 +630,7 @@ extern "C" EvalBackend *eval_backend_cuda_create(const GPT2 *model, int cache_le
         {(void **)&g->sel, n * C * 4}, {(void **)&g->tokens, n * 4}, {(void **)&g->positions, n * 4},
         {(void **)&g->idx, n * 4}, {(void **)&g->targets, n * 4}, {(void **)&g->argmax, n * 4},
         {(void **)&g->margin, n * 4}, {(void **)&g->nll, n * 4}, {(void **)&g->gen_base, (size_t)g->gen.rows * 4},
+        {(void **)&g->gen_len, (size_t)g->gen.rows * 4},
     };
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         if (cudaMalloc(bufs[i].p, bufs[i].bytes) != cudaSuccess)
@@ -605,7 +640,7 @@ extern "C" EvalBackend *eval_backend_cuda_create(const GPT2 *model, int cache_le
     // one token through the model: loads the kernels and cuBLASLt's state before anything is timed
     int zero = 0;
     upload_inputs(g, &zero, &zero, 1);
-    gpu_forward(g, 1, 1, NULL, 0, 0, -1);
+    gpu_forward(g, 1, 1, NULL, 0, 0, NULL, 0, -1);
     gpu_outputs(g, 1, NULL, NULL, 0, NULL, NULL, NULL);
 
     EvalBackend *b = (EvalBackend *)calloc_or_die(1, sizeof *b);
