@@ -66,9 +66,11 @@ void gpt2_infer_pack_weights(GPT2Infer *g) {
 }
 
 int gpt2_argmax_vocab(const float *logits, int V) {
+    // a NaN never wins (not even at id 0), nothing above -inf gives 0: the GPU's logit_stats rule
     int best = 0;
-    for (int v = 1; v < V; v++)
-        if (logits[v] > logits[best]) best = v;
+    float top = -INFINITY;
+    for (int v = 0; v < V; v++)
+        if (logits[v] > top) { top = logits[v]; best = v; }
     return best;
 }
 

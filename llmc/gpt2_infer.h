@@ -57,8 +57,9 @@ void gpt2_greedy_generate(GPT2Infer *g, const int *prompts, const int *positions
 // models. Uses the cache as scratch (T <= max_len, B <= max_batch).
 void gpt2_score_last(GPT2Infer *g, const int *tokens, const int *positions, int B, int T, int n_last, int *argmax_out);
 
-// Argmax over the first V of Vp logits, lowest index on ties (shared with the evaluator's
-// teacher-forced pass so both paths break ties the same way).
+// Argmax over the first V of Vp logits, lowest index on ties, NaNs skipped, 0 when nothing is
+// above -inf (shared with the evaluator's teacher-forced pass so both paths break ties the same
+// way; llmc/logit_stats.cuh is the GPU's copy of the rule).
 int gpt2_argmax_vocab(const float *logits, int V);
 
 #endif

@@ -31,9 +31,10 @@ typedef struct {
 // A plan with everything it was made for: matmul_lt finds it again on the next call of the same
 // product, so the heuristic query and the descriptors are made once per shape, not per call.
 typedef struct {
+    uint64_t hash;  // of the fields below: most lookups are decided on it alone
     cudaDataType_t d_type, ab_type;
     int has_bias, m, n, k, trans_a, trans_b, split_k;
-    uint32_t align_a, align_b, align_d;
+    uint32_t align_a, align_b, align_d, align_bias;  // the bias's too: a kernel may assume it
     MatmulPlan plan;
 } MatmulPlanEntry;
 
@@ -141,12 +142,18 @@ static void matmul_lt(MatmulContext *ctx, void *d, cudaDataType_t d_type, const 
                       float beta, int split_k, cudaStream_t stream) {
     const int has_bias = bias != NULL;
     const uint32_t align_a = pointer_alignment(a), align_b = pointer_alignment(b), align_d = pointer_alignment(d);
+    const uint32_t align_bias = bias ? pointer_alignment(bias) : 0;
+    // FNV-1a over the key: the evaluator meets many row counts n, so the list can grow long
+    const int64_t fields[] = {d_type, ab_type, has_bias, m, n, k, trans_a, trans_b, split_k,
+                              align_a, align_b, align_d, align_bias};
+    uint64_t hash = 1469598103934665603ull;
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) hash = (hash ^ (uint64_t)fields[i]) * 1099511628211ull;
     MatmulPlan *plan = NULL;
     for (int i = 0; i < ctx->num_plans && !plan; i++) {
         const MatmulPlanEntry *e = &ctx->plans[i];
-        if (e->d_type == d_type && e->ab_type == ab_type && e->has_bias == has_bias && e->m == m && e->n == n &&
-            e->k == k && e->trans_a == trans_a && e->trans_b == trans_b && e->split_k == split_k &&
-            e->align_a == align_a && e->align_b == align_b && e->align_d == align_d)
+        if (e->hash == hash && e->d_type == d_type && e->ab_type == ab_type && e->has_bias == has_bias && e->m == m &&
+            e->n == n && e->k == k && e->trans_a == trans_a && e->trans_b == trans_b && e->split_k == split_k &&
+            e->align_a == align_a && e->align_b == align_b && e->align_d == align_d && e->align_bias == align_bias)
             plan = &ctx->plans[i].plan;
     }
     if (!plan) {
@@ -157,7 +164,8 @@ static void matmul_lt(MatmulContext *ctx, void *d, cudaDataType_t d_type, const 
         MatmulPlanEntry *e = &ctx->plans[ctx->num_plans++];
         e->d_type = d_type; e->ab_type = ab_type; e->has_bias = has_bias; e->m = m; e->n = n; e->k = k;
         e->trans_a = trans_a; e->trans_b = trans_b; e->split_k = split_k;
-        e->align_a = align_a; e->align_b = align_b; e->align_d = align_d;
+        e->align_a = align_a; e->align_b = align_b; e->align_d = align_d; e->align_bias = align_bias;
+        e->hash = hash;
         matmul_plan_init(ctx, &e->plan, d_type, ab_type, bias, m, n, k, trans_a, trans_b, align_a, align_b, align_d, split_k);
         plan = &e->plan;
     }

@@ -148,11 +148,6 @@ struct KVCache {
     int rows = 0, len = 0;
 };
 
-// A cuBLASLt matmul of one shape and alignment, set up once: matmul_forward (llmc/matmul.cuh)
-// builds its descriptors and asks for the heuristic on every call, which costs more than the
-// small matmuls of a decode step (about 50 per generated token for d12). Same descriptors, same
-// preferences, same first heuristic result as matmul_lt: the same algorithm, the same bits.
-
 struct GpuEval {
     GPT2Config cfg;
     int L, C, NH, HS, V, Vp, maxT;
@@ -171,6 +166,7 @@ struct GpuEval {
     int *gen_out = nullptr, *gen_base = nullptr;  // (gen.rows * max new tokens), (gen.rows) last prompt position
     int *gen_len = nullptr;                       // (gen.rows) prompt length of each row
     size_t gen_out_cap = 0;
+    size_t smem_optin = 48 * 1024, smem_max = 48 * 1024;  // cache_attention_kernel's dynamic shared memory: allowed, possible
 };
 
 static void kv_alloc(KVCache *c, const GpuEval *g, int rows, int len, const char *what) {
@@ -219,6 +215,13 @@ static void gpu_forward(GpuEval *g, int B, int S, KVCache *cache, int row0, int 
     const float scale = 1.0f / sqrtf((float)HS);
     const int max_keys = row_past_max + past + S;
     const size_t decode_smem = (size_t)(HS + max_keys + DECODE_THREADS) * sizeof(float);
+    if (cache && decode_smem > g->smem_optin) {  // beyond 48 KiB a kernel must ask (models of over ~12k positions)
+        if (decode_smem > g->smem_max)
+            die("attention over %d cached tokens needs %zu bytes of shared memory, the GPU allows %zu per block (use shorter "
+                "prompts or fewer new tokens)", max_keys, decode_smem, g->smem_max);
+        cuda_check(cudaFuncSetAttribute(cache_attention_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)decode_smem));
+        g->smem_optin = decode_smem;
+    }
     // ln = LN1 of layer 0; later layers get theirs fused with the residual add that ends the layer before
     fused_residual_layernorm_forward<float>(NULL, g->ln, g->mean, g->rstd, g->x, NULL, g->ln1w, g->ln1b, (int)N, C, st);
     for (int l = 0; l < L; l++) {
@@ -578,6 +581,7 @@ extern "C" EvalBackend *eval_backend_cuda_create(const GPT2 *model, int cache_le
     cuda_check(cudaGetDeviceProperties(&prop, device));
 
     GpuEval *g = new GpuEval();
+    g->smem_max = prop.sharedMemPerBlockOptin;
     g->cfg = model->config;
     g->L = g->cfg.num_layers; g->C = g->cfg.channels; g->NH = g->cfg.num_heads; g->HS = g->C / g->NH;
     g->V = g->cfg.vocab_size; g->Vp = g->cfg.padded_vocab_size; g->maxT = g->cfg.max_seq_len;

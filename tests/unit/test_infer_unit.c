@@ -92,6 +92,18 @@ int main(int argc, char **argv) {
                     failures++;
                 }
     }
+    // the argmax rule shared with the GPU (llmc/logit_stats.cuh): lowest id on ties, NaN never wins
+    {
+        const float nan_first[5] = {NAN, 1.0f, 3.0f, 3.0f, -1.0f}, all_inf[3] = {-INFINITY, -INFINITY, -INFINITY};
+        const float all_nan[3] = {NAN, NAN, NAN}, nan_between[4] = {2.0f, 5.0f, NAN, 5.0f};
+        const struct { const float *row; int V, want; const char *what; } cases[] = {
+            {nan_first, 5, 2, "NaN at id 0, tie of 3 at ids 2 and 3"}, {all_inf, 3, 0, "all -inf"},
+            {all_nan, 3, 0, "all NaN"}, {nan_between, 4, 1, "NaN between a tie of 5 at ids 1 and 3"}};
+        for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+            int got = gpt2_argmax_vocab(cases[i].row, cases[i].V);
+            if (got != cases[i].want) { fprintf(stderr, "argmax (%s): %d, expected %d\n", cases[i].what, got, cases[i].want); failures++; }
+        }
+    }
     // ragged batch: prompts of 7, 2, 2, 5 tokens (two share a prefill pass) against each row alone
     {
         enum { R = 4 };
