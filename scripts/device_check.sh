@@ -12,9 +12,9 @@
 # Prepare on the build machine: scripts/prepare_device.sh && make && make -C dev/cuda; carry
 # .device, train_gpt2cu, test_gpt2cu, build/libllmc_portable.a and build/dev_cuda.
 #   --all: also scripts/device_check_dist.sh (NCCL, issue 9) and scripts/device_check_eval.sh (the GPU
-#   evaluator, issue 8), with the portable CPU programs of .device/portable (copied over ./test_memorization,
-#   ./generate_dataset and ./train_gpt2), and the GPU part of tests/test_mem_eval.sh; carry
-#   test_memorizationcu, gpt2_tokenizer.bin and build/tests/test_argmax_cuda too
+#   evaluator, issue 8; it runs first), with the portable CPU programs of .device/portable (copied over
+#   ./test_memorization, ./generate_dataset and ./train_gpt2), and the GPU part of tests/test_mem_eval.sh;
+#   carry test_memorizationcu, gpt2_tokenizer.bin and build/tests/test_argmax_cuda too
 #   (scripts/prepare_device.sh prints the whole list).
 # Usage: scripts/device_check.sh [--quick] [--all]   (--quick: no benchmark)
 set -u
@@ -54,6 +54,7 @@ fi
 ldd ./train_gpt2cu | grep -q "not found" && { echo "FAIL libraries:"; ldd ./train_gpt2cu | grep "not found"; exit 1; }
 
 # ---- 2. the model against the reference
+check_model() {
 echo "== test_gpt2cu vs the PyTorch reference"
 run reference_fp32 120 ./test_gpt2cu --mode reference --precision fp32
 run reference_bf16 120 ./test_gpt2cu --mode reference --precision bf16
@@ -63,6 +64,8 @@ echo "== test_gpt2cu vs the CPU model (head sizes 16, 32, 64, 128; T=200 over se
 run cpu_fp32 180 ./test_gpt2cu --mode cpu --precision fp32
 run cpu_bf16 180 ./test_gpt2cu --mode cpu --precision bf16
 grep -h "vs CPU\|FAIL" "$LOG/cpu_fp32.log" "$LOG/cpu_bf16.log" | sed 's/^/    /'
+}
+check_kernels() {
 # The standalone kernel checks (make -C dev/cuda; carried in build/dev_cuda), when present.
 if [ -d build/dev_cuda ]; then
   echo "== dev/cuda kernel checks"
@@ -73,13 +76,17 @@ if [ -d build/dev_cuda ]; then
     grep -h "^PASS\|^FAIL\|^time" "$LOG/kernel_${k}_fp32.log" "$LOG/kernel_${k}_bf16.log" | sed 's/^/    /'
   done
 fi
+}
 
 # ---- 3. determinism of the model
+check_determinism() {
 echo "== determinism (model)"
 run determinism_bf16 120 ./test_gpt2cu --mode determinism --precision bf16 --model_name d2 --batch 4 --seq 256 --steps 4
 run determinism_fp32 120 ./test_gpt2cu --mode determinism --precision fp32 --model_name d2 --batch 4 --seq 256 --steps 4
+}
 
 # ---- 4. the trainer: kill + resume bitwise, determinism, learning
+check_trainer() {
 echo "== train_gpt2cu: resume and determinism"
 "$PY" - "$WORK" <<'PYEOF'
 import sys, numpy as np
@@ -138,8 +145,10 @@ sys.exit(0 if ok else 1)
 PYEOF
   [ $? -eq 0 ] && pass "GPU trainer follows the CPU trainer" || fail "GPU trainer departs from the CPU trainer"
 fi
+}
 
 # ---- 5. bad input: out of memory
+check_oom() {
 echo "== out-of-memory message"
 timeout 120 ./train_gpt2cu --model_name d24 --train_file "$WORK/train.bin" --validation_file none --per_device_train_batch_size 4096 \
   --max_seq_length 128 --output_dir "$WORK/oom" > "$LOG/oom.out" 2> "$LOG/oom.err"; rc=$?
@@ -147,24 +156,41 @@ if [ $rc -ne 0 ] && [ "$(grep -c '' "$LOG/oom.err")" -eq 1 ] && grep -q "per_dev
   pass "out of memory: one line naming a batch size that fits, nothing written"
 else fail "out of memory message (exit $rc)"; fi
 sed 's/^/    /' "$LOG/oom.err"
+}
 
 # ---- 6. speed
-if [ $QUICK -eq 0 ]; then
+check_speed() {
   echo "== speed (bf16, random init, T=1024)"
   run bench_d12_b16 150 ./test_gpt2cu --mode bench --model_name d12 --batch 16 --seq 1024 --steps 20
   run bench_d12_b32 150 ./test_gpt2cu --mode bench --model_name d12 --batch 32 --seq 1024 --steps 10
   run bench_d24_b16 150 ./test_gpt2cu --mode bench --model_name d24 --batch 16 --seq 1024 --steps 10
   grep -h "^bench" "$LOG"/bench_*.log | sed 's/^/    /'
-fi
+}
+
 # ---- 7. with --all: the NCCL and evaluator checks, one PASS/FAIL line each here (details above)
-if [ $ALL -eq 1 ]; then
+check_dist() {
   echo "== scripts/device_check_dist.sh"
   if timeout 150 bash scripts/device_check_dist.sh; then pass "device_check_dist"; else fail "device_check_dist"; fi
+}
+check_eval() {
   echo "== scripts/device_check_eval.sh"
-  if timeout 400 bash scripts/device_check_eval.sh; then pass "device_check_eval"; else fail "device_check_eval"; fi
+  if timeout 360 bash scripts/device_check_eval.sh; then pass "device_check_eval"; else fail "device_check_eval"; fi
+}
+check_mem_eval() {
   echo "== tests/test_mem_eval.sh, GPU part (train_gpt2cu --mem_eval_every, gpt2cu_argmax)"
-  if MEM_EVAL_GPU_ONLY=1 timeout 400 bash tests/run_tests.sh tests/test_mem_eval.sh; then pass "test_mem_eval (GPU)"
+  if MEM_EVAL_GPU_ONLY=1 timeout 200 bash tests/run_tests.sh tests/test_mem_eval.sh; then pass "test_mem_eval (GPU)"
   else fail "test_mem_eval (GPU)"; fi
+}
+
+if [ $ALL -eq 1 ]; then
+  # What has no figures yet comes first, so that a lease that ends early still gives them: the GPU
+  # evaluator (speed, then GPU == CPU), then the trainer's correctness, the in-training probe, NCCL,
+  # the kernel playground, and the trainer's speed last.
+  check_eval; check_model; check_determinism; check_trainer; check_oom; check_mem_eval; check_dist; check_kernels
+  [ $QUICK -eq 0 ] && check_speed
+else
+  check_model; check_kernels; check_determinism; check_trainer; check_oom
+  [ $QUICK -eq 0 ] && check_speed
 fi
 rm -rf "$WORK"
 if [ -n "${OUT:-}" ]; then tar czf "$OUT/device_check_logs.tgz" -C /tmp device_check_logs && LOG="$OUT/device_check_logs.tgz"; fi

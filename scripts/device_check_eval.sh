@@ -2,12 +2,12 @@
 # The GPU check of test_memorizationcu (issue 8), as ONE script for a short GPU lease (about 60-90 s
 # on an H100):
 #   1. environment; the carried binaries and their libraries
-#   2. tests/test_memorization_cuda.sh: GPU == CPU on a small memorizing model (fast path,
-#      --plain_greedy, records at the model's maximum length), two GPU runs identical
 #   3. d12 (GPT-2 124M shape, random weights) on the default dataset (1,000 x 1,024 tokens)
-#   4. speed of the GPU evaluator: seed defaults (50 + 50 examples, k = 16..512, 100 new tokens,
-#      every memorization metric; exposure off, timed apart), all 1,000 examples, and exposure at
-#      1,000 candidates
+#   4. speed of the GPU evaluator first: seed defaults (50 + 50 examples, k = 16..512, 100 new
+#      tokens, every memorization metric; exposure off, timed apart), all 1,000 examples, and
+#      exposure at 1,000 candidates
+#   4b. tests/test_memorization_cuda.sh: GPU == CPU on a small memorizing model (fast path,
+#      --plain_greedy, records at the model's maximum length), two GPU runs identical
 #   5. GPU == CPU on d12 for 1 member + 1 non-member (6 context lengths, 100 new tokens, exposure
 #      with 100 candidates), every decision and every mean; the CPU evaluator's time per example,
 #      scaled, beside the GPU figures (on an H100 machine's 16 cores the CPU took 100 s for 2 + 2
@@ -43,12 +43,6 @@ for f in test_memorization test_memorizationcu generate_dataset train_gpt2; do
 done
 pass "binaries and libraries present"
 
-# ---- 2. the test file (small memorizing model)
-echo "== tests/test_memorization_cuda.sh"
-run test_memorization_cuda 150 bash tests/run_tests.sh tests/test_memorization_cuda.sh
-grep -h "  ok \|FAIL\|skipped\|GPU:\|records;" "$LOG/test_memorization_cuda.log" | sed 's/^/    /'
-grep -q "skipped: no GPU" "$LOG/test_memorization_cuda.log" && fail "the test file saw no GPU (have_gpu: nvidia-smi -L)"
-
 # ---- 3. d12 on the default dataset: GPU == CPU
 echo "== d12 (random weights) on 1,000 x 1,024-token examples"
 run dataset 120 ./generate_dataset --output_dir "$WORK/ds" --threads 0
@@ -75,20 +69,9 @@ with open(sys.argv[1], "wb") as f:
 P
 D12=(--model_path "$WORK/d12.bin" --train_file "$WORK/ds/train.bin" --test_file "$WORK/ds/test.bin"
      --metadata_file "$WORK/ds/metadata.json")
-# ---- 4. speed first (GPU only, so the figures come even if the CPU step below runs long)
-echo "== speed of the GPU evaluator (d12)"
-run gpu_seed_defaults 120 ./test_memorizationcu "${D12[@]}" --exposure_candidates 0 --output_file "$WORK/gpu_seed.json"
-run gpu_all_examples 180 ./test_memorizationcu "${D12[@]}" --num_examples 0 --exposure_candidates 0 --output_file "$WORK/gpu_all.json"
-run gpu_exposure_1000 180 ./test_memorizationcu "${D12[@]}" --exposure_candidates 1000 --output_file "$WORK/gpu_exposure.json"
-
-# ---- 5. GPU == CPU on d12 (the CPU evaluator takes about 25 s per example here)
-run d12_cpu_1x1 150 ./test_memorization "${D12[@]}" --num_examples 1 --exposure_candidates 100 --threads 0 \
-  --output_file "$WORK/cpu_small.json"
-run d12_gpu_1x1 120 ./test_memorizationcu "${D12[@]}" --num_examples 1 --exposure_candidates 100 \
-  --output_file "$WORK/gpu_small.json"
-run d12_gpu_equals_cpu 60 "$PY" tests/compare_eval.py "$WORK/cpu_small.json" "$WORK/gpu_small.json"
-sed 's/^/    /' "$LOG/d12_gpu_equals_cpu.log" | head -8
-
+# The figures so far (called after the timed runs, so that they come even if a later step hangs,
+# and at the end with the CPU comparison).
+summary() {
 "$PY" - "$WORK" <<'P'
 import json, os, sys
 w = sys.argv[1]
@@ -115,4 +98,28 @@ if cpu:
         g = seed["timings"]["evaluation_seconds"]
         print("  speed-up at the seed defaults: about %.0fx (CPU figure scaled from %d examples)" % (per * 100 / max(g, 1e-9), n))
 P
+}
+
+# ---- 4. speed first (GPU only, so the figures come even if the CPU step below runs long)
+echo "== speed of the GPU evaluator (d12)"
+run gpu_seed_defaults 120 ./test_memorizationcu "${D12[@]}" --exposure_candidates 0 --output_file "$WORK/gpu_seed.json"
+run gpu_all_examples 180 ./test_memorizationcu "${D12[@]}" --num_examples 0 --exposure_candidates 0 --output_file "$WORK/gpu_all.json"
+run gpu_exposure_1000 180 ./test_memorizationcu "${D12[@]}" --exposure_candidates 1000 --output_file "$WORK/gpu_exposure.json"
+summary
+
+# ---- 4b. the test file (small memorizing model: GPU == CPU, fast path and --plain_greedy)
+echo "== tests/test_memorization_cuda.sh"
+run test_memorization_cuda 150 bash tests/run_tests.sh tests/test_memorization_cuda.sh
+grep -h "  ok \|FAIL\|skipped\|GPU:\|records;" "$LOG/test_memorization_cuda.log" | sed 's/^/    /'
+grep -q "skipped: no GPU" "$LOG/test_memorization_cuda.log" && fail "the test file saw no GPU (have_gpu: nvidia-smi -L)"
+
+# ---- 5. GPU == CPU on d12 (the CPU evaluator takes about 25 s per example here)
+run d12_cpu_1x1 150 ./test_memorization "${D12[@]}" --num_examples 1 --exposure_candidates 100 --threads 0 \
+  --output_file "$WORK/cpu_small.json"
+run d12_gpu_1x1 120 ./test_memorizationcu "${D12[@]}" --num_examples 1 --exposure_candidates 100 \
+  --output_file "$WORK/gpu_small.json"
+run d12_gpu_equals_cpu 60 "$PY" tests/compare_eval.py "$WORK/cpu_small.json" "$WORK/gpu_small.json"
+sed 's/^/    /' "$LOG/d12_gpu_equals_cpu.log" | head -8
+
+summary
 finish
