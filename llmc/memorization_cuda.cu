@@ -22,6 +22,7 @@
 
 #include "cuda_common.cuh"
 #include "attention.cuh"
+#include "decode_attention.cuh"
 #include "gelu.cuh"
 #include "layernorm.cuh"
 #include "logit_stats.cuh"
@@ -32,7 +33,6 @@ extern "C" {
 }
 
 #define LOGIT_ROWS 2048       // rows of logits computed at once: 2048 x 50304 x 4 B = 412 MB
-#define DECODE_THREADS 128    // threads per (query, head) of the cache attention
 
 // ---------------------------------------------------------------------------------------------
 // Kernels.
@@ -45,81 +45,6 @@ __global__ void encode_at_positions_kernel(float *x, const int *tokens, const in
     long long i = idx / C;
     int c = (int)(idx % C);
     x[idx] = wte[(long long)tokens[i] * C + c] + wpe[(long long)positions[i] * C + c];
-}
-
-// The tokens cached in row b before this pass: past, plus row_past[b] where rows differ (rows of
-// different prompt lengths decoding together).
-__device__ __forceinline__ int cached_before(const int *row_past, int b, int past) {
-    return (row_past ? row_past[b] : 0) + past;
-}
-
-// Keys and values of the B*S new tokens (qkv (B,S,3C)) into one layer's cache slab (rows, len, C):
-// token s of row b goes to cache row row0 + b, slot cached_before(b) + s.
-__global__ void kv_write_kernel(float *kc, float *vc, const float *qkv, int B, int S, int C, int row0, const int *row_past,
-                                int past, int len) {
-    long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= (long long)B * S * C) return;
-    long long bs = idx / C;
-    int c = (int)(idx % C), b = (int)(bs / S), s = (int)(bs % S);
-    long long dst = ((long long)(row0 + b) * len + cached_before(row_past, b, past) + s) * C + c;
-    kc[dst] = qkv[bs * 3 * C + C + c];
-    vc[dst] = qkv[bs * 3 * C + 2 * C + c];
-}
-
-
-// Attention of new queries against the KV cache. grid (B*S, NH), block DECODE_THREADS.
-// Query s of row b (qkv (B,S,3C)) attends to p + s + 1 keys, p = cached_before(row_past, b, past):
-//   prefix_row < 0: all of them in cache row row0 + b, slots 0 .. p+s (the new keys were written
-//                   there first): decoding and appending to a cached context;
-//   prefix_row >= 0: slots 0 .. past-1 of cache row prefix_row (a context shared by every row),
-//                   then the row's own new keys 0..s straight from qkv: exposure candidates
-//                   (row_past NULL).
-// Shared memory: HS (query) + max_keys (weights) + DECODE_THREADS (reductions) floats.
-__global__ void __launch_bounds__(DECODE_THREADS)
-cache_attention_kernel(float *out, const float *qkv, const float *kc, const float *vc, int S, int C, int HS, int len,
-                       int row0, const int *row_past, int past, int prefix_row, int max_keys, float scale) {
-    extern __shared__ float smem[];
-    float *q = smem, *w = smem + HS, *red = smem + HS + max_keys;
-    const int bs = blockIdx.x, h = blockIdx.y, b = bs / S, s = bs % S, tid = threadIdx.x;
-    const int p = cached_before(row_past, b, past), n = p + s + 1;
-    const int n_cached = prefix_row < 0 ? n : p;
-    const long long crow = prefix_row < 0 ? row0 + b : prefix_row;
-    const float *ck = kc + crow * len * C + h * HS, *cv = vc + crow * len * C + h * HS;
-    const float *own_k = qkv + (long long)b * S * 3 * C + C + h * HS;  // own key j at own_k + j*3C
-    const float *own_v = own_k + C;
-    for (int d = tid; d < HS; d += blockDim.x) q[d] = qkv[(long long)bs * 3 * C + h * HS + d];
-    __syncthreads();
-    float local_max = -INFINITY;
-    for (int j = tid; j < n; j += blockDim.x) {
-        const float *k = j < n_cached ? ck + (long long)j * C : own_k + (long long)(j - n_cached) * 3 * C;
-        float dot = 0.0f;
-        for (int i = 0; i < HS; i++) dot += q[i] * k[i];
-        w[j] = dot * scale;
-        local_max = fmaxf(local_max, w[j]);
-    }
-    const float maxv = block_reduce(local_max, red, MaxOp());
-    float local_sum = 0.0f;
-    for (int j = tid; j < n; j += blockDim.x) {
-        float e = expf(w[j] - maxv);
-        w[j] = e;
-        local_sum += e;
-    }
-    const float inv = 1.0f / block_reduce(local_sum, red, SumOp());  // also orders the w[] writes before the reads below
-    // output: G = blockDim/HS groups of HS lanes; group g sums keys g, g+G, ...; groups added in order
-    const int G = blockDim.x / HS, d = tid % HS, g = tid / HS;
-    float acc = 0.0f;
-    if (g < G)
-        for (int j = g; j < n; j += G) {
-            const float *v = j < n_cached ? cv + (long long)j * C : own_v + (long long)(j - n_cached) * 3 * C;
-            acc += (w[j] * inv) * v[d];
-        }
-    red[tid] = acc;
-    __syncthreads();
-    if (g == 0) {
-        float total = 0.0f;
-        for (int gg = 0; gg < G; gg++) total += red[gg * HS + d];
-        out[(long long)bs * C + h * HS + d] = total;
-    }
 }
 
 // dst (n,C) = src rows idx[i].
@@ -166,7 +91,8 @@ struct GpuEval {
     int *gen_out = nullptr, *gen_base = nullptr;  // (gen.rows * max new tokens), (gen.rows) last prompt position
     int *gen_len = nullptr;                       // (gen.rows) prompt length of each row
     size_t gen_out_cap = 0;
-    size_t smem_optin = 48 * 1024, smem_max = 48 * 1024;  // cache_attention_kernel's dynamic shared memory: allowed, possible
+    size_t smem_optin = 48 * 1024, smem_max = 48 * 1024;  // the cache attention's dynamic shared memory: allowed, possible
+    int attention_version = 1;  // of llmc/decode_attention.cuh; MEMLENS_DECODE_ATTENTION=2 picks the other (device checks)
 };
 
 static void kv_alloc(KVCache *c, const GpuEval *g, int rows, int len, const char *what) {
@@ -212,14 +138,16 @@ static void gpu_forward(GpuEval *g, int B, int S, KVCache *cache, int row0, int 
     cudaStream_t st = g->stream;
     encode_at_positions_kernel<<<ceil_div(N * C, 256), 256, 0, st>>>(g->x, g->tokens, g->positions, g->wte, g->wpe, N, C);
     cuda_check_launch();
-    const float scale = 1.0f / sqrtf((float)HS);
     const int max_keys = row_past_max + past + S;
-    const size_t decode_smem = (size_t)(HS + max_keys + DECODE_THREADS) * sizeof(float);
+    const size_t decode_smem = decode_attention_smem(g->attention_version, HS, max_keys);
     if (cache && decode_smem > g->smem_optin) {  // beyond 48 KiB a kernel must ask (models of over ~12k positions)
         if (decode_smem > g->smem_max)
             die("attention over %d cached tokens needs %zu bytes of shared memory, the GPU allows %zu per block (use shorter "
                 "prompts or fewer new tokens)", max_keys, decode_smem, g->smem_max);
-        cuda_check(cudaFuncSetAttribute(cache_attention_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)decode_smem));
+        if (g->attention_version == 2)
+            cuda_check(cudaFuncSetAttribute(cache_attention_vec_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)decode_smem));
+        else
+            cuda_check(cudaFuncSetAttribute(cache_attention_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)decode_smem));
         g->smem_optin = decode_smem;
     }
     // ln = LN1 of layer 0; later layers get theirs fused with the residual add that ends the layer before
@@ -237,10 +165,8 @@ static void gpu_forward(GpuEval *g, int B, int S, KVCache *cache, int row0, int 
             // a fresh causal pass over each row (the trainer's attention; it reads qkv, not the cache)
             attention_forward<float>(g->atty, g->lse, g->qkv, B, S, C, NH, st);
         } else {
-            dim3 grid((unsigned)N, (unsigned)NH);
-            cache_attention_kernel<<<grid, DECODE_THREADS, decode_smem, st>>>(g->atty, g->qkv, kc, vc, S, C, HS, cache->len,
-                                                                             row0, row_past, past, prefix_row, max_keys, scale);
-            cuda_check_launch();
+            decode_attention_forward(g->attention_version, g->atty, g->qkv, kc, vc, B, S, C, NH, cache->len, row0, row_past, past,
+                                     prefix_row, max_keys, decode_smem, st);
         }
         mm_forward(g, g->proj, g->atty, g->attprojw + (size_t)l * C * C, g->attprojb + (size_t)l * C,
                               (int)N, C, C);
@@ -582,12 +508,20 @@ extern "C" EvalBackend *eval_backend_cuda_create(const GPT2 *model, int cache_le
 
     GpuEval *g = new GpuEval();
     g->smem_max = prop.sharedMemPerBlockOptin;
+    if (const char *v = getenv("MEMLENS_DECODE_ATTENTION")) {
+        if (strcmp(v, "1") != 0 && strcmp(v, "2") != 0)
+            die("MEMLENS_DECODE_ATTENTION=%s: use 1 or 2 (the versions of llmc/decode_attention.cuh), or unset it", v);
+        g->attention_version = v[0] - '0';
+    }
     g->cfg = model->config;
     g->L = g->cfg.num_layers; g->C = g->cfg.channels; g->NH = g->cfg.num_heads; g->HS = g->C / g->NH;
     g->V = g->cfg.vocab_size; g->Vp = g->cfg.padded_vocab_size; g->maxT = g->cfg.max_seq_len;
     if (!attention_head_size_supported(g->HS))
         die("the model's head size is %d (channels %d / heads %d); the GPU evaluator supports 16, 32, 64 or 128 (use the CPU evaluator test_memorization)",
             g->HS, g->C, g->NH);
+    if (g->attention_version == 2 && !decode_attention_vec_supported(g->HS, g->C))
+        die("MEMLENS_DECODE_ATTENTION=2 needs a head size that is a multiple of 4 dividing %d (this model's is %d)",
+            4 * DECODE_THREADS, g->HS);
     cuda_check(cudaStreamCreate(&g->stream));
     matmul_context_init(&g->mm);
 

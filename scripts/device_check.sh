@@ -75,6 +75,10 @@ if [ -d build/dev_cuda ]; then
     run "kernel_${k}_bf16" 120 build/dev_cuda/$k --precision bf16
     grep -h "^PASS\|^FAIL\|^time" "$LOG/kernel_${k}_fp32.log" "$LOG/kernel_${k}_bf16.log" | sed 's/^/    /'
   done
+  if [ -x build/dev_cuda/decode_attention ]; then  # the evaluator's KV-cache attention (fp32 only): versions 1 and 2
+    run kernel_decode_attention 120 build/dev_cuda/decode_attention
+    grep -h "^FAIL\|^decode step\|^time" "$LOG/kernel_decode_attention.log" | sed 's/^/    /'
+  fi
 fi
 }
 
@@ -186,7 +190,7 @@ if [ $ALL -eq 1 ]; then
   # What has no figures yet comes first, so that a lease that ends early still gives them: the GPU
   # evaluator (speed, then GPU == CPU), then the trainer's correctness, the in-training probe, NCCL,
   # the kernel playground, and the trainer's speed last.
-  check_eval; check_model; check_determinism; check_trainer; check_oom; check_mem_eval; check_dist; check_kernels
+  check_eval; check_model; check_determinism; check_trainer; check_oom; check_mem_eval; check_kernels; check_dist
   [ $QUICK -eq 0 ] && check_speed
 else
   check_model; check_kernels; check_determinism; check_trainer; check_oom

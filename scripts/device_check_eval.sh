@@ -85,10 +85,12 @@ def line(label, r, extra=""):
           % (label, t["evaluation_seconds"], n, t["teacher_forced_seconds"], t["id_probe_seconds"], t["generation_seconds"],
              t["generated_sequences"], t["exposure_seconds"], t["text_and_records_seconds"], extra))
 seed, all_, expo, cpu = load("gpu_seed.json"), load("gpu_all.json"), load("gpu_exposure.json"), load("cpu_small.json")
+seed_v2 = load("gpu_seed_v2.json")
 if seed: print("  GPU:", seed["backend"]["device"], "| near ties:", seed["backend"]["near_ties"])
 line("GPU, seed defaults (50+50, exposure off)", seed, "  [target <= 1 s]")
 line("GPU, all 1,000 examples (exposure off)", all_, "  [target <= 10 s]")
 line("GPU, 50+50 with exposure (1,000 cand.)", expo)
+line("GPU, seed defaults, decode attention v2", seed_v2)
 if cpu:
     t = cpu["timings"]; n = cpu["results"]["train"]["num_examples"] + cpu["results"]["test"]["num_examples"]
     per = (t["evaluation_seconds"] - t["exposure_seconds"]) / n
@@ -105,6 +107,12 @@ echo "== speed of the GPU evaluator (d12)"
 run gpu_seed_defaults 120 ./test_memorizationcu "${D12[@]}" --exposure_candidates 0 --output_file "$WORK/gpu_seed.json"
 run gpu_all_examples 180 ./test_memorizationcu "${D12[@]}" --num_examples 0 --exposure_candidates 0 --output_file "$WORK/gpu_all.json"
 run gpu_exposure_1000 180 ./test_memorizationcu "${D12[@]}" --exposure_candidates 1000 --output_file "$WORK/gpu_exposure.json"
+# the vectorized KV-cache attention (llmc/decode_attention.cuh version 2): its time, and its records
+# against version 1's at the seed defaults
+run gpu_seed_defaults_v2 120 env MEMLENS_DECODE_ATTENTION=2 ./test_memorizationcu "${D12[@]}" --exposure_candidates 0 \
+  --output_file "$WORK/gpu_seed_v2.json"
+run gpu_v2_equals_v1 60 "$PY" tests/compare_eval.py "$WORK/gpu_seed.json" "$WORK/gpu_seed_v2.json"
+sed 's/^/    /' "$LOG/gpu_v2_equals_v1.log" | head -4
 summary
 
 # ---- 4b. the test file (small memorizing model: GPU == CPU, fast path and --plain_greedy)

@@ -4,12 +4,14 @@
 # must be identical and its numbers within 1e-4 (relative to max(1, |value|)); every number under
 # results and privacy likewise; the GPU run must say it ran on the GPU. "both": the records must
 # also hold both outcomes (exact match and ID match), or agreement would prove little.
-# Used by tests/test_memorization_cuda.sh and scripts/device_check_eval.sh.
+# Used by tests/test_memorization_cuda.sh and scripts/device_check_eval.sh (which also compares two
+# GPU runs with it).
 import json, math, sys
 cpu_path, gpu_path = sys.argv[1], sys.argv[2]
 need_both = len(sys.argv) > 3
 cpu, gpu = json.load(open(cpu_path)), json.load(open(gpu_path))
-assert cpu["backend"]["name"] == "cpu" and gpu["backend"]["name"] == "cuda", (cpu["backend"], gpu["backend"])
+# (the first file may be a GPU run too: two GPU variants, e.g. the decode attention versions)
+assert cpu["backend"]["name"] in ("cpu", "cuda") and gpu["backend"]["name"] == "cuda", (cpu["backend"], gpu["backend"])
 assert gpu["program"] == "test_memorizationcu", gpu["program"]
 print("GPU:", gpu["backend"]["device"], "near ties:", gpu["backend"]["near_ties"], "CPU near ties:", cpu["backend"]["near_ties"])
 bad = []

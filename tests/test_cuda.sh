@@ -28,6 +28,12 @@ PYEOF
 FLAGS=(--model_name d2 --train_file "$TMP/train.bin" --validation_file "$TMP/val.bin" --per_device_train_batch_size 4
        --max_steps 8 --save_every 2 --seed 5 --quiet)
 
+# The kernel playground (dev/cuda: each kernel family standalone with a CPU check and a benchmark)
+# compiles here too, into a private folder; it runs on a GPU (scripts/device_check.sh).
+check "dev/cuda kernel playground compiles (make -C dev/cuda)" \
+  make -s -C dev/cuda OUT="$TMP/dev_cuda" NVCC="$NVCC" "$TMP/dev_cuda/attention" "$TMP/dev_cuda/layernorm" \
+  "$TMP/dev_cuda/classifier" "$TMP/dev_cuda/decode_attention"
+
 # train_gpt2.cu is generated from train_gpt2.c (the twin trainers must not drift apart).
 check "train_gpt2.cu is up to date with train_gpt2.c" $PY dev/cuda/make_train_gpt2cu.py --check
 

@@ -1,0 +1,143 @@
+// The KV-cache attention of the GPU evaluator (llmc/decode_attention.cuh) standalone: versions 1
+// and 2 against the CPU's attention_query (llmc/layers_cpu.c), in the two ways the evaluator calls
+// it, and timed on a decode step shaped like the seed defaults.
+//   decode:   S new tokens per row at its own cache length (rows of different prompt lengths in one
+//             batch), the new keys written to the cache first by kv_write_kernel;
+//   exposure: every row's queries see the first P slots of one shared cache row, then the row's
+//             own new keys straight from qkv.
+// Usage: decode_attention [--B 300] [--NH 12] [--HS 64] [--len 612] [--reps 20]   (fp32 only)
+#include "common.cuh"
+#include "llmc/decode_attention.cuh"
+
+extern "C" {
+#include "llmc/layers_cpu.h"
+}
+
+// The prompt lengths of the seed defaults' probes (k + 1 for k = 16 .. 512) plus half of 100
+// generated tokens: row b of a decode batch has this many tokens cached.
+static int seed_like_past(int b, int len, int S) {
+    static const int ks[] = {16, 32, 64, 128, 256, 512};
+    int p = ks[b % 6] + 1 + 50;
+    return p + S <= len ? p : len - S;
+}
+
+// One check of both versions: decode when prefix_row < 0 (row_past from seed_like_past), exposure
+// otherwise (P = past slots of cache row prefix_row, row_past unused).
+static void check(const char *what, int B, int S, int NH, int HS, int len, int prefix_row, int P) {
+    const int C = NH * HS;
+    const float scale = 1.0f / sqrtf((float)HS);
+    std::vector<float> kc = random_vector((size_t)B * len * C, 1.0f, 11), vc = random_vector((size_t)B * len * C, 1.0f, 12);
+    std::vector<float> qkv = random_vector((size_t)B * S * 3 * C, 1.0f, 13);
+    std::vector<int> past(B);
+    int max_past = 0;
+    for (int b = 0; b < B; b++) {
+        past[b] = prefix_row < 0 ? seed_like_past(b, len, S) : P;
+        if (past[b] > max_past) max_past = past[b];
+    }
+    float *d_kc = upload<float>(kc), *d_vc = upload<float>(vc), *d_qkv = upload<float>(qkv), *d_out;
+    int *d_past;
+    cuda_check(cudaMalloc(&d_out, (size_t)B * S * C * sizeof(float)));
+    cuda_check(cudaMalloc(&d_past, B * sizeof(int)));
+    cuda_check(cudaMemcpy(d_past, past.data(), B * sizeof(int), cudaMemcpyHostToDevice));
+    const int *row_past = prefix_row < 0 ? d_past : NULL;
+    const int past_all = prefix_row < 0 ? 0 : P, max_keys = max_past + S;
+
+    // CPU: the cache after the write (decode), then one attention_query per (row, token, head)
+    if (prefix_row < 0)
+        for (int b = 0; b < B; b++)
+            for (int s = 0; s < S; s++)
+                for (int c = 0; c < C; c++) {
+                    size_t at = ((size_t)b * len + past[b] + s) * C + c, from = ((size_t)b * S + s) * 3 * C;
+                    kc[at] = qkv[from + C + c];
+                    vc[at] = qkv[from + 2 * C + c];
+                }
+    std::vector<float> want((size_t)B * S * C), scores(len + S);
+    for (int b = 0; b < B; b++)
+        for (int s = 0; s < S; s++)
+            for (int h = 0; h < NH; h++) {
+                const float *q = &qkv[((size_t)b * S + s) * 3 * C + h * HS];
+                float *y = &want[((size_t)b * S + s) * C + h * HS];
+                if (prefix_row < 0) {
+                    const float *k = &kc[(size_t)b * len * C + h * HS], *v = &vc[(size_t)b * len * C + h * HS];
+                    attention_query(y, scores.data(), q, HS, scale, k, v, C, past[b] + s + 1, NULL, NULL, 0, 0);
+                } else {
+                    const float *k = &kc[(size_t)prefix_row * len * C + h * HS], *v = &vc[(size_t)prefix_row * len * C + h * HS];
+                    const float *own_k = &qkv[(size_t)b * S * 3 * C + C + h * HS];
+                    attention_query(y, scores.data(), q, HS, scale, k, v, C, P, own_k, own_k + C, 3 * C, s + 1);
+                }
+            }
+
+    std::vector<float> got[3];
+    for (int version = 1; version <= 2; version++) {
+        if (prefix_row < 0) {  // the write is part of what the evaluator does before the attention
+            kv_write_kernel<<<ceil_div((long long)B * S * C, 256), 256>>>(d_kc, d_vc, d_qkv, B, S, C, 0, row_past, 0, len);
+            cuda_check_launch();
+        }
+        const size_t smem = decode_attention_smem(version, HS, max_keys);
+        if (smem > 48 * 1024) {
+            cuda_check(cudaFuncSetAttribute(version == 2 ? (const void *)cache_attention_vec_kernel : (const void *)cache_attention_kernel,
+                                            cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        }
+        decode_attention_forward(version, d_out, d_qkv, d_kc, d_vc, B, S, C, NH, len, 0, row_past, past_all, prefix_row,
+                                 max_keys, smem, 0);
+        got[version] = download(d_out, (size_t)B * S * C);
+        char name[96];
+        snprintf(name, sizeof name, "%s v%d (B=%d S=%d HS=%d)", what, version, B, S, HS);
+        compare(name, got[version], want.data(), want.size(), 1e-5);
+    }
+    char name[96];
+    snprintf(name, sizeof name, "%s v2 vs v1", what);
+    compare(name, got[2], got[1].data(), got[1].size(), 1e-5);
+    cuda_check(cudaFree(d_kc)); cuda_check(cudaFree(d_vc)); cuda_check(cudaFree(d_qkv));
+    cuda_check(cudaFree(d_out)); cuda_check(cudaFree(d_past));
+}
+
+// One decode step of B rows (S = 1) at the seed-like cache lengths: time of each version and the
+// bandwidth of the keys and values it reads.
+static void bench(int B, int NH, int HS, int len, int reps) {
+    const int C = NH * HS;
+    std::vector<float> kc = random_vector((size_t)B * len * C, 1.0f, 21), vc = random_vector((size_t)B * len * C, 1.0f, 22);
+    std::vector<float> qkv = random_vector((size_t)B * 3 * C, 1.0f, 23);
+    std::vector<int> past(B);
+    int max_past = 0;
+    double keys = 0;
+    for (int b = 0; b < B; b++) {
+        past[b] = seed_like_past(b, len, 1);
+        if (past[b] > max_past) max_past = past[b];
+        keys += past[b] + 1;
+    }
+    float *d_kc = upload<float>(kc), *d_vc = upload<float>(vc), *d_qkv = upload<float>(qkv), *d_out;
+    int *d_past;
+    cuda_check(cudaMalloc(&d_out, (size_t)B * C * sizeof(float)));
+    cuda_check(cudaMalloc(&d_past, B * sizeof(int)));
+    cuda_check(cudaMemcpy(d_past, past.data(), B * sizeof(int), cudaMemcpyHostToDevice));
+    const double bytes = keys * 2.0 * C * sizeof(float);  // every key and value row of every head, once
+    printf("decode step: B=%d rows, NH=%d, HS=%d, %.0f cached keys per row on average, %.1f MB of keys and values\n", B, NH,
+           HS, keys / B, bytes / 1e6);
+    for (int version = 1; version <= 2; version++) {
+        const size_t smem = decode_attention_smem(version, HS, max_past + 1);
+        float ms = time_ms([&] {
+            decode_attention_forward(version, d_out, d_qkv, d_kc, d_vc, B, 1, C, NH, len, 0, d_past, 0, -1, max_past + 1, smem, 0);
+        }, reps);
+        printf("time: v%d %.3f ms per layer (%.0f GB/s); x12 layers x100 steps: %.2f s\n", version, ms, bytes / ms / 1e6,
+               ms * 12 * 100 / 1e3);
+    }
+    cuda_check(cudaFree(d_kc)); cuda_check(cudaFree(d_vc)); cuda_check(cudaFree(d_qkv));
+    cuda_check(cudaFree(d_out)); cuda_check(cudaFree(d_past));
+}
+
+int main(int argc, char **argv) {
+    set_program_name(argv[0]);
+    const int B = arg_int(argc, argv, "--B", 300), NH = arg_int(argc, argv, "--NH", 12), HS = arg_int(argc, argv, "--HS", 64);
+    const int len = arg_int(argc, argv, "--len", 612), reps = arg_int(argc, argv, "--reps", 20);
+    if (!decode_attention_vec_supported(HS, NH * HS)) die("--HS %d: version 2 needs a multiple of 4 dividing %d", HS, 4 * DECODE_THREADS);
+    // small shapes for the checks (every head size the evaluator supports), then the timing
+    const int head_sizes[] = {16, 32, 64, 128};
+    for (int i = 0; i < 4; i++) {
+        check("decode S=1", 12, 1, 4, head_sizes[i], 612, -1, 0);
+        check("decode S=3", 7, 3, 4, head_sizes[i], 612, -1, 0);
+        check("exposure", 5, 4, 4, head_sizes[i], 300, 0, 257);
+    }
+    bench(B, NH, HS, len, reps);
+    return g_failures ? 1 : 0;
+}
