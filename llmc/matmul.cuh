@@ -34,6 +34,7 @@ typedef struct {
     uint64_t hash;  // of the fields below: most lookups are decided on it alone
     cudaDataType_t d_type, ab_type;
     int has_bias, m, n, k, trans_a, trans_b, split_k;
+    cublasComputeType_t compute;
     uint32_t align_a, align_b, align_d, align_bias;  // the bias's too: a kernel may assume it
     MatmulPlan plan;
 } MatmulPlanEntry;
@@ -72,15 +73,18 @@ static uint32_t pointer_alignment(const void *p) {
 // Column-major D (m,n) = op(A) . op(B) [+ bias (m)] [+ beta * D].
 //   A: (k,m) with lda = k when trans_a, else (m,k) with lda = m
 //   B: (n,k) with ldb = n when trans_b, else (k,n) with ldb = k
-// ab_type: the type of A and B; d_type: the type of D (and C = D when beta != 0); fp32 compute.
+// ab_type: the type of A and B; d_type: the type of D (and C = D when beta != 0).
 // split_k: allow the fp32-workspace split-K scheme (see the top of this file); without it the sum
 // over k runs in one pass.
+// compute: CUBLAS_COMPUTE_32F (the trainer; fp32 operands then stay fp32), or
+// CUBLAS_COMPUTE_32F_FAST_TF32 (fp32 operands rounded to TF32 on the tensor cores: the GPU
+// evaluator's opt-in fast mode, which reruns near ties in fp32).
 // bias: NULL for none, else the bias of the first run (later runs may bring another).
 static void matmul_plan_init(const MatmulContext *ctx, MatmulPlan *plan, cudaDataType_t d_type, cudaDataType_t ab_type,
                              const void *bias, int m, int n, int k, int trans_a, int trans_b, uint32_t align_a,
-                             uint32_t align_b, uint32_t align_d, int split_k) {
+                             uint32_t align_b, uint32_t align_d, int split_k, cublasComputeType_t compute) {
     plan->has_bias = bias != NULL;
-    cublas_check(cublasLtMatmulDescCreate(&plan->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    cublas_check(cublasLtMatmulDescCreate(&plan->desc, compute, CUDA_R_32F));
     cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
     cublas_check(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_TRANSA, &op_a, sizeof op_a));
     cublas_check(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_TRANSB, &op_b, sizeof op_b));
@@ -139,12 +143,12 @@ static void matmul_plan_free(MatmulPlan *plan) {
 // the first call and kept in ctx. The trainer allows split-K; the GPU evaluator does not.
 static void matmul_lt(MatmulContext *ctx, void *d, cudaDataType_t d_type, const void *a, const void *b,
                       cudaDataType_t ab_type, const void *bias, int m, int n, int k, int trans_a, int trans_b,
-                      float beta, int split_k, cudaStream_t stream) {
+                      float beta, int split_k, cublasComputeType_t compute, cudaStream_t stream) {
     const int has_bias = bias != NULL;
     const uint32_t align_a = pointer_alignment(a), align_b = pointer_alignment(b), align_d = pointer_alignment(d);
     const uint32_t align_bias = bias ? pointer_alignment(bias) : 0;
     // FNV-1a over the key: the evaluator meets many row counts n, so the list can grow long
-    const int64_t fields[] = {d_type, ab_type, has_bias, m, n, k, trans_a, trans_b, split_k,
+    const int64_t fields[] = {d_type, ab_type, has_bias, m, n, k, trans_a, trans_b, split_k, compute,
                               align_a, align_b, align_d, align_bias};
     uint64_t hash = 1469598103934665603ull;
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) hash = (hash ^ (uint64_t)fields[i]) * 1099511628211ull;
@@ -152,7 +156,7 @@ static void matmul_lt(MatmulContext *ctx, void *d, cudaDataType_t d_type, const 
     for (int i = 0; i < ctx->num_plans && !plan; i++) {
         const MatmulPlanEntry *e = &ctx->plans[i];
         if (e->hash == hash && e->d_type == d_type && e->ab_type == ab_type && e->has_bias == has_bias && e->m == m &&
-            e->n == n && e->k == k && e->trans_a == trans_a && e->trans_b == trans_b && e->split_k == split_k &&
+            e->n == n && e->k == k && e->trans_a == trans_a && e->trans_b == trans_b && e->split_k == split_k && e->compute == compute &&
             e->align_a == align_a && e->align_b == align_b && e->align_d == align_d && e->align_bias == align_bias)
             plan = &ctx->plans[i].plan;
     }
@@ -163,10 +167,11 @@ static void matmul_lt(MatmulContext *ctx, void *d, cudaDataType_t d_type, const 
         }
         MatmulPlanEntry *e = &ctx->plans[ctx->num_plans++];
         e->d_type = d_type; e->ab_type = ab_type; e->has_bias = has_bias; e->m = m; e->n = n; e->k = k;
-        e->trans_a = trans_a; e->trans_b = trans_b; e->split_k = split_k;
+        e->trans_a = trans_a; e->trans_b = trans_b; e->split_k = split_k; e->compute = compute;
         e->align_a = align_a; e->align_b = align_b; e->align_d = align_d; e->align_bias = align_bias;
         e->hash = hash;
-        matmul_plan_init(ctx, &e->plan, d_type, ab_type, bias, m, n, k, trans_a, trans_b, align_a, align_b, align_d, split_k);
+        matmul_plan_init(ctx, &e->plan, d_type, ab_type, bias, m, n, k, trans_a, trans_b, align_a, align_b, align_d, split_k,
+                         compute);
         plan = &e->plan;
     }
     matmul_plan_run(ctx, plan, d, a, b, bias, beta, stream);
@@ -177,7 +182,7 @@ template <typename floatX>
 void matmul_forward(MatmulContext *ctx, floatX *out, const floatX *inp, const floatX *weight, const floatX *bias,
                     int BT, int C, int OC, cudaStream_t stream) {
     cudaDataType_t t = CudaType<floatX>::value;
-    matmul_lt(ctx, out, t, weight, inp, t, bias, OC, BT, C, 1, 0, 0.0f, 1, stream);
+    matmul_lt(ctx, out, t, weight, inp, t, bias, OC, BT, C, 1, 0, 0.0f, 1, CUBLAS_COMPUTE_32F, stream);
 }
 
 // dbias partial sums over fixed row chunks: grid (ceil(OC/32), COLUMN_REDUCE_CHUNKS),
@@ -217,9 +222,9 @@ void matmul_backward(MatmulContext *ctx, floatX *dinp, float *dweight, float *db
                      cudaStream_t stream) {
     cudaDataType_t t = CudaType<floatX>::value;
     // dinp^T (C,BT) = weight^T (C,OC) . dout^T (OC,BT)
-    matmul_lt(ctx, dinp, t, weight, dout, t, NULL, C, BT, OC, 0, 0, 0.0f, 1, stream);
+    matmul_lt(ctx, dinp, t, weight, dout, t, NULL, C, BT, OC, 0, 0, 0.0f, 1, CUBLAS_COMPUTE_32F, stream);
     // dweight^T (C,OC) += inp^T (C,BT) . dout (BT,OC)
-    matmul_lt(ctx, dweight, CUDA_R_32F, inp, dout, t, NULL, C, OC, BT, 0, 1, 1.0f, 1, stream);
+    matmul_lt(ctx, dweight, CUDA_R_32F, inp, dout, t, NULL, C, OC, BT, 0, 1, 1.0f, 1, CUBLAS_COMPUTE_32F, stream);
     if (dbias) {
         dim3 grid(ceil_div(OC, 32), COLUMN_REDUCE_CHUNKS), block(32, COLUMN_REDUCE_ROWS_PER_BLOCK);
         bias_backward_partial_kernel<<<grid, block, 0, stream>>>(scratch, dout, BT, OC);

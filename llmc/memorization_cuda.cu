@@ -33,6 +33,10 @@ extern "C" {
 }
 
 #define LOGIT_ROWS 2048       // rows of logits computed at once: 2048 x 50304 x 4 B = 412 MB
+// TF32 mode: a relative top-2 margin below this sends the row back to fp32. TF32 keeps 10 mantissa
+// bits (relative rounding 2^-11 of each matmul input); dev/reference/tf32_margin.py measures how far
+// that moves the logits (relative to max(1, |top-1|)): see the README for the figures and the factor.
+#define TF32_RERUN_BELOW 1e-2f
 
 // ---------------------------------------------------------------------------------------------
 // Kernels.
@@ -65,6 +69,13 @@ __global__ void feed_back_kernel(int *out, int *tokens, int *positions, const in
     positions[b] = base_position[b] + i + 1;
 }
 
+// TF32 mode: rows r0 .. r0+n-1 of a generation batch whose chosen token had a relative margin
+// below the bound (margin at the same index) are marked for a rerun in fp32.
+__global__ void taint_kernel(int *taint, const float *margin, int r0, int n, float below) {
+    int r = blockIdx.x * blockDim.x + threadIdx.x;
+    if (r < n && !(margin[r0 + r] >= below)) taint[r0 + r] = 1;  // a NaN margin counts as a near tie
+}
+
 // ---------------------------------------------------------------------------------------------
 // The model on the device.
 
@@ -93,6 +104,14 @@ struct GpuEval {
     size_t gen_out_cap = 0;
     size_t smem_optin = 48 * 1024, smem_max = 48 * 1024;  // the cache attention's dynamic shared memory: allowed, possible
     int attention_version = 1;  // of llmc/decode_attention.cuh; MEMLENS_DECODE_ATTENTION=2 picks the other (device checks)
+    // TF32 mode (MEMLENS_EVAL_TF32=1, device checks until a GPU has run it): the ID probe and
+    // generation run their matmuls on the TF32 tensor cores (fast = 1 during those passes); a row
+    // with any chosen token whose relative top-2 margin is below tf32_rerun_below is run again in
+    // fp32, so every decision is the fp32 one. The teacher-forced pass (NLL, loss) stays fp32.
+    int tf32 = 0, fast = 0;
+    float tf32_rerun_below = TF32_RERUN_BELOW;
+    int *gen_taint = nullptr;                            // (gen.rows) a row met a near tie in TF32
+    long long tf32_rows[2] = {0, 0}, tf32_reruns[2] = {0, 0};  // [0] ID probe, [1] generation
 };
 
 static void kv_alloc(KVCache *c, const GpuEval *g, int rows, int len, const char *what) {
@@ -111,11 +130,12 @@ static void kv_free(KVCache *c) {
     c->rows = c->len = 0;
 }
 
-// out (N,OC) = inp (N,C) . weight (OC,C)^T + bias (OC; may be NULL), fp32 with fp32 compute (no
-// TF32) and no split-K (one pass over k): matmul_forward<float>'s product, its plan kept in g->mm.
+// out (N,OC) = inp (N,C) . weight (OC,C)^T + bias (OC; may be NULL), fp32 with fp32 compute (TF32
+// only while g->fast) and no split-K (one pass over k), its plan kept in g->mm.
 static void mm_forward(GpuEval *g, float *out, const float *inp, const float *weight, const float *bias, int N, int C, int OC) {
     // column-major: out^T (OC,N) = weight (C,OC)^T . inp^T (C,N)
-    matmul_lt(&g->mm, out, CUDA_R_32F, weight, inp, CUDA_R_32F, bias, OC, N, C, 1, 0, 0.0f, 0, g->stream);
+    matmul_lt(&g->mm, out, CUDA_R_32F, weight, inp, CUDA_R_32F, bias, OC, N, C, 1, 0, 0.0f, 0,
+              g->fast ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F, g->stream);
 }
 
 // Runs N = B*S tokens (g->tokens, g->positions, already on the device) through the model and
@@ -259,11 +279,9 @@ static void cu_teacher_forced(EvalBackend *b, const int *inputs, const int *targ
     }
 }
 
-static void cu_score_last(EvalBackend *b, const int *tokens, const int *positions, int B, int T, int n_last, int *argmax,
-                          float *margin) {
-    GpuEval *g = (GpuEval *)b->impl;
-    if (n_last < 1 || n_last > T) die("scoring: %d last positions of %d", n_last, T);
-    if ((size_t)T > g->cap) die("scoring: %d tokens per row exceed the GPU scratch of %zu tokens", T, g->cap);
+// gpu_forward + gpu_outputs over (B, T) rows: argmax and margin at each row's last n_last positions.
+static void score_last_pass(GpuEval *g, const int *tokens, const int *positions, int B, int T, int n_last, int *argmax,
+                            float *margin) {
     const int per = rows_per_pass(g, T);
     std::vector<int> idx((size_t)per * n_last);
     for (int r0 = 0; r0 < B; r0 += per) {
@@ -276,9 +294,45 @@ static void cu_score_last(EvalBackend *b, const int *tokens, const int *position
     }
 }
 
-static void cu_greedy_generate(EvalBackend *b, const int *prompts, const int *positions, const int *lengths, int B, int P,
-                               int num_new, int *out) {
+static void cu_score_last(EvalBackend *b, const int *tokens, const int *positions, int B, int T, int n_last, int *argmax,
+                          float *margin) {
     GpuEval *g = (GpuEval *)b->impl;
+    if (n_last < 1 || n_last > T) die("scoring: %d last positions of %d", n_last, T);
+    if ((size_t)T > g->cap) die("scoring: %d tokens per row exceed the GPU scratch of %zu tokens", T, g->cap);
+    if (!g->tf32) {
+        score_last_pass(g, tokens, positions, B, T, n_last, argmax, margin);
+        return;
+    }
+    g->fast = 1;
+    score_last_pass(g, tokens, positions, B, T, n_last, argmax, margin);
+    g->fast = 0;
+    // rows with a near tie at any scored position: again in fp32, and their results replace the TF32 ones
+    std::vector<int> rerun, tok, pos;
+    for (int r = 0; r < B; r++)
+        for (int t = 0; t < n_last; t++)
+            if (!(margin[(size_t)r * n_last + t] >= g->tf32_rerun_below)) { rerun.push_back(r); break; }
+    g->tf32_rows[0] += B;
+    g->tf32_reruns[0] += (long long)rerun.size();
+    if (rerun.empty()) return;
+    const int n = (int)rerun.size();
+    tok.resize((size_t)n * T); pos.resize((size_t)n * T);
+    for (int i = 0; i < n; i++) {
+        memcpy(&tok[(size_t)i * T], tokens + (size_t)rerun[i] * T, (size_t)T * sizeof(int));
+        memcpy(&pos[(size_t)i * T], positions + (size_t)rerun[i] * T, (size_t)T * sizeof(int));
+    }
+    std::vector<int> am((size_t)n * n_last);
+    std::vector<float> mg((size_t)n * n_last);
+    score_last_pass(g, tok.data(), pos.data(), n, T, n_last, am.data(), mg.data());
+    for (int i = 0; i < n; i++) {
+        memcpy(argmax + (size_t)rerun[i] * n_last, &am[(size_t)i * n_last], (size_t)n_last * sizeof(int));
+        memcpy(margin + (size_t)rerun[i] * n_last, &mg[(size_t)i * n_last], (size_t)n_last * sizeof(float));
+    }
+}
+
+// Greedy decoding of B rows (cu_greedy_generate's contract) in the current precision; while
+// g->fast, every row whose chosen token had a near tie is marked in g->gen_taint.
+static void generate_pass(GpuEval *g, const int *prompts, const int *positions, const int *lengths, int B, int P,
+                          int num_new, int *out) {
     if (B < 1 || B > g->gen.rows) die("generation: batch of %d rows, the cache holds %d", B, g->gen.rows);
     if (P < 1 || num_new < 1) die("generation: prompt length %d and new tokens %d must be positive", P, num_new);
     if ((size_t)P > g->cap) die("generation: a prompt of %d tokens exceeds the GPU scratch of %zu tokens", P, g->cap);
@@ -325,6 +379,10 @@ static void cu_greedy_generate(EvalBackend *b, const int *prompts, const int *po
             upload_inputs(g, tok.data(), pos.data(), (size_t)rows * n);
             gpu_forward(g, rows, n, &g->gen, r0, 0, NULL, 0, -1);
             gpu_outputs(g, rows, idx.data(), NULL, r0, NULL, NULL, NULL);
+            if (g->fast) {
+                taint_kernel<<<ceil_div(rows, 128), 128, 0, st>>>(g->gen_taint, g->margin, r0, rows, g->tf32_rerun_below);
+                cuda_check_launch();
+            }
         }
     }
     // decode: the chosen tokens stay on the device; one token per row and step, row b's new token
@@ -336,9 +394,48 @@ static void cu_greedy_generate(EvalBackend *b, const int *prompts, const int *po
         if (i + 1 == num_new) break;
         gpu_forward(g, B, 1, &g->gen, 0, i, g->gen_len, longest, -1);
         gpu_outputs(g, B, NULL, NULL, 0, NULL, NULL, NULL);
+        if (g->fast) {
+            taint_kernel<<<ceil_div(B, 128), 128, 0, st>>>(g->gen_taint, g->margin, 0, B, g->tf32_rerun_below);
+            cuda_check_launch();
+        }
     }
     cuda_check(cudaMemcpyAsync(out, g->gen_out, need * sizeof(int), cudaMemcpyDeviceToHost, st));
     cuda_check(cudaStreamSynchronize(st));
+}
+
+static void cu_greedy_generate(EvalBackend *b, const int *prompts, const int *positions, const int *lengths, int B, int P,
+                               int num_new, int *out) {
+    GpuEval *g = (GpuEval *)b->impl;
+    if (!g->tf32) {
+        generate_pass(g, prompts, positions, lengths, B, P, num_new, out);
+        return;
+    }
+    if (B < 1 || B > g->gen.rows) die("generation: batch of %d rows, the cache holds %d", B, g->gen.rows);
+    cuda_check(cudaMemsetAsync(g->gen_taint, 0, (size_t)B * sizeof(int), g->stream));
+    g->fast = 1;
+    generate_pass(g, prompts, positions, lengths, B, P, num_new, out);
+    g->fast = 0;
+    std::vector<int> taint(B);
+    cuda_check(cudaMemcpy(taint.data(), g->gen_taint, (size_t)B * sizeof(int), cudaMemcpyDeviceToHost));
+    // the rows that met a near tie: generated again in fp32 (their TF32 tokens may differ from there on)
+    std::vector<int> rows, pr, po, le;
+    for (int r = 0; r < B; r++)
+        if (taint[r]) rows.push_back(r);
+    g->tf32_rows[1] += B;
+    g->tf32_reruns[1] += (long long)rows.size();
+    if (rows.empty()) return;
+    const int n = (int)rows.size();
+    pr.resize((size_t)n * P); le.resize(n);
+    if (positions) po.resize((size_t)n * P);
+    for (int i = 0; i < n; i++) {
+        memcpy(&pr[(size_t)i * P], prompts + (size_t)rows[i] * P, (size_t)P * sizeof(int));
+        if (positions) memcpy(&po[(size_t)i * P], positions + (size_t)rows[i] * P, (size_t)P * sizeof(int));
+        le[i] = lengths ? lengths[rows[i]] : P;
+    }
+    std::vector<int> again((size_t)n * num_new);
+    generate_pass(g, pr.data(), positions ? po.data() : NULL, le.data(), n, P, num_new, again.data());
+    for (int i = 0; i < n; i++)
+        memcpy(out + (size_t)rows[i] * num_new, &again[(size_t)i * num_new], (size_t)num_new * sizeof(int));
 }
 
 // Row r of the last chunk of logits gpu_outputs computed, to the host (Vp floats).
@@ -475,11 +572,15 @@ static size_t cu_score_continuations(EvalBackend *b, int max_len, const int *con
 static void cu_free(EvalBackend *b) {
     GpuEval *g = (GpuEval *)b->impl;
     cuda_check(cudaStreamSynchronize(g->stream));
+    if (g->tf32)
+        fprintf(stderr, "%s: TF32 mode: rerun in fp32 (a relative top-2 margin below %g): %lld of %lld ID-probe rows, %lld of "
+                "%lld generated rows\n", program_name(), g->tf32_rerun_below, g->tf32_reruns[0], g->tf32_rows[0],
+                g->tf32_reruns[1], g->tf32_rows[1]);
     kv_free(&g->gen);
     kv_free(&g->ctx);
     void *bufs[] = {g->params, g->x, g->ln, g->qkv, g->atty, g->proj, g->fch, g->mean, g->rstd, g->lse, g->sel,
                     g->tokens, g->positions, g->idx, g->targets, g->argmax, g->margin, g->nll, g->logits, g->gen_base,
-                    g->gen_len, g->gen_out};
+                    g->gen_len, g->gen_taint, g->gen_out};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         if (bufs[i]) cuda_check(cudaFree(bufs[i]));
     matmul_context_free(&g->mm);
@@ -508,6 +609,16 @@ extern "C" EvalBackend *eval_backend_cuda_create(const GPT2 *model, int cache_le
 
     GpuEval *g = new GpuEval();
     g->smem_max = prop.sharedMemPerBlockOptin;
+    if (const char *v = getenv("MEMLENS_EVAL_TF32")) {
+        if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0) die("MEMLENS_EVAL_TF32=%s: use 1 (TF32 with fp32 reruns of near ties) or 0", v);
+        g->tf32 = v[0] == '1';
+    }
+    if (const char *v = getenv("MEMLENS_EVAL_TF32_RERUN_BELOW")) {
+        char *end;
+        double x = strtod(v, &end);
+        if (!*v || *end || !(x >= 0.0 && x < 1.0)) die("MEMLENS_EVAL_TF32_RERUN_BELOW=%s: a relative margin in [0, 1)", v);
+        g->tf32_rerun_below = (float)x;
+    }
     if (const char *v = getenv("MEMLENS_DECODE_ATTENTION")) {
         if (strcmp(v, "1") != 0 && strcmp(v, "2") != 0)
             die("MEMLENS_DECODE_ATTENTION=%s: use 1 or 2 (the versions of llmc/decode_attention.cuh), or unset it", v);
@@ -568,7 +679,7 @@ extern "C" EvalBackend *eval_backend_cuda_create(const GPT2 *model, int cache_le
         {(void **)&g->sel, n * C * 4}, {(void **)&g->tokens, n * 4}, {(void **)&g->positions, n * 4},
         {(void **)&g->idx, n * 4}, {(void **)&g->targets, n * 4}, {(void **)&g->argmax, n * 4},
         {(void **)&g->margin, n * 4}, {(void **)&g->nll, n * 4}, {(void **)&g->gen_base, (size_t)g->gen.rows * 4},
-        {(void **)&g->gen_len, (size_t)g->gen.rows * 4},
+        {(void **)&g->gen_len, (size_t)g->gen.rows * 4}, {(void **)&g->gen_taint, (size_t)g->gen.rows * 4},
     };
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         if (cudaMalloc(bufs[i].p, bufs[i].bytes) != cudaSuccess)
@@ -584,7 +695,7 @@ extern "C" EvalBackend *eval_backend_cuda_create(const GPT2 *model, int cache_le
     EvalBackend *b = (EvalBackend *)calloc_or_die(1, sizeof *b);
     b->name = "cuda";
     snprintf(b->device, sizeof b->device, "%.200s (compute capability %d.%d)", prop.name, prop.major, prop.minor);
-    b->precision = "fp32";
+    b->precision = g->tf32 ? "fp32 decisions (TF32 matmuls for the ID probe and generation, near ties rerun in fp32)" : "fp32";
     b->generation_batch = g->gen.rows;
     b->teacher_batch = cu_teacher_batch;
     b->teacher_forced = cu_teacher_forced;

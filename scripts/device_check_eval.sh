@@ -85,12 +85,16 @@ def line(label, r, extra=""):
           % (label, t["evaluation_seconds"], n, t["teacher_forced_seconds"], t["id_probe_seconds"], t["generation_seconds"],
              t["generated_sequences"], t["exposure_seconds"], t["text_and_records_seconds"], extra))
 seed, all_, expo, cpu = load("gpu_seed.json"), load("gpu_all.json"), load("gpu_exposure.json"), load("cpu_small.json")
-seed_v2 = load("gpu_seed_v2.json")
+seed_v2, seed_tf32, seed_tf32_v2 = load("gpu_seed_v2.json"), load("gpu_seed_tf32.json"), load("gpu_seed_tf32_v2.json")
+all_tf32_v2 = load("gpu_all_tf32_v2.json")
 if seed: print("  GPU:", seed["backend"]["device"], "| near ties:", seed["backend"]["near_ties"])
 line("GPU, seed defaults (50+50, exposure off)", seed, "  [target <= 1 s]")
 line("GPU, all 1,000 examples (exposure off)", all_, "  [target <= 10 s]")
 line("GPU, 50+50 with exposure (1,000 cand.)", expo)
 line("GPU, seed defaults, decode attention v2", seed_v2)
+line("GPU, seed defaults, TF32 mode", seed_tf32)
+line("GPU, seed defaults, TF32 + attention v2", seed_tf32_v2, "  [target <= 1 s]")
+line("GPU, all 1,000, TF32 + attention v2", all_tf32_v2, "  [target <= 10 s]")
 if cpu:
     t = cpu["timings"]; n = cpu["results"]["train"]["num_examples"] + cpu["results"]["test"]["num_examples"]
     per = (t["evaluation_seconds"] - t["exposure_seconds"]) / n
@@ -113,6 +117,21 @@ run gpu_seed_defaults_v2 120 env MEMLENS_DECODE_ATTENTION=2 ./test_memorizationc
   --output_file "$WORK/gpu_seed_v2.json"
 run gpu_v2_equals_v1 60 "$PY" tests/compare_eval.py "$WORK/gpu_seed.json" "$WORK/gpu_seed_v2.json"
 sed 's/^/    /' "$LOG/gpu_v2_equals_v1.log" | head -4
+# TF32 mode (the ID probe and generation on the TF32 tensor cores, near ties rerun in fp32): its
+# time, how many rows it reran, and its records against the fp32 run's (they must be identical);
+# then with the version-2 attention as well (the candidate default)
+run gpu_seed_tf32 120 env MEMLENS_EVAL_TF32=1 ./test_memorizationcu "${D12[@]}" --exposure_candidates 0 \
+  --output_file "$WORK/gpu_seed_tf32.json"
+grep -h "TF32 mode" "$LOG/gpu_seed_tf32.log" | sed 's/^/    /'
+run gpu_tf32_equals_fp32 60 "$PY" tests/compare_eval.py "$WORK/gpu_seed.json" "$WORK/gpu_seed_tf32.json"
+sed 's/^/    /' "$LOG/gpu_tf32_equals_fp32.log" | head -4
+run gpu_seed_tf32_v2 120 env MEMLENS_EVAL_TF32=1 MEMLENS_DECODE_ATTENTION=2 ./test_memorizationcu "${D12[@]}" \
+  --exposure_candidates 0 --output_file "$WORK/gpu_seed_tf32_v2.json"
+run gpu_all_tf32_v2 180 env MEMLENS_EVAL_TF32=1 MEMLENS_DECODE_ATTENTION=2 ./test_memorizationcu "${D12[@]}" \
+  --num_examples 0 --exposure_candidates 0 --output_file "$WORK/gpu_all_tf32_v2.json"
+grep -h "TF32 mode" "$LOG/gpu_all_tf32_v2.log" | sed 's/^/    /'
+run gpu_all_tf32_v2_equals_fp32 60 "$PY" tests/compare_eval.py "$WORK/gpu_all.json" "$WORK/gpu_all_tf32_v2.json"
+sed 's/^/    /' "$LOG/gpu_all_tf32_v2_equals_fp32.log" | head -4
 summary
 
 # ---- 4b. the test file (small memorizing model: GPU == CPU, fast path and --plain_greedy)
