@@ -2,6 +2,8 @@
 // test_memorizationcu. Inference only, in fp32 throughout (cuBLASLt with CUBLAS_COMPUTE_32F, no
 // TF32; fp32 attention), so every argmax equals the CPU evaluator's except where the top two
 // logits tie to within fp32 rounding (the driver counts those positions, see NEAR_TIE_RELATIVE).
+// The opt-in TF32 mode (MEMLENS_EVAL_TF32=1, see GpuEval.tf32) keeps those decisions by rerunning
+// in fp32 every row that met a margin below TF32_RERUN_BELOW.
 //
 // It reuses the trainer's kernels (matmul.cuh, layernorm.cuh, gelu.cuh, attention.cuh) and adds
 // what inference needs:

@@ -46,27 +46,8 @@ pass "binaries and libraries present"
 # ---- 3. d12 on the default dataset: GPU == CPU
 echo "== d12 (random weights) on 1,000 x 1,024-token examples"
 run dataset 120 ./generate_dataset --output_dir "$WORK/ds" --threads 0
-# A random d12 in llm.c's v3 format. wte has std 0.1 (not GPT-2's 0.02): the logits then spread
-# over a few units, as a trained model's do, instead of the near-ties of a tiny-logit random model.
-run d12_model 120 "$PY" - "$WORK/d12.bin" <<'P'
-import sys
-import numpy as np
-L, C, NH, V, Vp, T = 12, 768, 12, 50257, 50304, 1024
-rng = np.random.default_rng(1234)
-def normal(n, std): return (rng.standard_normal(n, dtype=np.float32) * std).astype(np.float32)
-wte = normal(Vp * C, 0.1); wte[V * C:] = 0.0
-parts = [wte, normal(T * C, 0.01), np.ones(L * C, np.float32), np.zeros(L * C, np.float32),
-         normal(L * 3 * C * C, 0.02), np.zeros(L * 3 * C, np.float32),
-         normal(L * C * C, 0.02 / np.sqrt(2 * L)), np.zeros(L * C, np.float32),
-         np.ones(L * C, np.float32), np.zeros(L * C, np.float32),
-         normal(L * 4 * C * C, 0.02), np.zeros(L * 4 * C, np.float32),
-         normal(L * C * 4 * C, 0.02 / np.sqrt(2 * L)), np.zeros(L * C, np.float32),
-         np.ones(C, np.float32), np.zeros(C, np.float32)]
-header = np.zeros(256, dtype=np.int32); header[:8] = [20240326, 3, T, V, L, NH, C, Vp]
-with open(sys.argv[1], "wb") as f:
-    f.write(header.tobytes())
-    for p in parts: f.write(p.tobytes())
-P
+# A random d12 in llm.c's v3 format (wte std 0.1: logits spread as a trained model's do).
+run d12_model 120 "$PY" dev/reference/random_d12.py "$WORK/d12.bin"
 D12=(--model_path "$WORK/d12.bin" --train_file "$WORK/ds/train.bin" --test_file "$WORK/ds/test.bin"
      --metadata_file "$WORK/ds/metadata.json")
 # The figures so far (called after the timed runs, so that they come even if a later step hangs,
