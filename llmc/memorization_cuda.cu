@@ -38,6 +38,7 @@ extern "C" {
 // TF32 mode: a relative top-2 margin below this sends the row back to fp32. TF32 keeps 10 mantissa
 // bits (relative rounding 2^-11 of each matmul input); dev/reference/tf32_margin.py measures how far
 // that moves the logits (relative to max(1, |top-1|)): see the README for the figures and the factor.
+// Each run also measures its own model's error (calibrate_tf32) and raises the bound to 4x that.
 #define TF32_RERUN_BELOW 1e-2f
 
 // ---------------------------------------------------------------------------------------------
@@ -69,6 +70,21 @@ __global__ void feed_back_kernel(int *out, int *tokens, int *positions, const in
     out[(long long)b * num_new + i] = chosen[b];
     tokens[b] = chosen[b];
     positions[b] = base_position[b] + i + 1;
+}
+
+// TF32 calibration: err[r] = max_v |b[v] - a[v]| / max(1, |max_v a[v]|) over the real vocabulary,
+// a the fp32 logits of row r, b the TF32 ones. One block per row.
+__global__ void relative_logit_error_kernel(float *err, const float *a, const float *b, int V, int Vp) {
+    __shared__ float red[256];
+    const float *ra = a + (long long)blockIdx.x * Vp, *rb = b + (long long)blockIdx.x * Vp;
+    float diff = 0.0f, top = -INFINITY;
+    for (int v = threadIdx.x; v < V; v += blockDim.x) {
+        diff = fmaxf(diff, fabsf(rb[v] - ra[v]));
+        top = fmaxf(top, ra[v]);
+    }
+    diff = block_reduce(diff, red, MaxOp());
+    top = block_reduce(top, red, MaxOp());
+    if (threadIdx.x == 0) err[blockIdx.x] = diff / fmaxf(1.0f, fabsf(top));
 }
 
 // TF32 mode: rows r0 .. r0+n-1 of a generation batch whose chosen token had a relative margin
@@ -113,6 +129,8 @@ struct GpuEval {
     int tf32 = 0, fast = 0;
     float tf32_rerun_below = TF32_RERUN_BELOW;
     int *gen_taint = nullptr;                            // (gen.rows) a row met a near tie in TF32
+    int tf32_calibrated = 0;                             // the bound was checked against this model
+    float tf32_error = 0.0f;                             // the largest relative logit error measured
     long long tf32_rows[2] = {0, 0}, tf32_reruns[2] = {0, 0};  // [0] ID probe, [1] generation
 };
 
@@ -281,6 +299,39 @@ static void cu_teacher_forced(EvalBackend *b, const int *inputs, const int *targ
     }
 }
 
+// TF32 mode, once per run: the relative logit error of TF32 against fp32 on this model, measured
+// at every position of one row (T tokens at `positions`), and the rerun bound raised to 4x it
+// where TF32_RERUN_BELOW is not already that far above (a margin above 2x the error keeps the
+// argmax; dev/reference/tf32_margin.py measured at most 2.8e-3 on three models).
+static void calibrate_tf32(GpuEval *g, const int *tokens, const int *positions, int T) {
+    if (g->tf32_calibrated) return;
+    g->tf32_calibrated = 1;
+    if (T > LOGIT_ROWS) T = LOGIT_ROWS;
+    float *fp32_logits, *err;
+    cuda_check(cudaMalloc(&fp32_logits, (size_t)T * g->Vp * sizeof(float)));
+    cuda_check(cudaMalloc(&err, (size_t)T * sizeof(float)));
+    upload_inputs(g, tokens, positions, (size_t)T);
+    for (int fast = 0; fast <= 1; fast++) {
+        g->fast = fast;
+        gpu_forward(g, 1, T, NULL, 0, 0, NULL, 0, -1);
+        mm_forward(g, fast ? g->logits : fp32_logits, g->ln, g->wte, (float *)NULL, T, g->C, g->Vp);
+    }
+    g->fast = 0;
+    relative_logit_error_kernel<<<T, 256, 0, g->stream>>>(err, fp32_logits, g->logits, g->V, g->Vp);
+    cuda_check_launch();
+    std::vector<float> e(T);
+    cuda_check(cudaMemcpyAsync(e.data(), err, (size_t)T * sizeof(float), cudaMemcpyDeviceToHost, g->stream));
+    cuda_check(cudaStreamSynchronize(g->stream));
+    cuda_check(cudaFree(fp32_logits));
+    cuda_check(cudaFree(err));
+    for (int t = 0; t < T; t++)
+        if (!(e[t] <= g->tf32_error)) g->tf32_error = e[t];  // NaN sticks
+    if (!(g->tf32_error < 0.25f)) g->tf32_rerun_below = INFINITY;  // TF32 is no use on this model: all in fp32
+    else if (4.0f * g->tf32_error > g->tf32_rerun_below) g->tf32_rerun_below = 4.0f * g->tf32_error;
+    fprintf(stderr, "%s: TF32 mode: relative logit error %.2e over %d positions of this model; rerun bound %g\n",
+            program_name(), g->tf32_error, T, g->tf32_rerun_below);
+}
+
 // gpu_forward + gpu_outputs over (B, T) rows: argmax and margin at each row's last n_last positions.
 static void score_last_pass(GpuEval *g, const int *tokens, const int *positions, int B, int T, int n_last, int *argmax,
                             float *margin) {
@@ -305,6 +356,7 @@ static void cu_score_last(EvalBackend *b, const int *tokens, const int *position
         score_last_pass(g, tokens, positions, B, T, n_last, argmax, margin);
         return;
     }
+    calibrate_tf32(g, tokens, positions, T);
     g->fast = 1;
     score_last_pass(g, tokens, positions, B, T, n_last, argmax, margin);
     g->fast = 0;
@@ -413,6 +465,12 @@ static void cu_greedy_generate(EvalBackend *b, const int *prompts, const int *po
         return;
     }
     if (B < 1 || B > g->gen.rows) die("generation: batch of %d rows, the cache holds %d", B, g->gen.rows);
+    {  // calibrate on row 0's prompt (at least 2 tokens, or the ID probe's first row does it)
+        const int len0 = lengths ? lengths[0] : P;
+        std::vector<int> pos0(len0);
+        for (int j = 0; j < len0; j++) pos0[j] = positions ? positions[j] : j;
+        if (len0 >= 2 && (size_t)len0 <= g->cap) calibrate_tf32(g, prompts, pos0.data(), len0);
+    }
     cuda_check(cudaMemsetAsync(g->gen_taint, 0, (size_t)B * sizeof(int), g->stream));
     g->fast = 1;
     generate_pass(g, prompts, positions, lengths, B, P, num_new, out);
