@@ -117,8 +117,8 @@ static void matmul_plan_init(const MatmulContext *ctx, MatmulPlan *plan, cudaDat
                                                 &heuristic, &found));
     cublas_check(cublasLtMatmulPreferenceDestroy(pref));
     if (found == 0)
-        die("cuBLASLt has no algorithm for a %dx%dx%d matmul (%s); this GPU/precision combination is not supported",
-            m, n, k, ab_type == CUDA_R_16BF ? "bf16" : "fp32");
+        die("cuBLASLt has no algorithm for a %dx%dx%d matmul (%s, %s compute); this GPU/precision combination is not supported",
+            m, n, k, ab_type == CUDA_R_16BF ? "bf16" : "fp32", compute == CUBLAS_COMPUTE_32F_FAST_TF32 ? "TF32" : "fp32");
     plan->algo = heuristic.algo;
 }
 

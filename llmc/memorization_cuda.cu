@@ -16,6 +16,7 @@
 //   - greedy decoding that keeps the chosen tokens on the device between steps.
 // Nothing here keeps activations for a backward pass: one layer's scratch is reused by every layer.
 // Every reduction has a fixed order and there are no atomics, so two runs give the same bits.
+#include <algorithm>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -79,19 +80,27 @@ __global__ void relative_logit_error_kernel(float *err, const float *a, const fl
     const float *ra = a + (long long)blockIdx.x * Vp, *rb = b + (long long)blockIdx.x * Vp;
     float diff = 0.0f, top = -INFINITY;
     for (int v = threadIdx.x; v < V; v += blockDim.x) {
-        diff = fmaxf(diff, fabsf(rb[v] - ra[v]));
+        const float d = fabsf(rb[v] - ra[v]);
+        diff = d == d ? fmaxf(diff, d) : INFINITY;  // fmaxf would drop a NaN
         top = fmaxf(top, ra[v]);
     }
     diff = block_reduce(diff, red, MaxOp());
     top = block_reduce(top, red, MaxOp());
-    if (threadIdx.x == 0) err[blockIdx.x] = diff / fmaxf(1.0f, fabsf(top));
+    if (threadIdx.x == 0) err[blockIdx.x] = isfinite(top) ? diff / fmaxf(1.0f, fabsf(top)) : INFINITY;
 }
 
-// TF32 mode: rows r0 .. r0+n-1 of a generation batch whose chosen token had a relative margin
-// below the bound (margin at the same index) are marked for a rerun in fp32.
-__global__ void taint_kernel(int *taint, const float *margin, int r0, int n, float below) {
+// TF32 mode: rows r0 .. r0+n-1 of a generation batch whose new token `token` was chosen with a
+// relative margin below the bound (margin at the same index) keep the first such token's index in
+// taint (which starts at the number of new tokens: no near tie).
+__global__ void taint_kernel(int *taint, const float *margin, int r0, int n, float below, int token) {
     int r = blockIdx.x * blockDim.x + threadIdx.x;
-    if (r < n && !(margin[r0 + r] >= below)) taint[r0 + r] = 1;  // a NaN margin counts as a near tie
+    if (r < n && !(margin[r0 + r] >= below) && token < taint[r0 + r]) taint[r0 + r] = token;  // NaN: a near tie
+}
+
+// taint[r] = value for r < n.
+__global__ void fill_kernel(int *a, int n, int value) {
+    int r = blockIdx.x * blockDim.x + threadIdx.x;
+    if (r < n) a[r] = value;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -128,7 +137,7 @@ struct GpuEval {
     // fp32, so every decision is the fp32 one. The teacher-forced pass (NLL, loss) stays fp32.
     int tf32 = 0, fast = 0;
     float tf32_rerun_below = TF32_RERUN_BELOW;
-    int *gen_taint = nullptr;                            // (gen.rows) a row met a near tie in TF32
+    int *gen_taint = nullptr;                            // (gen.rows) first new token with a near tie in TF32
     int tf32_calibrated = 0;                             // the bound was checked against this model
     float tf32_error = 0.0f;                             // the largest relative logit error measured
     long long tf32_rows[2] = {0, 0}, tf32_reruns[2] = {0, 0};  // [0] ID probe, [1] generation
@@ -306,30 +315,29 @@ static void cu_teacher_forced(EvalBackend *b, const int *inputs, const int *targ
 static void calibrate_tf32(GpuEval *g, const int *tokens, const int *positions, int T) {
     if (g->tf32_calibrated) return;
     g->tf32_calibrated = 1;
-    if (T > LOGIT_ROWS) T = LOGIT_ROWS;
-    float *fp32_logits, *err;
-    cuda_check(cudaMalloc(&fp32_logits, (size_t)T * g->Vp * sizeof(float)));
-    cuda_check(cudaMalloc(&err, (size_t)T * sizeof(float)));
+    if (T > LOGIT_ROWS / 2) T = LOGIT_ROWS / 2;  // fp32 logits in the first half of g->logits, TF32 in the second
+    float *fp32_logits = g->logits, *tf32_logits = g->logits + (size_t)T * g->Vp;
     upload_inputs(g, tokens, positions, (size_t)T);
     for (int fast = 0; fast <= 1; fast++) {
         g->fast = fast;
         gpu_forward(g, 1, T, NULL, 0, 0, NULL, 0, -1);
-        mm_forward(g, fast ? g->logits : fp32_logits, g->ln, g->wte, (float *)NULL, T, g->C, g->Vp);
+        mm_forward(g, fast ? tf32_logits : fp32_logits, g->ln, g->wte, (float *)NULL, T, g->C, g->Vp);
     }
     g->fast = 0;
-    relative_logit_error_kernel<<<T, 256, 0, g->stream>>>(err, fp32_logits, g->logits, g->V, g->Vp);
+    relative_logit_error_kernel<<<T, 256, 0, g->stream>>>(g->margin, fp32_logits, tf32_logits, g->V, g->Vp);  // scratch
     cuda_check_launch();
     std::vector<float> e(T);
-    cuda_check(cudaMemcpyAsync(e.data(), err, (size_t)T * sizeof(float), cudaMemcpyDeviceToHost, g->stream));
+    cuda_check(cudaMemcpyAsync(e.data(), g->margin, (size_t)T * sizeof(float), cudaMemcpyDeviceToHost, g->stream));
     cuda_check(cudaStreamSynchronize(g->stream));
-    cuda_check(cudaFree(fp32_logits));
-    cuda_check(cudaFree(err));
     for (int t = 0; t < T; t++)
         if (!(e[t] <= g->tf32_error)) g->tf32_error = e[t];  // NaN sticks
-    if (!(g->tf32_error < 0.25f)) g->tf32_rerun_below = INFINITY;  // TF32 is no use on this model: all in fp32
-    else if (4.0f * g->tf32_error > g->tf32_rerun_below) g->tf32_rerun_below = 4.0f * g->tf32_error;
+    if (4.0f * g->tf32_error > g->tf32_rerun_below) g->tf32_rerun_below = 4.0f * g->tf32_error;
     fprintf(stderr, "%s: TF32 mode: relative logit error %.2e over %d positions of this model; rerun bound %g\n",
             program_name(), g->tf32_error, T, g->tf32_rerun_below);
+    if (!(g->tf32_error < 0.25f)) {  // reruns everywhere would cost more than fp32 alone
+        g->tf32 = 0;
+        fprintf(stderr, "%s: TF32 mode: off for this model (fp32 only)\n", program_name());
+    }
 }
 
 // gpu_forward + gpu_outputs over (B, T) rows: argmax and margin at each row's last n_last positions.
@@ -357,6 +365,10 @@ static void cu_score_last(EvalBackend *b, const int *tokens, const int *position
         return;
     }
     calibrate_tf32(g, tokens, positions, T);
+    if (!g->tf32) {
+        score_last_pass(g, tokens, positions, B, T, n_last, argmax, margin);
+        return;
+    }
     g->fast = 1;
     score_last_pass(g, tokens, positions, B, T, n_last, argmax, margin);
     g->fast = 0;
@@ -384,7 +396,7 @@ static void cu_score_last(EvalBackend *b, const int *tokens, const int *position
 }
 
 // Greedy decoding of B rows (cu_greedy_generate's contract) in the current precision; while
-// g->fast, every row whose chosen token had a near tie is marked in g->gen_taint.
+// g->fast, g->gen_taint[b] becomes the index of row b's first new token chosen at a near tie.
 static void generate_pass(GpuEval *g, const int *prompts, const int *positions, const int *lengths, int B, int P,
                           int num_new, int *out) {
     if (B < 1 || B > g->gen.rows) die("generation: batch of %d rows, the cache holds %d", B, g->gen.rows);
@@ -434,7 +446,7 @@ static void generate_pass(GpuEval *g, const int *prompts, const int *positions, 
             gpu_forward(g, rows, n, &g->gen, r0, 0, NULL, 0, -1);
             gpu_outputs(g, rows, idx.data(), NULL, r0, NULL, NULL, NULL);
             if (g->fast) {
-                taint_kernel<<<ceil_div(rows, 128), 128, 0, st>>>(g->gen_taint, g->margin, r0, rows, g->tf32_rerun_below);
+                taint_kernel<<<ceil_div(rows, 128), 128, 0, st>>>(g->gen_taint, g->margin, r0, rows, g->tf32_rerun_below, 0);
                 cuda_check_launch();
             }
         }
@@ -449,7 +461,7 @@ static void generate_pass(GpuEval *g, const int *prompts, const int *positions, 
         gpu_forward(g, B, 1, &g->gen, 0, i, g->gen_len, longest, -1);
         gpu_outputs(g, B, NULL, NULL, 0, NULL, NULL, NULL);
         if (g->fast) {
-            taint_kernel<<<ceil_div(B, 128), 128, 0, st>>>(g->gen_taint, g->margin, 0, B, g->tf32_rerun_below);
+            taint_kernel<<<ceil_div(B, 128), 128, 0, st>>>(g->gen_taint, g->margin, 0, B, g->tf32_rerun_below, i + 1);
             cuda_check_launch();
         }
     }
@@ -460,42 +472,83 @@ static void generate_pass(GpuEval *g, const int *prompts, const int *positions, 
 static void cu_greedy_generate(EvalBackend *b, const int *prompts, const int *positions, const int *lengths, int B, int P,
                                int num_new, int *out) {
     GpuEval *g = (GpuEval *)b->impl;
+    if (g->tf32 && B >= 1 && P >= 1) {  // calibrate on row 0's prompt if the ID probe has not
+        const int len0 = lengths ? lengths[0] : P;
+        if (len0 >= 2 && len0 <= P && (size_t)len0 <= g->cap) {
+            std::vector<int> pos0(len0);
+            for (int j = 0; j < len0; j++) pos0[j] = positions ? positions[j] : j;
+            calibrate_tf32(g, prompts, pos0.data(), len0);
+        }
+    }
     if (!g->tf32) {
         generate_pass(g, prompts, positions, lengths, B, P, num_new, out);
         return;
     }
     if (B < 1 || B > g->gen.rows) die("generation: batch of %d rows, the cache holds %d", B, g->gen.rows);
-    {  // calibrate on row 0's prompt (at least 2 tokens, or the ID probe's first row does it)
-        const int len0 = lengths ? lengths[0] : P;
-        std::vector<int> pos0(len0);
-        for (int j = 0; j < len0; j++) pos0[j] = positions ? positions[j] : j;
-        if (len0 >= 2 && (size_t)len0 <= g->cap) calibrate_tf32(g, prompts, pos0.data(), len0);
-    }
-    cuda_check(cudaMemsetAsync(g->gen_taint, 0, (size_t)B * sizeof(int), g->stream));
+    fill_kernel<<<ceil_div(B, 128), 128, 0, g->stream>>>(g->gen_taint, B, num_new);
+    cuda_check_launch();
     g->fast = 1;
     generate_pass(g, prompts, positions, lengths, B, P, num_new, out);
     g->fast = 0;
-    std::vector<int> taint(B);
-    cuda_check(cudaMemcpy(taint.data(), g->gen_taint, (size_t)B * sizeof(int), cudaMemcpyDeviceToHost));
-    // the rows that met a near tie: generated again in fp32 (their TF32 tokens may differ from there on)
-    std::vector<int> rows, pr, po, le;
+    std::vector<int> first(B);
+    cuda_check(cudaMemcpyAsync(first.data(), g->gen_taint, (size_t)B * sizeof(int), cudaMemcpyDeviceToHost, g->stream));
+    cuda_check(cudaStreamSynchronize(g->stream));
+    // A row's tokens before its first near tie are the fp32 ones (each was chosen with a margin above
+    // the bound). The rows with a near tie go on in fp32 from there, in one batch: prompt = their
+    // prompt and those tokens, as many new tokens as the earliest restart needs.
+    std::vector<int> rows, restart;
     for (int r = 0; r < B; r++)
-        if (taint[r]) rows.push_back(r);
+        if (first[r] < num_new) { rows.push_back(r); restart.push_back(first[r]); }
     g->tf32_rows[1] += B;
     g->tf32_reruns[1] += (long long)rows.size();
     if (rows.empty()) return;
     const int n = (int)rows.size();
-    pr.resize((size_t)n * P); le.resize(n);
-    if (positions) po.resize((size_t)n * P);
+    std::vector<int> len(n), base(n);
     for (int i = 0; i < n; i++) {
-        memcpy(&pr[(size_t)i * P], prompts + (size_t)rows[i] * P, (size_t)P * sizeof(int));
-        if (positions) memcpy(&po[(size_t)i * P], positions + (size_t)rows[i] * P, (size_t)P * sizeof(int));
-        le[i] = lengths ? lengths[rows[i]] : P;
+        len[i] = lengths ? lengths[rows[i]] : P;
+        base[i] = positions ? positions[(size_t)rows[i] * P + len[i] - 1] : len[i] - 1;
     }
-    std::vector<int> again((size_t)n * num_new);
-    generate_pass(g, pr.data(), positions ? po.data() : NULL, le.data(), n, P, num_new, again.data());
+    // A row whose later restart would, with the batch's token count, pass the cache or the model's
+    // positions starts from its prompt instead (that always fits: the TF32 pass did).
+    int n_gen;
+    for (int changed = 1; changed;) {
+        changed = 0;
+        int earliest = num_new;
+        for (int i = 0; i < n; i++) earliest = restart[i] < earliest ? restart[i] : earliest;
+        n_gen = num_new - earliest;
+        for (int i = 0; i < n; i++)
+            if (restart[i] > 0 && (len[i] + restart[i] + n_gen - 1 > g->gen.len || base[i] + restart[i] + n_gen - 1 >= g->maxT)) {
+                restart[i] = 0;
+                changed = 1;
+            }
+    }
+    // rows of one new prompt length next to each other: they share a prefill pass
+    std::vector<int> order(n);
+    for (int i = 0; i < n; i++) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return len[x] + restart[x] < len[y] + restart[y]; });
+    {
+        std::vector<int> r2(n), s2(n), l2(n), b2(n);
+        for (int i = 0; i < n; i++) { r2[i] = rows[order[i]]; s2[i] = restart[order[i]]; l2[i] = len[order[i]]; b2[i] = base[order[i]]; }
+        rows.swap(r2); restart.swap(s2); len.swap(l2); base.swap(b2);
+    }
+    const int P2 = P + num_new;
+    std::vector<int> pr((size_t)n * P2), po((size_t)n * P2), le(n), again((size_t)n * n_gen);
+    for (int i = 0; i < n; i++) {
+        const int r = rows[i];
+        for (int j = 0; j < len[i]; j++) {
+            pr[(size_t)i * P2 + j] = prompts[(size_t)r * P + j];
+            po[(size_t)i * P2 + j] = positions ? positions[(size_t)r * P + j] : j;
+        }
+        for (int j = 0; j < restart[i]; j++) {
+            pr[(size_t)i * P2 + len[i] + j] = out[(size_t)r * num_new + j];
+            po[(size_t)i * P2 + len[i] + j] = base[i] + 1 + j;
+        }
+        le[i] = len[i] + restart[i];
+    }
+    generate_pass(g, pr.data(), po.data(), le.data(), n, P2, n_gen, again.data());
     for (int i = 0; i < n; i++)
-        memcpy(out + (size_t)rows[i] * num_new, &again[(size_t)i * num_new], (size_t)num_new * sizeof(int));
+        memcpy(out + (size_t)rows[i] * num_new + restart[i], &again[(size_t)i * n_gen],
+               (size_t)(num_new - restart[i]) * sizeof(int));
 }
 
 // Row r of the last chunk of logits gpu_outputs computed, to the host (Vp floats).

@@ -2,7 +2,9 @@
 // and 2 against the CPU's attention_query (llmc/layers_cpu.c), in the two ways the evaluator calls
 // it, and timed on a decode step shaped like the seed defaults.
 //   decode:   S new tokens per row at its own cache length (rows of different prompt lengths in one
-//             batch), the new keys written to the cache first by kv_write_kernel;
+//             batch) plus a shared step offset, the new keys written to the cache first by
+//             kv_write_kernel;
+//   append:   S tokens appended to one row's cached context (no per-row lengths);
 //   exposure: every row's queries see the first P slots of one shared cache row, then the row's
 //             own new keys straight from qkv.
 // Usage: decode_attention [--B 300] [--NH 12] [--HS 64] [--len 612] [--reps 20]   (fp32 only)
@@ -21,33 +23,42 @@ static int seed_like_past(int b, int len, int S) {
     return p + S <= len ? p : len - S;
 }
 
-// One check of both versions: decode when prefix_row < 0 (row_past from seed_like_past), exposure
-// otherwise (P = past slots of cache row prefix_row, row_past unused).
-static void check(const char *what, int B, int S, int NH, int HS, int len, int prefix_row, int P) {
-    const int C = NH * HS;
+// The three ways the evaluator calls the attention (cached tokens of row b: row_past[b] + past):
+enum Layout {
+    DECODE,    // generation: per-row cached lengths (row_past) plus a shared step offset (past = 2)
+    APPEND,    // exposure step 2: one row's context (row_past NULL, past = 200), S shared tokens appended
+    EXPOSURE,  // exposure step 3: every row sees slots 0..P-1 of cache row 0, then its own S new keys
+};
+
+// One check of both versions in one layout, each against the CPU. The new keys are written to the
+// cache by kv_write_kernel first (DECODE, APPEND), as in the evaluator; the output buffer is
+// poisoned with NaN before each version, so an output a version fails to write cannot pass.
+static void check(const char *what, Layout layout, int B, int S, int NH, int HS, int len) {
+    const int C = NH * HS, P = 257, offset = layout == DECODE ? 2 : layout == APPEND ? 200 : P;
     const float scale = 1.0f / sqrtf((float)HS);
     std::vector<float> kc = random_vector((size_t)B * len * C, 1.0f, 11), vc = random_vector((size_t)B * len * C, 1.0f, 12);
     std::vector<float> qkv = random_vector((size_t)B * S * 3 * C, 1.0f, 13);
-    std::vector<int> past(B);
-    int max_past = 0;
+    std::vector<int> row_past(B, 0), cached(B);  // cached[b]: tokens before this pass's first new one
+    int max_row_past = 0;
     for (int b = 0; b < B; b++) {
-        past[b] = prefix_row < 0 ? seed_like_past(b, len, S) : P;
-        if (past[b] > max_past) max_past = past[b];
+        if (layout == DECODE) row_past[b] = seed_like_past(b, len, S + offset);
+        if (row_past[b] > max_row_past) max_row_past = row_past[b];
+        cached[b] = row_past[b] + offset;
     }
     float *d_kc = upload<float>(kc), *d_vc = upload<float>(vc), *d_qkv = upload<float>(qkv), *d_out;
-    int *d_past;
+    int *d_row_past;
     cuda_check(cudaMalloc(&d_out, (size_t)B * S * C * sizeof(float)));
-    cuda_check(cudaMalloc(&d_past, B * sizeof(int)));
-    cuda_check(cudaMemcpy(d_past, past.data(), B * sizeof(int), cudaMemcpyHostToDevice));
-    const int *row_past = prefix_row < 0 ? d_past : NULL;
-    const int past_all = prefix_row < 0 ? 0 : P, max_keys = max_past + S;
+    cuda_check(cudaMalloc(&d_row_past, B * sizeof(int)));
+    cuda_check(cudaMemcpy(d_row_past, row_past.data(), B * sizeof(int), cudaMemcpyHostToDevice));
+    const int *rp = layout == DECODE ? d_row_past : NULL;
+    const int prefix_row = layout == EXPOSURE ? 0 : -1, max_keys = max_row_past + offset + S;
 
-    // CPU: the cache after the write (decode), then one attention_query per (row, token, head)
-    if (prefix_row < 0)
+    // CPU: the cache after the write (not in EXPOSURE), then one attention_query per (row, token, head)
+    if (layout != EXPOSURE)
         for (int b = 0; b < B; b++)
             for (int s = 0; s < S; s++)
                 for (int c = 0; c < C; c++) {
-                    size_t at = ((size_t)b * len + past[b] + s) * C + c, from = ((size_t)b * S + s) * 3 * C;
+                    size_t at = ((size_t)b * len + cached[b] + s) * C + c, from = ((size_t)b * S + s) * 3 * C;
                     kc[at] = qkv[from + C + c];
                     vc[at] = qkv[from + 2 * C + c];
                 }
@@ -57,11 +68,11 @@ static void check(const char *what, int B, int S, int NH, int HS, int len, int p
             for (int h = 0; h < NH; h++) {
                 const float *q = &qkv[((size_t)b * S + s) * 3 * C + h * HS];
                 float *y = &want[((size_t)b * S + s) * C + h * HS];
-                if (prefix_row < 0) {
+                if (layout != EXPOSURE) {
                     const float *k = &kc[(size_t)b * len * C + h * HS], *v = &vc[(size_t)b * len * C + h * HS];
-                    attention_query(y, scores.data(), q, HS, scale, k, v, C, past[b] + s + 1, NULL, NULL, 0, 0);
+                    attention_query(y, scores.data(), q, HS, scale, k, v, C, cached[b] + s + 1, NULL, NULL, 0, 0);
                 } else {
-                    const float *k = &kc[(size_t)prefix_row * len * C + h * HS], *v = &vc[(size_t)prefix_row * len * C + h * HS];
+                    const float *k = &kc[h * HS], *v = &vc[h * HS];
                     const float *own_k = &qkv[(size_t)b * S * 3 * C + C + h * HS];
                     attention_query(y, scores.data(), q, HS, scale, k, v, C, P, own_k, own_k + C, 3 * C, s + 1);
                 }
@@ -69,27 +80,27 @@ static void check(const char *what, int B, int S, int NH, int HS, int len, int p
 
     std::vector<float> got[3];
     for (int version = 1; version <= 2; version++) {
-        if (prefix_row < 0) {  // the write is part of what the evaluator does before the attention
-            kv_write_kernel<<<ceil_div((long long)B * S * C, 256), 256>>>(d_kc, d_vc, d_qkv, B, S, C, 0, row_past, 0, len);
+        if (layout != EXPOSURE) {
+            kv_write_kernel<<<ceil_div((long long)B * S * C, 256), 256>>>(d_kc, d_vc, d_qkv, B, S, C, 0, rp, offset, len);
             cuda_check_launch();
         }
         const size_t smem = decode_attention_smem(version, HS, max_keys);
-        if (smem > 48 * 1024) {
+        if (smem > 48 * 1024)
             cuda_check(cudaFuncSetAttribute(version == 2 ? (const void *)cache_attention_vec_kernel : (const void *)cache_attention_kernel,
                                             cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-        }
-        decode_attention_forward(version, d_out, d_qkv, d_kc, d_vc, B, S, C, NH, len, 0, row_past, past_all, prefix_row,
-                                 max_keys, smem, 0);
+        cuda_check(cudaMemset(d_out, 0xFF, (size_t)B * S * C * sizeof(float)));  // NaN
+        decode_attention_forward(version, d_out, d_qkv, d_kc, d_vc, B, S, C, NH, len, 0, rp, offset, prefix_row, max_keys,
+                                 smem, 0);
         got[version] = download(d_out, (size_t)B * S * C);
         char name[96];
         snprintf(name, sizeof name, "%s v%d (B=%d S=%d HS=%d)", what, version, B, S, HS);
         compare(name, got[version], want.data(), want.size(), 1e-5);
     }
     char name[96];
-    snprintf(name, sizeof name, "%s v2 vs v1", what);
+    snprintf(name, sizeof name, "%s v2 vs v1 (HS=%d)", what, HS);
     compare(name, got[2], got[1].data(), got[1].size(), 1e-5);
     cuda_check(cudaFree(d_kc)); cuda_check(cudaFree(d_vc)); cuda_check(cudaFree(d_qkv));
-    cuda_check(cudaFree(d_out)); cuda_check(cudaFree(d_past));
+    cuda_check(cudaFree(d_out)); cuda_check(cudaFree(d_row_past));
 }
 
 // One decode step of B rows (S = 1) at the seed-like cache lengths: time of each version and the
@@ -116,6 +127,9 @@ static void bench(int B, int NH, int HS, int len, int reps) {
            HS, keys / B, bytes / 1e6);
     for (int version = 1; version <= 2; version++) {
         const size_t smem = decode_attention_smem(version, HS, max_past + 1);
+        if (smem > 48 * 1024)
+            cuda_check(cudaFuncSetAttribute(version == 2 ? (const void *)cache_attention_vec_kernel : (const void *)cache_attention_kernel,
+                                            cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
         float ms = time_ms([&] {
             decode_attention_forward(version, d_out, d_qkv, d_kc, d_vc, B, 1, C, NH, len, 0, d_past, 0, -1, max_past + 1, smem, 0);
         }, reps);
@@ -134,9 +148,10 @@ int main(int argc, char **argv) {
     // small shapes for the checks (every head size the evaluator supports), then the timing
     const int head_sizes[] = {16, 32, 64, 128};
     for (int i = 0; i < 4; i++) {
-        check("decode S=1", 12, 1, 4, head_sizes[i], 612, -1, 0);
-        check("decode S=3", 7, 3, 4, head_sizes[i], 612, -1, 0);
-        check("exposure", 5, 4, 4, head_sizes[i], 300, 0, 257);
+        check("decode S=1", DECODE, 12, 1, 4, head_sizes[i], 620);
+        check("decode S=3", DECODE, 7, 3, 4, head_sizes[i], 620);
+        check("append S=5", APPEND, 1, 5, 4, head_sizes[i], 300);
+        check("exposure S=4", EXPOSURE, 5, 4, 4, head_sizes[i], 300);
     }
     bench(B, NH, HS, len, reps);
     return g_failures ? 1 : 0;
