@@ -97,7 +97,7 @@ __global__ void taint_kernel(int *taint, const float *margin, int r0, int n, flo
     if (r < n && !(margin[r0 + r] >= below) && token < taint[r0 + r]) taint[r0 + r] = token;  // NaN: a near tie
 }
 
-// taint[r] = value for r < n.
+// a[r] = value for r < n.
 __global__ void fill_kernel(int *a, int n, int value) {
     int r = blockIdx.x * blockDim.x + threadIdx.x;
     if (r < n) a[r] = value;
