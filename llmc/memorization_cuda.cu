@@ -16,7 +16,6 @@
 //   - greedy decoding that keeps the chosen tokens on the device between steps.
 // Nothing here keeps activations for a backward pass: one layer's scratch is reused by every layer.
 // Every reduction has a fixed order and there are no atomics, so two runs give the same bits.
-#include <algorithm>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -33,6 +32,7 @@
 
 extern "C" {
 #include "eval_backend.h"
+#include "near_tie_rerun.h"
 }
 
 #define LOGIT_ROWS 2048       // rows of logits computed at once: 2048 x 50304 x 4 B = 412 MB
@@ -469,6 +469,14 @@ static void generate_pass(GpuEval *g, const int *prompts, const int *positions, 
     cuda_check(cudaStreamSynchronize(st));
 }
 
+// The fp32 generator handed to continue_from_near_ties.
+static void exact_fp32_generate(void *ctx, const int *prompts, const int *positions, const int *lengths, int B, int P,
+                                int num_new, int *out) {
+    GpuEval *g = (GpuEval *)ctx;
+    g->fast = 0;
+    generate_pass(g, prompts, positions, lengths, B, P, num_new, out);
+}
+
 static void cu_greedy_generate(EvalBackend *b, const int *prompts, const int *positions, const int *lengths, int B, int P,
                                int num_new, int *out) {
     GpuEval *g = (GpuEval *)b->impl;
@@ -493,62 +501,11 @@ static void cu_greedy_generate(EvalBackend *b, const int *prompts, const int *po
     std::vector<int> first(B);
     cuda_check(cudaMemcpyAsync(first.data(), g->gen_taint, (size_t)B * sizeof(int), cudaMemcpyDeviceToHost, g->stream));
     cuda_check(cudaStreamSynchronize(g->stream));
-    // A row's tokens before its first near tie are the fp32 ones (each was chosen with a margin above
-    // the bound). The rows with a near tie go on in fp32 from there, in one batch: prompt = their
-    // prompt and those tokens, as many new tokens as the earliest restart needs.
-    std::vector<int> rows, restart;
-    for (int r = 0; r < B; r++)
-        if (first[r] < num_new) { rows.push_back(r); restart.push_back(first[r]); }
+    // rows that met a near tie go on in fp32 from their first such token (llmc/near_tie_rerun.h)
+    const int again = continue_from_near_ties(exact_fp32_generate, g, prompts, positions, lengths, B, P, num_new,
+                                              first.data(), g->gen.len, g->maxT, out);
     g->tf32_rows[1] += B;
-    g->tf32_reruns[1] += (long long)rows.size();
-    if (rows.empty()) return;
-    const int n = (int)rows.size();
-    std::vector<int> len(n), base(n);
-    for (int i = 0; i < n; i++) {
-        len[i] = lengths ? lengths[rows[i]] : P;
-        base[i] = positions ? positions[(size_t)rows[i] * P + len[i] - 1] : len[i] - 1;
-    }
-    // A row whose later restart would, with the batch's token count, pass the cache or the model's
-    // positions starts from its prompt instead (that always fits: the TF32 pass did).
-    int n_gen;
-    for (int changed = 1; changed;) {
-        changed = 0;
-        int earliest = num_new;
-        for (int i = 0; i < n; i++) earliest = restart[i] < earliest ? restart[i] : earliest;
-        n_gen = num_new - earliest;
-        for (int i = 0; i < n; i++)
-            if (restart[i] > 0 && (len[i] + restart[i] + n_gen - 1 > g->gen.len || base[i] + restart[i] + n_gen - 1 >= g->maxT)) {
-                restart[i] = 0;
-                changed = 1;
-            }
-    }
-    // rows of one new prompt length next to each other: they share a prefill pass
-    std::vector<int> order(n);
-    for (int i = 0; i < n; i++) order[i] = i;
-    std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return len[x] + restart[x] < len[y] + restart[y]; });
-    {
-        std::vector<int> r2(n), s2(n), l2(n), b2(n);
-        for (int i = 0; i < n; i++) { r2[i] = rows[order[i]]; s2[i] = restart[order[i]]; l2[i] = len[order[i]]; b2[i] = base[order[i]]; }
-        rows.swap(r2); restart.swap(s2); len.swap(l2); base.swap(b2);
-    }
-    const int P2 = P + num_new;
-    std::vector<int> pr((size_t)n * P2), po((size_t)n * P2), le(n), again((size_t)n * n_gen);
-    for (int i = 0; i < n; i++) {
-        const int r = rows[i];
-        for (int j = 0; j < len[i]; j++) {
-            pr[(size_t)i * P2 + j] = prompts[(size_t)r * P + j];
-            po[(size_t)i * P2 + j] = positions ? positions[(size_t)r * P + j] : j;
-        }
-        for (int j = 0; j < restart[i]; j++) {
-            pr[(size_t)i * P2 + len[i] + j] = out[(size_t)r * num_new + j];
-            po[(size_t)i * P2 + len[i] + j] = base[i] + 1 + j;
-        }
-        le[i] = len[i] + restart[i];
-    }
-    generate_pass(g, pr.data(), po.data(), le.data(), n, P2, n_gen, again.data());
-    for (int i = 0; i < n; i++)
-        memcpy(out + (size_t)rows[i] * num_new + restart[i], &again[(size_t)i * n_gen],
-               (size_t)(num_new - restart[i]) * sizeof(int));
+    g->tf32_reruns[1] += again;
 }
 
 // Row r of the last chunk of logits gpu_outputs computed, to the host (Vp floats).

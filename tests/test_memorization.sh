@@ -10,6 +10,10 @@ check "tfidf self-checks" build/tests/test_tfidf_unit
 check "tfidf self-checks under ASan+UBSan" build/tests/asan/test_tfidf_unit
 check "KV-cache greedy generation equals full-forward decoding" build/tests/test_infer_unit
 check "KV-cache generation under ASan+UBSan" build/tests/asan/test_infer_unit
+# The GPU evaluator's TF32 mode restarts rows from their first near tie (llmc/near_tie_rerun.c);
+# here the CPU generator plays the exact one.
+check "near-tie restarts give the exact generation" build/tests/test_near_tie_rerun
+check "near-tie restarts under ASan+UBSan" build/tests/asan/test_near_tie_rerun
 
 # ---- TF-IDF on hand-picked edge cases (Unicode, digits, underscores, unknown words, empty text)
 $PY - "$TMP/tfidf_case.json" <<'P'
