@@ -450,14 +450,6 @@ attention_backward_dkv_tc_kernel(bf16 *dqkv, const bf16 *dout, const bf16 *qkv, 
     }
 }
 
-// Launches kernel with `smem` bytes of dynamic shared memory, raising the 48 KiB default when needed.
-template <typename Kernel, typename... Args>
-static void launch_with_smem(Kernel kernel, dim3 grid, int threads, size_t smem, cudaStream_t stream, Args... args) {
-    if (smem > 48 * 1024) cuda_check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-    kernel<<<grid, threads, smem, stream>>>(args...);
-    cuda_check_launch();
-}
-
 template <int HS, int WARPS>
 static void attention_forward_tc_hs(bf16 *out, float *lse, const bf16 *qkv, int B, int T, int NH, cudaStream_t stream) {
     typedef TcShape<HS, WARPS> S;

@@ -71,16 +71,24 @@ __device__ __forceinline__ double warp_sum_double(double v) {
     return v;
 }
 
-// Fixed-order tree reduction over the block (blockDim a power of two); every thread gets the result.
+// Launches kernel with `smem` bytes of dynamic shared memory, raising the 48 KiB default when needed.
+template <typename Kernel, typename... Args>
+static void launch_with_smem(Kernel kernel, dim3 grid, int threads, size_t smem, cudaStream_t stream, Args... args) {
+    if (smem > 48 * 1024) cuda_check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    kernel<<<grid, threads, smem, stream>>>(args...);
+    cuda_check_launch();
+}
+
+// Fixed-order reduction over the block (blockDim a multiple of 32): a butterfly within each warp
+// (a commutative op gives every lane the same bits), then the warps' results in warp order; every
+// thread gets the result. Two barriers, not one per tree level. scratch: blockDim / 32 values.
 template <typename T, typename Op>
 __device__ T block_reduce(T v, T *scratch, Op op) {
-    scratch[threadIdx.x] = v;
+    for (int offset = 16; offset > 0; offset >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, offset));
+    if (threadIdx.x % 32 == 0) scratch[threadIdx.x / 32] = v;
     __syncthreads();
-    for (int stride = blockDim.x / 2; stride > 0; stride >>= 1) {
-        if (threadIdx.x < stride) scratch[threadIdx.x] = op(scratch[threadIdx.x], scratch[threadIdx.x + stride]);
-        __syncthreads();
-    }
     T result = scratch[0];
+    for (int w = 1; w < (int)(blockDim.x / 32); w++) result = op(result, scratch[w]);
     __syncthreads();  // scratch is reused by the caller's next reduction
     return result;
 }

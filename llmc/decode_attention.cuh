@@ -178,21 +178,15 @@ static int decode_attention_vec_supported(int HS, int C) {
     return HS % 4 == 0 && C % 4 == 0 && DECODE_THREADS % (HS / 4) == 0 && HS / 4 <= DECODE_THREADS;
 }
 
-// The attention of N = B*S queries, NH heads (grid (N, NH)); smem from decode_attention_smem, at
-// most what cudaFuncSetAttribute allowed for the version's kernel.
+// The attention of N = B*S queries, NH heads (grid (N, NH)); smem from decode_attention_smem.
 static void decode_attention_forward(int version, float *out, const float *qkv, const float *kc, const float *vc, int B,
                                      int S, int C, int NH, int len, int row0, const int *row_past, int past, int prefix_row,
                                      int max_keys, size_t smem, cudaStream_t stream) {
     const int HS = C / NH;
     const float scale = 1.0f / sqrtf((float)HS);
     dim3 grid((unsigned)((long long)B * S), (unsigned)NH);
-    if (version == 2)
-        cache_attention_vec_kernel<<<grid, DECODE_THREADS, smem, stream>>>(out, qkv, kc, vc, S, C, HS, len, row0, row_past,
-                                                                          past, prefix_row, max_keys, scale);
-    else
-        cache_attention_kernel<<<grid, DECODE_THREADS, smem, stream>>>(out, qkv, kc, vc, S, C, HS, len, row0, row_past, past,
-                                                                      prefix_row, max_keys, scale);
-    cuda_check_launch();
+    launch_with_smem(version == 2 ? cache_attention_vec_kernel : cache_attention_kernel, grid, DECODE_THREADS, smem, stream,
+                     out, qkv, kc, vc, S, C, HS, len, row0, row_past, past, prefix_row, max_keys, scale);
 }
 
 #endif

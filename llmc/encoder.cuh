@@ -1,27 +1,27 @@
 // Token + position embedding on the GPU, forward and a deterministic backward.
-// Positions are 0..T-1 in every row (the trainer never shifts them).
+// The trainer's positions are 0..T-1 in every row; the GPU evaluator gives its own (forward only).
 #ifndef LLMC_ENCODER_CUH
 #define LLMC_ENCODER_CUH
 
 #include "cuda_common.cuh"
 
-// out (B,T,C) = wte[inp[b,t]] + wpe[t]. One thread per output element.
+// out (B,T,C) = wte[inp[b,t]] + wpe[pos[b,t]] (pos NULL: t). One thread per output element.
 template <typename floatX>
-__global__ void encoder_forward_kernel(floatX *out, const int *inp, const floatX *wte, const floatX *wpe,
+__global__ void encoder_forward_kernel(floatX *out, const int *inp, const int *pos, const floatX *wte, const floatX *wpe,
                                        int BT, int T, int C) {
     long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= (long long)BT * C) return;
     int bt = (int)(idx / C), c = (int)(idx % C);
-    int t = bt % T;
+    int t = pos ? pos[bt] : bt % T;
     out[idx] = from_float<floatX>(to_float(wte[(long long)inp[bt] * C + c]) + to_float(wpe[(long long)t * C + c]));
 }
 
 template <typename floatX>
-void encoder_forward(floatX *out, const int *inp, const floatX *wte, const floatX *wpe, int B, int T, int C,
-                     cudaStream_t stream) {
+void encoder_forward(floatX *out, const int *inp, const int *pos, const floatX *wte, const floatX *wpe, int B, int T,
+                     int C, cudaStream_t stream) {
     long long n = (long long)B * T * C;
     const int block = 256;
-    encoder_forward_kernel<<<ceil_div(n, block), block, 0, stream>>>(out, inp, wte, wpe, B * T, T, C);
+    encoder_forward_kernel<<<ceil_div(n, block), block, 0, stream>>>(out, inp, pos, wte, wpe, B * T, T, C);
     cuda_check_launch();
 }
 

@@ -306,7 +306,7 @@ static void gpt2cu_forward_t(GPT2Cuda *m, int B, int T) {
 #define ACT(name, per) ((floatX *)a->name + (size_t)(l) * (per))
 #define STAT(name, per) (a->name + (size_t)(l) * (per))
     size_t l = 0;
-    encoder_forward<floatX>((floatX *)a->encoded, m->inputs, p.wte, p.wpe, B, T, (int)C, s);
+    encoder_forward<floatX>((floatX *)a->encoded, m->inputs, NULL, p.wte, p.wpe, B, T, (int)C, s);
     fused_residual_layernorm_forward<floatX>(NULL, ACT(ln1, BT * C), STAT(ln1_mean, BT), STAT(ln1_rstd, BT),
                                              (floatX *)a->encoded, NULL, p.ln1w, p.ln1b, BT, (int)C, s);
     for (l = 0; l < L; l++) {

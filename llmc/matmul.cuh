@@ -14,6 +14,8 @@
 #ifndef LLMC_MATMUL_CUH
 #define LLMC_MATMUL_CUH
 
+#include <string.h>
+
 #include "cuda_common.cuh"
 #include "layernorm.cuh"  // COLUMN_REDUCE_* constants
 
@@ -31,11 +33,14 @@ typedef struct {
 // A plan with everything it was made for: matmul_lt finds it again on the next call of the same
 // product, so the heuristic query and the descriptors are made once per shape, not per call.
 typedef struct {
-    uint64_t hash;  // of the fields below: most lookups are decided on it alone
-    cudaDataType_t d_type, ab_type;
-    int has_bias, m, n, k, trans_a, trans_b, split_k;
-    cublasComputeType_t compute;
+    int32_t d_type, ab_type, compute;
+    int32_t has_bias, m, n, k, trans_a, trans_b, split_k;
     uint32_t align_a, align_b, align_d, align_bias;  // the bias's too: a kernel may assume it
+} MatmulKey;  // all 4-byte fields: no padding, so memcmp compares keys
+static_assert(sizeof(MatmulKey) == 14 * 4, "MatmulKey must have no padding");
+
+typedef struct {
+    MatmulKey key;
     MatmulPlan plan;
 } MatmulPlanEntry;
 
@@ -144,32 +149,19 @@ static void matmul_plan_free(MatmulPlan *plan) {
 static void matmul_lt(MatmulContext *ctx, void *d, cudaDataType_t d_type, const void *a, const void *b,
                       cudaDataType_t ab_type, const void *bias, int m, int n, int k, int trans_a, int trans_b,
                       float beta, int split_k, cublasComputeType_t compute, cudaStream_t stream) {
-    const int has_bias = bias != NULL;
     const uint32_t align_a = pointer_alignment(a), align_b = pointer_alignment(b), align_d = pointer_alignment(d);
-    const uint32_t align_bias = bias ? pointer_alignment(bias) : 0;
-    // FNV-1a over the key: the evaluator meets many row counts n, so the list can grow long
-    const int64_t fields[] = {d_type, ab_type, has_bias, m, n, k, trans_a, trans_b, split_k, compute,
-                              align_a, align_b, align_d, align_bias};
-    uint64_t hash = 1469598103934665603ull;
-    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) hash = (hash ^ (uint64_t)fields[i]) * 1099511628211ull;
+    const MatmulKey key = {d_type, ab_type, compute, bias != NULL, m, n, k, trans_a, trans_b, split_k,
+                           align_a, align_b, align_d, bias ? pointer_alignment(bias) : 0};
     MatmulPlan *plan = NULL;
-    for (int i = 0; i < ctx->num_plans && !plan; i++) {
-        const MatmulPlanEntry *e = &ctx->plans[i];
-        if (e->hash == hash && e->d_type == d_type && e->ab_type == ab_type && e->has_bias == has_bias && e->m == m &&
-            e->n == n && e->k == k && e->trans_a == trans_a && e->trans_b == trans_b && e->split_k == split_k && e->compute == compute &&
-            e->align_a == align_a && e->align_b == align_b && e->align_d == align_d && e->align_bias == align_bias)
-            plan = &ctx->plans[i].plan;
-    }
+    for (int i = 0; i < ctx->num_plans && !plan; i++)
+        if (memcmp(&ctx->plans[i].key, &key, sizeof key) == 0) plan = &ctx->plans[i].plan;
     if (!plan) {
         if (ctx->num_plans == ctx->plans_cap) {
             ctx->plans_cap = ctx->plans_cap ? 2 * ctx->plans_cap : 32;
             ctx->plans = (MatmulPlanEntry *)realloc_or_die(ctx->plans, (size_t)ctx->plans_cap * sizeof *ctx->plans);
         }
         MatmulPlanEntry *e = &ctx->plans[ctx->num_plans++];
-        e->d_type = d_type; e->ab_type = ab_type; e->has_bias = has_bias; e->m = m; e->n = n; e->k = k;
-        e->trans_a = trans_a; e->trans_b = trans_b; e->split_k = split_k; e->compute = compute;
-        e->align_a = align_a; e->align_b = align_b; e->align_d = align_d; e->align_bias = align_bias;
-        e->hash = hash;
+        e->key = key;
         matmul_plan_init(ctx, &e->plan, d_type, ab_type, bias, m, n, k, trans_a, trans_b, align_a, align_b, align_d, split_k,
                          compute);
         plan = &e->plan;

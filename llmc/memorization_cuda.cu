@@ -25,6 +25,7 @@
 #include "cuda_common.cuh"
 #include "attention.cuh"
 #include "decode_attention.cuh"
+#include "encoder.cuh"
 #include "gelu.cuh"
 #include "layernorm.cuh"
 #include "logit_stats.cuh"
@@ -44,16 +45,6 @@ extern "C" {
 
 // ---------------------------------------------------------------------------------------------
 // Kernels.
-
-// x (N,C) = wte[tokens[i]] + wpe[positions[i]]: the encoder at the positions the caller gives.
-__global__ void encode_at_positions_kernel(float *x, const int *tokens, const int *positions, const float *wte,
-                                           const float *wpe, long long N, int C) {
-    long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= N * C) return;
-    long long i = idx / C;
-    int c = (int)(idx % C);
-    x[idx] = wte[(long long)tokens[i] * C + c] + wpe[(long long)positions[i] * C + c];
-}
 
 // dst (n,C) = src rows idx[i].
 __global__ void gather_rows_kernel(float *dst, const float *src, const int *idx, int n, int C) {
@@ -129,7 +120,6 @@ struct GpuEval {
     int *gen_out = nullptr, *gen_base = nullptr;  // (gen.rows * max new tokens), (gen.rows) last prompt position
     int *gen_len = nullptr;                       // (gen.rows) prompt length of each row
     size_t gen_out_cap = 0;
-    size_t smem_optin = 48 * 1024, smem_max = 48 * 1024;  // the cache attention's dynamic shared memory: allowed, possible
     int attention_version = 1;  // of llmc/decode_attention.cuh; MEMLENS_DECODE_ATTENTION=2 picks the other (device checks)
     // TF32 mode (MEMLENS_EVAL_TF32=1, device checks until a GPU has run it): the ID probe and
     // generation run their matmuls on the TF32 tensor cores (fast = 1 during those passes); a row
@@ -185,20 +175,9 @@ static void gpu_forward(GpuEval *g, int B, int S, KVCache *cache, int row0, int 
     if (row_past && prefix_row >= 0) die("gpu_forward: per-row past tokens with a shared prefix (internal error)");
     if (!row_past) row_past_max = 0;
     cudaStream_t st = g->stream;
-    encode_at_positions_kernel<<<ceil_div(N * C, 256), 256, 0, st>>>(g->x, g->tokens, g->positions, g->wte, g->wpe, N, C);
-    cuda_check_launch();
+    encoder_forward<float>(g->x, g->tokens, g->positions, g->wte, g->wpe, 1, (int)N, C, st);  // positions given
     const int max_keys = row_past_max + past + S;
     const size_t decode_smem = decode_attention_smem(g->attention_version, HS, max_keys);
-    if (cache && decode_smem > g->smem_optin) {  // beyond 48 KiB a kernel must ask (models of over ~12k positions)
-        if (decode_smem > g->smem_max)
-            die("attention over %d cached tokens needs %zu bytes of shared memory, the GPU allows %zu per block (use shorter "
-                "prompts or fewer new tokens)", max_keys, decode_smem, g->smem_max);
-        if (g->attention_version == 2)
-            cuda_check(cudaFuncSetAttribute(cache_attention_vec_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)decode_smem));
-        else
-            cuda_check(cudaFuncSetAttribute(cache_attention_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)decode_smem));
-        g->smem_optin = decode_smem;
-    }
     // ln = LN1 of layer 0; later layers get theirs fused with the residual add that ends the layer before
     fused_residual_layernorm_forward<float>(NULL, g->ln, g->mean, g->rstd, g->x, NULL, g->ln1w, g->ln1b, (int)N, C, st);
     for (int l = 0; l < L; l++) {
@@ -423,6 +402,10 @@ static void generate_pass(GpuEval *g, const int *prompts, const int *positions, 
         g->gen_out_cap = need;
     }
     cudaStream_t st = g->stream;
+    if (g->fast) {  // no near tie yet: the first one's index starts past the last token
+        fill_kernel<<<ceil_div(B, 128), 128, 0, st>>>(g->gen_taint, B, num_new);
+        cuda_check_launch();
+    }
     cuda_check(cudaMemcpyAsync(g->gen_base, base.data(), (size_t)B * sizeof(int), cudaMemcpyHostToDevice, st));
     cuda_check(cudaMemcpyAsync(g->gen_len, len.data(), (size_t)B * sizeof(int), cudaMemcpyHostToDevice, st));
     // prefill: each run of consecutive rows with one prompt length, in row groups that fit the
@@ -492,9 +475,6 @@ static void cu_greedy_generate(EvalBackend *b, const int *prompts, const int *po
         generate_pass(g, prompts, positions, lengths, B, P, num_new, out);
         return;
     }
-    if (B < 1 || B > g->gen.rows) die("generation: batch of %d rows, the cache holds %d", B, g->gen.rows);
-    fill_kernel<<<ceil_div(B, 128), 128, 0, g->stream>>>(g->gen_taint, B, num_new);
-    cuda_check_launch();
     g->fast = 1;
     generate_pass(g, prompts, positions, lengths, B, P, num_new, out);
     g->fast = 0;
@@ -678,7 +658,6 @@ extern "C" EvalBackend *eval_backend_cuda_create(const GPT2 *model, int cache_le
     cuda_check(cudaGetDeviceProperties(&prop, device));
 
     GpuEval *g = new GpuEval();
-    g->smem_max = prop.sharedMemPerBlockOptin;
     if (const char *v = getenv("MEMLENS_EVAL_TF32")) {
         if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0) die("MEMLENS_EVAL_TF32=%s: use 1 (TF32 with fp32 reruns of near ties) or 0", v);
         g->tf32 = v[0] == '1';

@@ -85,9 +85,6 @@ static void check(const char *what, Layout layout, int B, int S, int NH, int HS,
             cuda_check_launch();
         }
         const size_t smem = decode_attention_smem(version, HS, max_keys);
-        if (smem > 48 * 1024)
-            cuda_check(cudaFuncSetAttribute(version == 2 ? (const void *)cache_attention_vec_kernel : (const void *)cache_attention_kernel,
-                                            cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
         cuda_check(cudaMemset(d_out, 0xFF, (size_t)B * S * C * sizeof(float)));  // NaN
         decode_attention_forward(version, d_out, d_qkv, d_kc, d_vc, B, S, C, NH, len, 0, rp, offset, prefix_row, max_keys,
                                  smem, 0);
@@ -127,9 +124,6 @@ static void bench(int B, int NH, int HS, int len, int reps) {
            HS, keys / B, bytes / 1e6);
     for (int version = 1; version <= 2; version++) {
         const size_t smem = decode_attention_smem(version, HS, max_past + 1);
-        if (smem > 48 * 1024)
-            cuda_check(cudaFuncSetAttribute(version == 2 ? (const void *)cache_attention_vec_kernel : (const void *)cache_attention_kernel,
-                                            cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
         float ms = time_ms([&] {
             decode_attention_forward(version, d_out, d_qkv, d_kc, d_vc, B, 1, C, NH, len, 0, d_past, 0, -1, max_past + 1, smem, 0);
         }, reps);
