@@ -202,21 +202,6 @@ static char *decode_record_span(const Tokenizer *t, const uint16_t *tokens, int 
 static int is_near_tie(float relative_margin) { return !(relative_margin >= NEAR_TIE_RELATIVE); }
 
 #ifndef MEMLENS_CUDA
-// Argmax over the real vocabulary at each of N rows of (N, Vp) logits, and the relative margin
-// there: (top-1 - top-2 logit) / max(1, |top-1|) (0 when another id ties with the winner).
-static void argmax_rows(int *out, float *margin, const float *logits, size_t N, int V, int Vp) {
-    #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < N; i++) {
-        const float *row = logits + i * (size_t)Vp;
-        int best = gpt2_argmax_vocab(row, V);
-        float second = -INFINITY;
-        for (int v = 0; v < V; v++)
-            if (v != best && row[v] > second) second = row[v];
-        out[i] = best;
-        margin[i] = (row[best] - second) / fmaxf(1.0f, fabsf(row[best]));
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // The CPU backend (llmc/eval_backend.h): the fp32 model of llmc/gpt2.h, KV-cache inference of
 // llmc/gpt2_infer.h, exposure scoring of llmc/exposure.h.
@@ -236,17 +221,13 @@ static void cpu_teacher_forced(EvalBackend *b, const int *inputs, const int *tar
     CpuBackend *c = b->impl;
     const GPT2Config *cfg = &c->model->config;
     gpt2_forward(c->model, inputs, targets, B, T);
-    argmax_rows(argmax, margin, c->model->logits, (size_t)B * T, cfg->vocab_size, cfg->padded_vocab_size);
+    gpt2_argmax_rows(argmax, margin, c->model->logits, (size_t)B * T, cfg->vocab_size, cfg->padded_vocab_size);
     memcpy(nll, c->model->losses, (size_t)B * T * sizeof(float));
 }
 
 static void cpu_score_last(EvalBackend *b, const int *tokens, const int *positions, int B, int T, int n_last, int *argmax,
                            float *margin) {
-    CpuBackend *c = b->impl;
-    const GPT2Config *cfg = &c->model->config;
-    gpt2_score_last(&c->infer, tokens, positions, B, T, n_last, argmax);
-    // the logits of those positions are still in the cache's scratch: (B * n_last, Vp)
-    argmax_rows(argmax, margin, c->infer.logits, (size_t)B * n_last, cfg->vocab_size, cfg->padded_vocab_size);
+    gpt2_score_last(&((CpuBackend *)b->impl)->infer, tokens, positions, B, T, n_last, argmax, margin);
 }
 
 static void cpu_greedy_generate(EvalBackend *b, const int *prompts, const int *positions, const int *lengths, int B, int P,

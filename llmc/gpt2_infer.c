@@ -65,6 +65,21 @@ void gpt2_infer_pack_weights(GPT2Infer *g) {
     GPT2_PACKED_WTE(g) = matmul_pack_weight(p->wte, C, cfg->padded_vocab_size);
 }
 
+void gpt2_argmax_rows(int *out, float *margin, const float *logits, size_t N, int V, int Vp) {
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < N; i++) {
+        const float *row = logits + i * (size_t)Vp;
+        int best = 0;
+        float top = -INFINITY, second = -INFINITY;  // one pass; an equal later value is the runner-up
+        for (int v = 0; v < V; v++) {
+            if (row[v] > top) { second = top; top = row[v]; best = v; }
+            else if (row[v] > second) second = row[v];
+        }
+        out[i] = best;
+        if (margin) margin[i] = (row[best] - second) / fmaxf(1.0f, fabsf(row[best]));
+    }
+}
+
 int gpt2_argmax_vocab(const float *logits, int V) {
     // a NaN never wins (not even at id 0), nothing above -inf gives 0: the GPU's logit_stats rule
     int best = 0;
@@ -191,13 +206,12 @@ void gpt2_greedy_generate(GPT2Infer *g, const int *prompts, const int *positions
     free(tokens); free(token_positions); free(next_positions); free(past);
 }
 
-void gpt2_score_last(GPT2Infer *g, const int *tokens, const int *positions, int B, int T, int n_last, int *argmax_out) {
+void gpt2_score_last(GPT2Infer *g, const int *tokens, const int *positions, int B, int T, int n_last, int *argmax_out,
+                     float *margin_out) {
     const GPT2Config *cfg = &g->model->config;
     if (B < 1 || B > g->max_batch) die("scoring: batch of %d rows, the cache holds %d", B, g->max_batch);
     if (T < 1 || T > g->max_len) die("scoring: %d tokens per row, the cache holds %d", T, g->max_len);
     if (n_last < 1 || n_last > T) die("scoring: %d last positions of %d", n_last, T);
     forward_chunk(g, tokens, positions, B, T, NULL, 0, n_last);
-    const int V = cfg->vocab_size, Vp = cfg->padded_vocab_size;
-    #pragma omp parallel for schedule(static)
-    for (int i = 0; i < B * n_last; i++) argmax_out[i] = gpt2_argmax_vocab(g->logits + (size_t)i * Vp, V);
+    gpt2_argmax_rows(argmax_out, margin_out, g->logits, (size_t)B * n_last, cfg->vocab_size, cfg->padded_vocab_size);
 }

@@ -55,11 +55,16 @@ void gpt2_greedy_generate(GPT2Infer *g, const int *prompts, const int *positions
 // its own tokens, causally) and writes the argmax of the logits at each row's last n_last positions
 // to argmax_out (B, n_last). Only those positions pay for the classifier, which dominates small
 // models. Uses the cache as scratch (T <= max_len, B <= max_batch).
-void gpt2_score_last(GPT2Infer *g, const int *tokens, const int *positions, int B, int T, int n_last, int *argmax_out);
+void gpt2_score_last(GPT2Infer *g, const int *tokens, const int *positions, int B, int T, int n_last, int *argmax_out,
+                     float *margin_out);
 
 // Argmax over the first V of Vp logits, lowest index on ties, NaNs skipped, 0 when nothing is
 // above -inf (shared with the evaluator's teacher-forced pass so both paths break ties the same
 // way; llmc/logit_stats.cuh is the GPU's copy of the rule).
 int gpt2_argmax_vocab(const float *logits, int V);
+// The same rule over N rows of Vp logits (real vocabulary V), in one pass per row that also gives
+// the relative top-2 margin (top-1 - top-2) / max(1, |top-1|) when margin is not NULL (an equal
+// runner-up gives 0).
+void gpt2_argmax_rows(int *out, float *margin, const float *logits, size_t N, int V, int Vp);
 
 #endif

@@ -7,9 +7,7 @@ void gpt2_argmax_positions(const GPT2 *m, int *out) {
         die("gpt2_argmax_positions: the model has no logits (call gpt2_forward first)");
     const size_t N = (size_t)m->batch_size * m->seq_len;
     const int V = m->config.vocab_size, Vp = m->config.padded_vocab_size;
-    // rows are independent: the result does not depend on the thread count
-    #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < N; i++) out[i] = gpt2_argmax_vocab(m->logits + i * (size_t)Vp, V);
+    gpt2_argmax_rows(out, NULL, m->logits, N, V, Vp);
 }
 
 int teacher_forced_score(const int *argmax, const int *targets, int k, int M, int *first_wrong) {

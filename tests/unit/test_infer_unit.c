@@ -82,7 +82,7 @@ int main(int argc, char **argv) {
         enum { T = 10, LAST = 4 };
         int toks[B * T], poss[B * T], scored[B * LAST], full[B * T];
         for (int i = 0; i < B * T; i++) { toks[i] = (i * 53 + 11) % cfg.vocab_size; poss[i] = offsets[i / T] + i % T; }
-        gpt2_score_last(&gen, toks, poss, B, T, LAST, scored);
+        gpt2_score_last(&gen, toks, poss, B, T, LAST, scored, NULL);
         gpt2_forward_positions(&model, toks, poss, NULL, B, T);
         for (int i = 0; i < B * T; i++) full[i] = gpt2_argmax_vocab(model.logits + (size_t)i * cfg.padded_vocab_size, cfg.vocab_size);
         for (int b = 0; b < B; b++)
@@ -103,6 +103,19 @@ int main(int argc, char **argv) {
             int got = gpt2_argmax_vocab(cases[i].row, cases[i].V);
             if (got != cases[i].want) { fprintf(stderr, "argmax (%s): %d, expected %d\n", cases[i].what, got, cases[i].want); failures++; }
         }
+        // the one-pass rows version: the same ids, and the top-2 margin (0 for a tie with the winner)
+        const float rows[2][5] = {{NAN, 1.0f, 3.0f, 3.0f, -1.0f}, {2.0f, 5.0f, NAN, 4.0f, -8.0f}};
+        const int want_id[2] = {2, 1};
+        const float want_margin[2] = {0.0f, (5.0f - 4.0f) / 5.0f};
+        int ids[2];
+        float margins[2];
+        gpt2_argmax_rows(ids, margins, &rows[0][0], 2, 5, 5);
+        for (int r = 0; r < 2; r++)
+            if (ids[r] != want_id[r] || fabsf(margins[r] - want_margin[r]) > 1e-7f) {
+                fprintf(stderr, "argmax rows, row %d: id %d margin %g, expected %d and %g\n", r, ids[r], margins[r], want_id[r],
+                        want_margin[r]);
+                failures++;
+            }
     }
     // ragged batch: prompts of 7, 2, 2, 5 tokens (two share a prefill pass) against each row alone
     {
