@@ -241,6 +241,7 @@ static size_t cpu_score_continuations(EvalBackend *b, int max_len, const int *co
     if (c->scorer_len < max_len) {
         if (c->scorer_len) continuation_scorer_free(&c->scorer);
         continuation_scorer_init(&c->scorer, c->model, max_len);
+        gpt2_infer_share_packed(&c->scorer.infer, &c->infer);  // one packed copy of the weights, not two
         c->scorer_len = max_len;
     }
     return score_continuations(&c->scorer, context, positions, P, candidates, lengths, M, 256, loglik);
@@ -248,8 +249,8 @@ static size_t cpu_score_continuations(EvalBackend *b, int max_len, const int *co
 
 static void cpu_free(EvalBackend *b) {
     CpuBackend *c = b->impl;
+    if (c->scorer_len) continuation_scorer_free(&c->scorer);  // borrows c->infer's packed weights
     gpt2_infer_free(&c->infer);
-    if (c->scorer_len) continuation_scorer_free(&c->scorer);
     free(c);
     free(b);
 }

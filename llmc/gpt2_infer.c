@@ -43,11 +43,19 @@ void gpt2_infer_free(GPT2Infer *g) {
     free(g->key_cache); free(g->value_cache); free(g->att_scores); free(g->last_ln); free(g->logits);
     free(g->x); free(g->ln); free(g->qkv); free(g->atty); free(g->proj); free(g->fch);
     free(g->ln_mean); free(g->ln_rstd);
-    if (g->packed) {
+    if (g->packed && !g->packed_borrowed) {
         for (int i = 0; i <= g->model->config.num_layers * GPT2_PACKED_PER_LAYER; i++) matmul_packed_free(g->packed[i]);
         free(g->packed);
     }
     memset(g, 0, sizeof *g);
+}
+
+void gpt2_infer_share_packed(GPT2Infer *dst, GPT2Infer *src) {
+    if (dst->model != src->model) die("gpt2_infer_share_packed: two different models (internal error)");
+    gpt2_infer_pack_weights(src);
+    if (dst->packed && !dst->packed_borrowed) die("gpt2_infer_share_packed: the target packed its own (internal error)");
+    dst->packed = src->packed;
+    dst->packed_borrowed = 1;
 }
 
 void gpt2_infer_pack_weights(GPT2Infer *g) {

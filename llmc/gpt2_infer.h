@@ -27,6 +27,7 @@ typedef struct {
     // step would otherwise re-pack every weight per token. (4L + 1): per layer qkvw, attprojw, fcw,
     // fcprojw, then the tied classifier wte. Outputs are bitwise those of matmul_forward.
     PackedWeight **packed;
+    int packed_borrowed;  // packed belongs to another GPT2Infer of the same model (gpt2_infer_share_packed)
 } GPT2Infer;
 
 // Indices into GPT2Infer.packed.
@@ -40,6 +41,9 @@ void gpt2_infer_free(GPT2Infer *g);
 // again in memory). Called by the generation and scoring entry points; the weights must not change
 // afterwards while g lives.
 void gpt2_infer_pack_weights(GPT2Infer *g);
+// dst uses src's packed weights (packing them first if needed) instead of a copy of its own; src
+// must hold the same model and outlive dst's use of them.
+void gpt2_infer_share_packed(GPT2Infer *dst, GPT2Infer *src);
 
 // Greedy decoding. prompts and positions are (B, P): row b's prompt is its first lengths[b]
 // tokens (lengths NULL: all P) and the position of each (positions NULL = 0..len-1). Writes
