@@ -30,6 +30,7 @@ extern "C" {
 #include "llmc/dist.h"
 #include "llmc/gpt2.h"
 #include "llmc/json_io.h"
+#include "llmc/mem_eval.h"
 #include "llmc/scheduler.h"
 #include "llmc/sha256.h"
 #include "llmc/teacher_forced.h"
@@ -281,153 +282,12 @@ static double validation_loss(GPT2Cuda *model, DataLoader *val, size_t n) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// --mem_eval_every: the teacher-forced memorization probe of test_memorization (llmc/teacher_forced.h)
-// on fixed rows of the training shard (members) and of the validation shard (non-members).
+// --mem_eval_every (llmc/mem_eval.h): the probe's model call, a forward pass without targets and
+// the argmax at every position.
 
-#define MEM_GROUPS 2
-static const char *const MEM_GROUP_NAMES[MEM_GROUPS] = {"members", "non_members"};
-
-typedef struct {
-    int enabled;
-    int *ks, num_ks;                    // context lengths that fit, ascending
-    int M;                              // new tokens per probe
-    int T;                              // tokens per forward: max k + M <= the training T
-    int B;                              // rows per forward <= the training B (the GPU's activations fit)
-    int n[MEM_GROUPS];                  // rows per group
-    int *inputs[MEM_GROUPS];            // (n, T) record[0 .. T)
-    int *targets[MEM_GROUPS];           // (n, T) record[1 .. T]
-    int *argmax;                        // (B, T)
-    int *exact[MEM_GROUPS];             // (num_ks) rows with every continuation token right
-    int64_t *correct[MEM_GROUPS];       // (num_ks) right continuation tokens, summed over rows
-    double seconds;                     // of the last run
-} MemEval;
-
-// Rows i * N / n, i = 0..n-1: evenly spread and fixed, copied once; no RNG is touched.
-static void mem_eval_take_rows(MemEval *me, int g, const DataLoader *dl, int64_t want) {
-    size_t N = dl->num_records;
-    int n = (int)(want < (int64_t)N ? want : (int64_t)N);
-    int T = me->T, R = dl->record_length;
-    me->n[g] = n;
-    me->inputs[g] = (int *)malloc_or_die((size_t)n * T * sizeof(int));
-    me->targets[g] = (int *)malloc_or_die((size_t)n * T * sizeof(int));
-    for (int i = 0; i < n; i++) {
-        size_t row = (size_t)((uint64_t)i * N / (uint64_t)n);
-        const uint16_t *rec = dl->shard.tokens + row * R;
-        for (int j = 0; j < T; j++) {
-            me->inputs[g][(size_t)i * T + j] = rec[j];
-            me->targets[g][(size_t)i * T + j] = rec[j + 1];
-        }
-    }
-    me->exact[g] = (int *)calloc_or_die((size_t)me->num_ks, sizeof(int));
-    me->correct[g] = (int64_t *)calloc_or_die((size_t)me->num_ks, sizeof(int64_t));
-}
-
-// The probe's plan from the flags: context lengths and new tokens that fit the training rows of T
-// tokens (the GPU trainer has activations for B x T only), and the rows of each group.
-static void mem_eval_setup(MemEval *me, const TrainArgs *a, const DataLoader *train, const DataLoader *val, const TrainPlan *p) {
-    memset(me, 0, sizeof *me);
-    if (a->mem_eval_every == 0) return;
-    if (!val)
-        die("--mem_eval_every needs non-members from the held-out split, but --validation_file is none "
-            "(pass the dataset's test.bin, or drop --mem_eval_every)");
-    me->enabled = 1;
-    me->ks = (int *)malloc_or_die((size_t)a->mem_eval_num_ks * sizeof(int));
-    for (int i = 0; i < a->mem_eval_num_ks; i++) {  // sorted, without repeats
-        int k = (int)a->mem_eval_ks[i], at = me->num_ks;
-        int seen = 0;
-        for (int j = 0; j < me->num_ks; j++) seen |= me->ks[j] == k;
-        if (seen) continue;
-        while (at > 0 && me->ks[at - 1] > k) { me->ks[at] = me->ks[at - 1]; at--; }
-        me->ks[at] = k;
-        me->num_ks++;
-    }
-    if (me->ks[0] >= p->T)
-        die("--mem_eval_context_lengths %s: none fits the training rows of T=%d tokens with at least one new token "
-            "(use context lengths below %d)", a->mem_eval_context_lengths, p->T, p->T);
-    me->M = (int)a->mem_eval_new_tokens;
-    if (me->ks[0] + me->M > p->T) {
-        me->M = p->T - me->ks[0];
-        warn("--mem_eval_new_tokens %lld: clipped to %d so that k=%d plus the new tokens fits the training rows of T=%d tokens",
-             (long long)a->mem_eval_new_tokens, me->M, me->ks[0], p->T);
-    }
-    int kept = 0;
-    char dropped[256] = "";
-    for (int i = 0; i < me->num_ks; i++) {
-        if (me->ks[i] + me->M <= p->T) { me->ks[kept++] = me->ks[i]; continue; }
-        size_t used = strlen(dropped);
-        if (used + 16 < sizeof dropped) snprintf(dropped + used, sizeof dropped - used, "%s%d", used ? "," : "", me->ks[i]);
-        else if (!strstr(dropped, "...")) snprintf(dropped + used, sizeof dropped - used, ",...");  // a long list, cut
-    }
-    if (kept < me->num_ks)
-        warn("--mem_eval_context_lengths: dropping %s (k + %d new tokens exceeds the training rows of T=%d tokens)",
-             dropped, me->M, p->T);
-    me->num_ks = kept;
-    me->T = me->ks[me->num_ks - 1] + me->M;
-    me->B = (int)(a->mem_eval_examples < p->B ? a->mem_eval_examples : p->B);
-    mem_eval_take_rows(me, 0, train, a->mem_eval_examples);
-    mem_eval_take_rows(me, 1, val, a->mem_eval_examples);
-    me->argmax = (int *)malloc_or_die((size_t)me->B * me->T * sizeof(int));
-}
-
-static void mem_eval_free(MemEval *me) {
-    if (!me->enabled) return;
-    for (int g = 0; g < MEM_GROUPS; g++) {
-        free(me->inputs[g]); free(me->targets[g]); free(me->exact[g]); free(me->correct[g]);
-    }
-    free(me->argmax);
-    free(me->ks);
-}
-
-// One group: a forward pass per B rows (no targets), argmax at every position, then each k's
-// continuation positions decide, as in test_memorization's teacher-forced pass.
-static void mem_eval_group(GPT2Cuda *model, MemEval *me, int g) {
-    const int T = me->T, n = me->n[g];
-    memset(me->exact[g], 0, (size_t)me->num_ks * sizeof(int));
-    memset(me->correct[g], 0, (size_t)me->num_ks * sizeof(int64_t));
-    for (int first = 0; first < n; first += me->B) {
-        int rows = n - first < me->B ? n - first : me->B;
-        gpt2cu_forward(model, me->inputs[g] + (size_t)first * T, NULL, rows, T);
-        gpt2cu_argmax(model, me->argmax);  // GPU: argmax on the device (llmc/gpt2_cuda.cuh)
-        for (int r = 0; r < rows; r++) {
-            const int *am = me->argmax + (size_t)r * T, *tg = me->targets[g] + (size_t)(first + r) * T;
-            for (int ki = 0; ki < me->num_ks; ki++) {
-                int first_wrong;
-                me->correct[g][ki] += teacher_forced_score(am, tg, me->ks[ki], me->M, &first_wrong);
-                me->exact[g][ki] += first_wrong < 0;
-            }
-        }
-    }
-}
-
-// Both groups; the train_log.jsonl field "mem_eval".
-static cJSON *mem_eval_run(GPT2Cuda *model, MemEval *me) {
-    double t0 = now_seconds();
-    for (int g = 0; g < MEM_GROUPS; g++) mem_eval_group(model, me, g);
-    cJSON *out = cJSON_CreateObject();
-    cJSON *ks = cJSON_AddArrayToObject(out, "context_lengths");
-    for (int ki = 0; ki < me->num_ks; ki++) cJSON_AddItemToArray(ks, cJSON_CreateNumber(me->ks[ki]));
-    cJSON_AddNumberToObject(out, "new_tokens", me->M);
-    for (int g = 0; g < MEM_GROUPS; g++) {
-        cJSON *group = cJSON_AddObjectToObject(out, MEM_GROUP_NAMES[g]);
-        cJSON_AddNumberToObject(group, "examples", me->n[g]);
-        cJSON *em = cJSON_AddArrayToObject(group, "exact_match");
-        cJSON *acc = cJSON_AddArrayToObject(group, "token_accuracy");
-        for (int ki = 0; ki < me->num_ks; ki++) {
-            cJSON_AddItemToArray(em, cJSON_CreateNumber((double)me->exact[g][ki] / me->n[g]));
-            cJSON_AddItemToArray(acc, cJSON_CreateNumber((double)me->correct[g][ki] / ((double)me->n[g] * me->M)));
-        }
-    }
-    me->seconds = now_seconds() - t0;
-    cJSON_AddNumberToObject(out, "seconds", me->seconds);
-    return out;
-}
-
-// One stderr line: exact-match rate of members / non-members at each k.
-static void mem_eval_print(const MemEval *me, int64_t step) {
-    fprintf(stderr, "mem eval step %lld | exact match members/non-members:", (long long)step);
-    for (int ki = 0; ki < me->num_ks; ki++)
-        fprintf(stderr, " k=%d %.2f/%.2f", me->ks[ki], (double)me->exact[0][ki] / me->n[0], (double)me->exact[1][ki] / me->n[1]);
-    fprintf(stderr, " | %d+%d examples, %d new tokens | %.2f s\n", me->n[0], me->n[1], me->M, me->seconds);
+static void mem_eval_argmax(void *model, const int *inputs, int rows, int T, int *argmax) {
+    gpt2cu_forward((GPT2Cuda *)model, inputs, NULL, rows, T);
+    gpt2cu_argmax((GPT2Cuda *)model, argmax);  // GPU: argmax on the device (llmc/gpt2_cuda.cuh)
 }
 
 static void fsync_dir_of(const char *path) {
@@ -638,7 +498,7 @@ int main(int argc, char **argv) {
         if (args.val_max_examples > 0 && (size_t)args.val_max_examples < val_examples) val_examples = (size_t)args.val_max_examples;
     }
     MemEval mem;
-    mem_eval_setup(&mem, &args, &train, val, &plan);
+    mem_eval_setup(&mem, &args, &train, val, plan.T, plan.B);
     sha256_file_hex(args.train_file, plan.train_sha256);
     if (val) sha256_file_hex(args.validation_file, plan.val_sha256);
     if (file_exists(args.tokenizer)) sha256_file_hex(args.tokenizer, plan.tokenizer_sha256);
@@ -807,7 +667,7 @@ int main(int argc, char **argv) {
         }
         // The probe only reads the model (rank 0 alone: every rank holds the same weights).
         int do_mem_eval = mem.enabled && done_steps % args.mem_eval_every == 0 && dist_is_main(&dist);
-        cJSON *mem_json = do_mem_eval ? mem_eval_run(&gmodel, &mem) : NULL;
+        cJSON *mem_json = do_mem_eval ? mem_eval_run(&mem, mem_eval_argmax, &gmodel) : NULL;
         double t1 = now_seconds();
         double elapsed = elapsed_before + (t1 - process_start);
         double tokens_per_second = (double)rows_this_step * plan.T / (t1 - t0);

@@ -97,15 +97,13 @@ EDITS = [
      '        gpt2cu_forward(model, val->inputs, val->targets, rows, val->T);'),
     # --mem_eval_every: the probe's forward on the device (within the training B x T: the plan
     # guarantees it), the argmax there too, so only B*T ids come back per pass.
-    ('static void mem_eval_group(GPT2 *model, MemEval *me, int g) {',
-     'static void mem_eval_group(GPT2Cuda *model, MemEval *me, int g) {'),
-    ('        gpt2_forward(model, me->inputs[g] + (size_t)first * T, NULL, rows, T);\n'
-     '        gpt2_argmax_positions(model, me->argmax);\n',
-     '        gpt2cu_forward(model, me->inputs[g] + (size_t)first * T, NULL, rows, T);\n'
-     '        gpt2cu_argmax(model, me->argmax);  // GPU: argmax on the device (llmc/gpt2_cuda.cuh)\n'),
-    ('static cJSON *mem_eval_run(GPT2 *model, MemEval *me) {', 'static cJSON *mem_eval_run(GPT2Cuda *model, MemEval *me) {'),
-    ('cJSON *mem_json = do_mem_eval ? mem_eval_run(&model, &mem) : NULL;',
-     'cJSON *mem_json = do_mem_eval ? mem_eval_run(&gmodel, &mem) : NULL;'),
+    ('static void mem_eval_argmax(void *model, const int *inputs, int rows, int T, int *argmax) {\n'
+     '    gpt2_forward((GPT2 *)model, inputs, NULL, rows, T);\n'
+     '    gpt2_argmax_positions((GPT2 *)model, argmax);\n',
+     'static void mem_eval_argmax(void *model, const int *inputs, int rows, int T, int *argmax) {\n'
+     '    gpt2cu_forward((GPT2Cuda *)model, inputs, NULL, rows, T);\n'
+     '    gpt2cu_argmax((GPT2Cuda *)model, argmax);  // GPU: argmax on the device (llmc/gpt2_cuda.cuh)\n'),
+    ('mem_eval_run(&mem, mem_eval_argmax, &model)', 'mem_eval_run(&mem, mem_eval_argmax, &gmodel)'),
     ('    char *tmp = malloc_or_die(n);', '    char *tmp = (char *)malloc_or_die(n);'),
     ('    char *p = malloc_or_die(n);', '    char *p = (char *)malloc_or_die(n);'),
     ('// ---------------------------------------------------------------------------------------------\n\nint main(',
