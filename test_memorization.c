@@ -485,8 +485,7 @@ static void choose_context_lengths(Eval *ev) {
     cJSON_ArrayForEach(item, ev->skipped)  // said only now: an error above must stay one line
         fprintf(stderr, "%s: skipping context length %d: %s\n", program_name(),
                 (int)cJSON_GetNumberValue(cJSON_GetObjectItem(item, "k")), cJSON_GetStringValue(cJSON_GetObjectItem(item, "reason")));
-    for (int i = 1; i < ev->num_ks; i++) // insertion sort: a handful of values
-        for (int j = i; j > 0 && ev->ks[j] < ev->ks[j - 1]; j--) { int t = ev->ks[j]; ev->ks[j] = ev->ks[j - 1]; ev->ks[j - 1] = t; }
+    ev->num_ks = sort_unique_ints(ev->ks, ev->num_ks);  // (repeats were already left out)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -152,3 +152,12 @@ int parse_int_list_or_die(const char *flag, const char *text, int64_t **out, int
     *out = vals;
     return count;
 }
+
+int sort_unique_ints(int *v, int n) {
+    for (int i = 1; i < n; i++)  // insertion sort
+        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) { int t = v[j]; v[j] = v[j - 1]; v[j - 1] = t; }
+    int kept = 0;
+    for (int i = 0; i < n; i++)
+        if (kept == 0 || v[i] != v[kept - 1]) v[kept++] = v[i];
+    return kept;
+}

@@ -31,5 +31,7 @@ int arg_was_set(const ArgSpec *specs, int n, const char *name);
 // Parse a comma-separated list of positive integers ("16,32,64") into out (malloc'd); dies naming
 // the flag on a malformed list. Returns the count.
 int parse_int_list_or_die(const char *flag, const char *text, int64_t **out, int64_t min, int64_t max);
+// Sorts v ascending in place and drops repeats; returns the new count (lists of a few values).
+int sort_unique_ints(int *v, int n);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "teacher_forced.h"
 #include "utils.h"
 
@@ -38,15 +39,8 @@ void mem_eval_setup(MemEval *me, const TrainArgs *a, const DataLoader *train, co
             "(pass the dataset's test.bin, or drop --mem_eval_every)");
     me->enabled = 1;
     me->ks = (int *)malloc_or_die((size_t)a->mem_eval_num_ks * sizeof(int));
-    for (int i = 0; i < a->mem_eval_num_ks; i++) {  // sorted, without repeats
-        int k = (int)a->mem_eval_ks[i], at = me->num_ks;
-        int seen = 0;
-        for (int j = 0; j < me->num_ks; j++) seen |= me->ks[j] == k;
-        if (seen) continue;
-        while (at > 0 && me->ks[at - 1] > k) { me->ks[at] = me->ks[at - 1]; at--; }
-        me->ks[at] = k;
-        me->num_ks++;
-    }
+    for (int i = 0; i < a->mem_eval_num_ks; i++) me->ks[i] = (int)a->mem_eval_ks[i];
+    me->num_ks = sort_unique_ints(me->ks, a->mem_eval_num_ks);
     if (me->ks[0] >= train_T)
         die("--mem_eval_context_lengths %s: none fits the training rows of T=%d tokens with at least one new token "
             "(use context lengths below %d)", a->mem_eval_context_lengths, train_T, train_T);

@@ -6,30 +6,14 @@
 
 extern "C" {
 #include "llmc/gpt2_infer.h"
+#include "llmc/safetensors.h"  // float_to_bf16_round, bf16_to_float
+#include "llmc/splitmix.h"
 }
 
 #include <vector>
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-static uint32_t next_u32(void) {  // xorshift64*: reproducible test data
-    rng_state ^= rng_state >> 12; rng_state ^= rng_state << 25; rng_state ^= rng_state >> 27;
-    return (uint32_t)((rng_state * 2685821657736338717ull) >> 32);
-}
-static float uniform(void) { return (float)(next_u32() >> 8) / 16777216.0f; }
-
-static uint16_t to_bf16_bits(float x) {  // round to nearest even (finite values here)
-    uint32_t u;
-    memcpy(&u, &x, 4);
-    if ((u & 0x7f800000u) == 0x7f800000u) return (uint16_t)(u >> 16);  // inf / NaN stay
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
-static float from_bf16_bits(uint16_t b) {
-    uint32_t u = (uint32_t)b << 16;
-    float x;
-    memcpy(&x, &u, 4);
-    return x;
-}
+static SplitMix rng = {0x9e3779b97f4a7c15ull};  // reproducible test data
+static float uniform(void) { return (float)splitmix_uniform(&rng); }
 
 // Fills (rows, Vp) logits, one of 8 patterns per row.
 static void fill(std::vector<float> &logits, int rows, int V, int Vp) {
@@ -41,7 +25,7 @@ static void fill(std::vector<float> &logits, int rows, int V, int Vp) {
             int a = V / 3 + 1, b = V / 2, c = V - 1;
             row[a] = row[b] = row[c] = 9.0f;
         } else if (kind == 2) {  // few levels: ties everywhere
-            for (int v = 0; v < Vp; v++) row[v] = (float)(next_u32() % 4);
+            for (int v = 0; v < Vp; v++) row[v] = (float)splitmix_below(&rng, 4);
         } else if (kind == 3) {  // the padding holds larger values: ignored
             for (int v = V; v < Vp; v++) row[v] = 100.0f;
             row[V - 1] = 50.0f;
@@ -68,8 +52,8 @@ static int check(Precision precision, int B, int T, int V, int Vp) {
     if (precision == PRECISION_BF16) {  // the CPU sees exactly the values the GPU holds
         raw.resize(logits.size());
         for (size_t i = 0; i < logits.size(); i++) {
-            raw[i] = to_bf16_bits(logits[i]);
-            logits[i] = from_bf16_bits(raw[i]);
+            raw[i] = float_to_bf16_round(logits[i]);
+            logits[i] = bf16_to_float(raw[i]);
         }
     }
     GPT2Cuda m;

@@ -54,6 +54,10 @@ static void test_args(void) {
     int count = parse_int_list_or_die("context_lengths", "16,32,64", &vals, 1, 4096);
     EXPECT(count == 3 && vals[0] == 16 && vals[2] == 64);
     free(vals);
+    int ks[] = {64, 16, 64, 32, 16, 8};
+    int kept = sort_unique_ints(ks, 6);
+    EXPECT(kept == 4 && ks[0] == 8 && ks[1] == 16 && ks[2] == 32 && ks[3] == 64);
+    EXPECT(sort_unique_ints(ks, 0) == 0);
 }
 
 static void test_atomic_and_shard(const char *dir) {
