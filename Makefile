@@ -199,6 +199,55 @@ clean-cuda:
 clean: clean-cuda
 endif
 
+# ---------------------------------------------------------------------------------------------
+# The CUDA programs on the CPU emulator (dev/cuda/emu): the GPU evaluator and trainer, the GPU model's test,
+# the decode-attention playground, the GPU argmax test and the emulator's self-test, rewritten to C++ by unlaunch.py and
+# built with g++ (no nvcc, no GPU), so that `make test` runs their kernels and host logic
+# everywhere. Emulated: correct or not, never fast.
+BUILD_PKGS += g++
+EMU := $(BUILD)/emu
+EMU_INPUTS := $(wildcard llmc/*.cuh llmc/*.cu llmc/*.h dev/reference/*.h) dev/cuda/common.cuh dev/cuda/decode_attention.cu \
+  dev/cuda/emu/selftest.cu tests/unit/test_argmax_cuda.cu test_gpt2cu.cu train_gpt2.cu
+# -fno-strict-aliasing: the kernels read 16-byte vectors as floats through reinterpret_cast, which
+# nvcc compiles as meant and g++ -O2 need not.
+EMU_CXXFLAGS := -O2 -g -std=c++17 -fopenmp -fno-strict-aliasing -Wall -Wno-unused-function -Wno-unknown-pragmas \
+  -Idev/cuda/emu/include -I$(EMU)/src
+EMU_PROGRAMS := $(EMU)/test_memorizationcu $(EMU)/train_gpt2cu $(EMU)/test_gpt2cu $(EMU)/decode_attention \
+  $(EMU)/test_argmax_cuda $(EMU)/selftest
+.PHONY: emu
+emu: $(EMU_PROGRAMS)
+$(EMU)/src.stamp: $(EMU_INPUTS) dev/cuda/emu/unlaunch.py
+	@mkdir -p $(EMU)
+	/usr/bin/python3 dev/cuda/emu/unlaunch.py $(EMU)/src $(EMU_INPUTS)
+	@touch $@
+$(EMU)/cuda_emu.o: dev/cuda/emu/cuda_emu.cpp dev/cuda/emu/cuda_emu.h
+	@mkdir -p $(EMU)
+	$(CXX) -O2 -g -std=c++17 -fopenmp -Wall -Idev/cuda/emu -c $< -o $@
+$(EMU)/test_memorizationcu.o: test_memorization.c $(wildcard llmc/*.h)
+	@mkdir -p $(EMU)
+	$(CC) $(CFLAGS) -DMEMLENS_CUDA -I. -c $< -o $@
+$(EMU)/memorization_cuda.o: $(EMU)/src.stamp dev/cuda/emu/cuda_emu.h
+	$(CXX) -x c++ $(EMU_CXXFLAGS) -c $(EMU)/src/llmc/memorization_cuda.cu -o $@
+# Same name as the real one, so that its messages read the same (tests/test_memorization_cuda.sh).
+$(EMU)/test_memorizationcu: $(EMU)/test_memorizationcu.o $(EMU)/memorization_cuda.o $(EMU)/cuda_emu.o $(BUILD)/libllmc.a
+	$(CXX) -fopenmp $^ $(LDLIBS) -o $@
+$(EMU)/decode_attention: $(EMU)/src.stamp $(EMU)/cuda_emu.o $(BUILD)/libllmc.a
+	$(CXX) -x c++ $(EMU_CXXFLAGS) $(EMU)/src/dev/cuda/decode_attention.cu -x none $(EMU)/cuda_emu.o $(BUILD)/libllmc.a $(LDLIBS) -o $@
+$(EMU)/test_argmax_cuda: $(EMU)/src.stamp $(EMU)/cuda_emu.o $(BUILD)/libllmc.a
+	$(CXX) -x c++ $(EMU_CXXFLAGS) $(EMU)/src/tests/unit/test_argmax_cuda.cu -x none $(EMU)/cuda_emu.o $(BUILD)/libllmc.a $(LDLIBS) -o $@
+$(EMU)/test_gpt2cu: $(EMU)/src.stamp $(EMU)/cuda_emu.o $(BUILD)/libllmc.a
+	$(CXX) -x c++ $(EMU_CXXFLAGS) $(EMU)/src/test_gpt2cu.cu -x none $(EMU)/cuda_emu.o $(BUILD)/libllmc.a $(LDLIBS) -o $@
+$(EMU)/train_gpt2cu: $(EMU)/src.stamp $(EMU)/cuda_emu.o $(BUILD)/libllmc.a
+	$(CXX) -x c++ $(EMU_CXXFLAGS) -DGIT_COMMIT='"$(GIT_COMMIT)"' $(EMU)/src/train_gpt2.cu -x none $(EMU)/cuda_emu.o \
+	  $(BUILD)/libllmc.a $(LDLIBS) -o $@
+$(EMU)/selftest: $(EMU)/src.stamp $(EMU)/cuda_emu.o $(BUILD)/libllmc.a
+	$(CXX) -x c++ $(EMU_CXXFLAGS) $(EMU)/src/dev/cuda/emu/selftest.cu -x none $(EMU)/cuda_emu.o $(BUILD)/libllmc.a $(LDLIBS) -o $@
+test: emu
+clean: clean-emu
+.PHONY: clean-emu
+clean-emu:
+	rm -rf $(EMU)
+
 clean:
 	rm -rf $(BUILD)/llmc $(BUILD)/asan $(BUILD)/tests $(BUILD)/libllmc.a $(PROGRAMS) $(DEV_TOOLS)
 distclean: clean

@@ -35,11 +35,44 @@
 #define TC_LOG2E 1.4426950408889634f
 #define TC_LN2 0.6931471805599453f
 
+// C (16x8, fp32) += A (16x16, bf16, row-major) . B (16x8, bf16, column-major), one warp. Lane
+// l = 4g + t holds a = A[g][2t..], A[g+8][2t..], A[g][2t+8..], A[g+8][2t+8..] (pairs, lower column in
+// the low half), b = B[2t..][g], B[2t+8..][g], c = C[g][2t], C[g][2t+1], C[g+8][2t], C[g+8][2t+1].
+#ifndef MEMLENS_CUDA_EMULATOR
 __device__ __forceinline__ void mma_16816(float c[4], const uint32_t a[4], const uint32_t b[2]) {
     asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
                  : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
+#else
+// The CPU emulator (dev/cuda/emu) has no tensor cores: the same product from the fragment layout
+// above, gathering rows g, g+8 of A and columns 2t, 2t+1 of B from the lanes that hold them.
+__device__ __forceinline__ float bf16_half(uint32_t pair, int high) {
+    return __bfloat162float(__nv_bfloat16{(unsigned short)(high ? pair >> 16 : pair & 0xffffu)});
+}
+__device__ __forceinline__ void mma_16816(float c[4], const uint32_t a[4], const uint32_t b[2]) {
+    const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    float arow[2][16], bcol[2][16];  // A rows g, g+8; B columns 2t, 2t+1 (over k)
+    for (int tt = 0; tt < 4; tt++) {
+        for (int r = 0; r < 4; r++) {  // a[r] of lane 4g + tt: row g + 8 (r & 1), columns 2tt + 8 (r >> 1) + {0, 1}
+            const uint32_t v = __shfl_sync(0xffffffffu, a[r], 4 * g + tt);
+            arow[r & 1][2 * tt + 8 * (r >> 1)] = bf16_half(v, 0);
+            arow[r & 1][2 * tt + 8 * (r >> 1) + 1] = bf16_half(v, 1);
+        }
+        for (int n = 0; n < 2; n++)
+            for (int r = 0; r < 2; r++) {  // b[r] of lane 4 (2t + n) + tt: rows 2tt + 8r + {0, 1} of column 2t + n
+                const uint32_t v = __shfl_sync(0xffffffffu, b[r], 4 * (2 * t + n) + tt);
+                bcol[n][2 * tt + 8 * r] = bf16_half(v, 0);
+                bcol[n][2 * tt + 8 * r + 1] = bf16_half(v, 1);
+            }
+    }
+    for (int i = 0; i < 4; i++) {
+        float sum = c[i];
+        for (int k = 0; k < 16; k++) sum += arow[i >> 1][k] * bcol[i & 1][k];
+        c[i] = sum;
+    }
+}
+#endif
 
 // Two floats as a bf16 pair, the first in the low half (= the lower column index).
 __device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi) {
@@ -74,11 +107,22 @@ __device__ __forceinline__ void load_b_frag(uint32_t b[2], const bf16 *s, int ld
 __device__ __forceinline__ void load_b_frags_trans(uint32_t b0[2], uint32_t b1[2], const bf16 *s, int ld, int k0, int n0) {
     int l = threadIdx.x & 31;
     const bf16 *p = s + (k0 + ((l >> 3) & 1) * 8 + (l & 7)) * ld + n0 + (l >> 4) * 8;
+#ifndef MEMLENS_CUDA_EMULATOR
     uint32_t addr = (uint32_t)__cvta_generic_to_shared(p);
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                  : "=r"(b0[0]), "=r"(b0[1]), "=r"(b1[0]), "=r"(b1[1])
                  : "r"(addr)
                  : "memory");
+#else
+    // The CPU emulator: register j of lane 4g + t is (row 2t, column g) | (row 2t + 1, column g) << 16
+    // of 8x8 block j, whose row r's address lane 8j + r holds.
+    uint32_t *dst[4] = {&b0[0], &b0[1], &b1[0], &b1[1]};
+    const int g = l >> 2, t = l & 3;
+    for (int j = 0; j < 4; j++) {
+        const bf16 *r0 = __shfl_sync(0xffffffffu, p, 8 * j + 2 * t), *r1 = __shfl_sync(0xffffffffu, p, 8 * j + 2 * t + 1);
+        *dst[j] = (uint32_t)r0[g].bits | (uint32_t)r1[g].bits << 16;
+    }
+#endif
 }
 
 // Scores of 16 rows x 64 columns (8 C tiles) as the A fragment of k-chunk kk (columns 16kk..16kk+15).

@@ -12,7 +12,11 @@ template <typename floatX> __device__ __forceinline__ float gelu_tanh(float u);
 template <> __device__ __forceinline__ float gelu_tanh<float>(float u) { return tanhf(u); }
 template <> __device__ __forceinline__ float gelu_tanh<bf16>(float u) {
     float r;
+#ifndef MEMLENS_CUDA_EMULATOR
     asm("tanh.approx.f32 %0, %1;" : "=f"(r) : "f"(u));
+#else
+    r = tanhf(u);  // the CPU emulator (dev/cuda/emu) has no PTX
+#endif
     return r;
 }
 

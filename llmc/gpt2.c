@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "rng.h"
+#include "safetensors.h"  // bf16_to_float, float_to_bf16_round
 #include "utils.h"
 
 const char *const GPT2_PARAM_NAMES[GPT2_NUM_PARAM_TENSORS] = {
@@ -225,22 +226,6 @@ void gpt2_init_random(GPT2 *m, GPT2Config c, uint64_t seed) {
 // ---------------------------------------------------------------------------------------------
 // Checkpoint files: int32 header[256], then the 16 tensors in order, fp32 (v3) or bf16 (v5).
 
-static inline float bf16_to_float(uint16_t h) {
-    uint32_t bits = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
-static inline uint16_t float_to_bf16(float f) {
-    uint32_t bits;
-    memcpy(&bits, &f, 4);
-    if ((bits & 0x7F800000u) == 0x7F800000u && (bits & 0x007FFFFFu)) return (uint16_t)((bits >> 16) | 0x40);  // NaN stays NaN
-    // Round to nearest, ties to even.
-    uint32_t rounding = 0x7FFFu + ((bits >> 16) & 1u);
-    return (uint16_t)((bits + rounding) >> 16);
-}
-
 int gpt2_init_from_checkpoint_try(GPT2 *m, const char *path, char *why, size_t why_len) {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -355,7 +340,7 @@ int gpt2_save_checkpoint_try(const GPT2 *m, const char *path, int bf16) {
         uint16_t *buf = malloc_or_die(CHUNK * sizeof(uint16_t));
         for (size_t done = 0; ok && done < n; done += CHUNK) {
             size_t k = n - done < CHUNK ? n - done : CHUNK;
-            for (size_t i = 0; i < k; i++) buf[i] = float_to_bf16(m->params_memory[done + i]);
+            for (size_t i = 0; i < k; i++) buf[i] = float_to_bf16_round(m->params_memory[done + i]);
             ok = fwrite(buf, sizeof(uint16_t), k, af.f) == k;
         }
         free(buf);

@@ -43,11 +43,11 @@ check "pre-packed weights bitwise equal under ASan+UBSan" build/tests/asan/test_
 fallback_check() {
   local arch=$1 dir="$TMP/fallback-$1"
   mkdir -p "$dir"
-  for f in gpt2 gpt2_cpu layers_cpu matmul_cpu adamw utils args; do
+  for f in gpt2 gpt2_cpu layers_cpu matmul_cpu adamw utils args safetensors; do
     gcc -O2 -march="$arch" -fopenmp -std=gnu11 -fno-math-errno -fno-trapping-math -c llmc/$f.c -o "$dir/$f.o" || return 1
   done
-  gcc -O2 -march="$arch" -fopenmp -std=gnu11 -I. tests/unit/test_gpt2_reference.c "$dir"/*.o -lm -o "$dir/t" || return 1
-  gcc -O2 -march="$arch" -fopenmp -std=gnu11 -I. tests/unit/test_matmul_packed.c "$dir"/*.o -lm -o "$dir/p" || return 1
+  gcc -O2 -march="$arch" -fopenmp -std=gnu11 -I. tests/unit/test_gpt2_reference.c "$dir"/*.o -lcjson -lm -o "$dir/t" || return 1
+  gcc -O2 -march="$arch" -fopenmp -std=gnu11 -I. tests/unit/test_matmul_packed.c "$dir"/*.o -lcjson -lm -o "$dir/p" || return 1
   "$dir/t" --mode reference --state $REF/tiny_reference.bin --model $REF/tiny_model_v3.bin && "$dir/t" --mode gemm && "$dir/p"
 }
 check "AVX2 kernels (-march=x86-64-v3) match PyTorch and the float64 GEMM; packed weights bitwise" fallback_check x86-64-v3

@@ -3,16 +3,27 @@
 # its flag errors and its "no GPU" error are one line. With a GPU: on a small model that memorized
 # part of its data, the GPU and CPU evaluators give identical decisions for every probe record
 # (exact match, matched prefix, ID match, generated texts) and every number of the results JSON
-# within 1e-4 (relative to max(1, |value|)), in the fast path, with --plain_greedy, and at the
-# model's maximum length; two GPU runs give identical files.
+# within 1e-4 (relative to max(1, |value|)), in the fast path, with --plain_greedy, at the model's
+# maximum length, with the vectorised decode attention and in TF32 mode; two GPU runs give
+# identical files.
+# MEMLENS_GPU_EVALUATOR=build/emu/test_memorizationcu (tests/test_cuda_emu.sh) runs the same checks
+# on the CPU emulator of dev/cuda/emu, plus its own: a coarser "TF32" that sends most rows back to
+# fp32, and the warps scheduled in reverse order.
 # (scripts/device_check_eval.sh runs this plus the d12 comparison and the speed figures.)
 source "$(dirname "$0")/lib.sh"
 
-NVCC=$(command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null || true)
-if [ -z "$NVCC" ]; then skip "no nvcc: test_memorizationcu is not built on this machine"; exit 0; fi
-if [ -x ./test_memorizationcu ]; then pass "test_memorizationcu is built"; else fail "test_memorizationcu is not built (run make)"; exit 0; fi
-GPU=./test_memorizationcu
-[ -d .device/lib ] && export LD_LIBRARY_PATH="$ROOT/.device/lib:${LD_LIBRARY_PATH:-}"
+GPU=${MEMLENS_GPU_EVALUATOR:-./test_memorizationcu}
+EMULATED=0
+if [ "$GPU" != ./test_memorizationcu ]; then
+  EMULATED=1
+  [ -x "$GPU" ] || { fail "$GPU is not built (run make emu)"; exit 0; }
+else
+  NVCC=$(command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null || true)
+  if [ -z "$NVCC" ]; then skip "no nvcc: test_memorizationcu is not built on this machine"; exit 0; fi
+  if [ -x ./test_memorizationcu ]; then pass "test_memorizationcu is built"; else fail "test_memorizationcu is not built (run make)"; exit 0; fi
+  [ -d .device/lib ] && export LD_LIBRARY_PATH="$ROOT/.device/lib:${LD_LIBRARY_PATH:-}"
+fi
+ON=$([ $EMULATED = 1 ] && echo "emulator" || echo "GPU")
 
 # A dataset (12 members, 4 with 3 training copies; 4 non-members) and a 1-layer model (head size
 # 16) that memorizes part of it, as in tests/test_memorization.sh.
@@ -30,13 +41,14 @@ expect_error "unknown --splits value" "^test_memorizationcu: error: --splits" $G
 expect_error "unknown --exposure_context" "^test_memorizationcu: error: --exposure_context" $GPU "${EVAL_ARGS[@]}" \
   --exposure_context nope --output_file "$TMP/bad.json"
 
-if ! have_gpu; then
+if [ $EMULATED = 0 ] && ! have_gpu; then
   expect_error "no GPU: one line" "^test_memorizationcu: error: no CUDA GPU found" $GPU "${EVAL_ARGS[@]}" --output_file "$TMP/nogpu.json"
   check "no GPU: no results file" test ! -e "$TMP/nogpu.json" -a ! -e "$TMP/nogpu.jsonl"
   skip "no GPU: GPU and CPU evaluators agree (fast path, records and JSON)"
   skip "no GPU: GPU and CPU evaluators agree (--plain_greedy)"
   skip "no GPU: GPU and CPU evaluators agree at the model's maximum length"
   skip "no GPU: two GPU runs give identical files"
+  skip "no GPU: GPU and CPU evaluators agree with the vectorised decode attention and in TF32 mode"
   exit 0
 fi
 
@@ -48,12 +60,12 @@ fi
 COMPARE="$PY tests/compare_eval.py"
 
 ./test_memorization "${EVAL_ARGS[@]}" --output_file "$TMP/cpu.json" > "$TMP/cpu.log" 2>&1
-check "GPU evaluator runs" $GPU "${EVAL_ARGS[@]}" --output_file "$TMP/gpu.json"
-check "GPU == CPU: fast path, every record and every mean (1e-4)" $COMPARE "$TMP/cpu.json" "$TMP/gpu.json" both
+check "$ON evaluator runs" $GPU "${EVAL_ARGS[@]}" --output_file "$TMP/gpu.json"
+check "$ON == CPU: fast path, every record and every mean (1e-4)" $COMPARE "$TMP/cpu.json" "$TMP/gpu.json" both
 
 ./test_memorization "${EVAL_ARGS[@]}" --plain_greedy --output_file "$TMP/cpu_plain.json" > /dev/null 2>&1
 $GPU "${EVAL_ARGS[@]}" --plain_greedy --output_file "$TMP/gpu_plain.json" > "$TMP/gpu_plain.log" 2>&1
-check "GPU == CPU: --plain_greedy (KV-cache decoding of every probe)" $COMPARE "$TMP/cpu_plain.json" "$TMP/gpu_plain.json" both
+check "$ON == CPU: --plain_greedy (KV-cache decoding of every probe)" $COMPARE "$TMP/cpu_plain.json" "$TMP/gpu_plain.json" both
 
 # The model cut to a maximum length of 64 (see tests/test_memorization.sh): records end at the
 # model's last position, where the ID probe and exposure meet the edge of the position table.
@@ -75,8 +87,29 @@ P
 EDGE_ARGS=("${EVAL_ARGS[@]}" --model_path "$TMP/model64.bin" --context_lengths 8,16,32,48)
 ./test_memorization "${EDGE_ARGS[@]}" --output_file "$TMP/cpu_edge.json" > /dev/null 2>&1
 $GPU "${EDGE_ARGS[@]}" --output_file "$TMP/gpu_edge.json" > "$TMP/gpu_edge.log" 2>&1
-check "GPU == CPU: records ending at the model's maximum length" $COMPARE "$TMP/cpu_edge.json" "$TMP/gpu_edge.json"
+check "$ON == CPU: records ending at the model's maximum length" $COMPARE "$TMP/cpu_edge.json" "$TMP/gpu_edge.json"
 
 $GPU "${EVAL_ARGS[@]}" --output_file "$TMP/gpu2.json" > /dev/null 2>&1
-check "two GPU runs give identical records and results" bash -c "cmp '$TMP/gpu.jsonl' '$TMP/gpu2.jsonl' && \
+check "two $ON runs give identical records and results" bash -c "cmp '$TMP/gpu.jsonl' '$TMP/gpu2.jsonl' && \
   $PY -c \"import json,sys; a,b=(json.load(open(p)) for p in sys.argv[1:]); sys.exit(0 if (a['results'],a['privacy'])==(b['results'],b['privacy']) else 1)\" '$TMP/gpu.json' '$TMP/gpu2.json'"
+
+# The opt-in fast paths keep every decision: the vectorised decode attention (version 2), and TF32
+# matmuls with the rows that met a near tie rerun in fp32 (the log says how many).
+for mode in "MEMLENS_DECODE_ATTENTION=2" "MEMLENS_EVAL_TF32=1" "MEMLENS_EVAL_TF32=1 MEMLENS_DECODE_ATTENTION=2"; do
+  env $mode $GPU "${EVAL_ARGS[@]}" --output_file "$TMP/mode.json" > "$TMP/mode.log" 2>&1
+  check "$ON == CPU with $mode" $COMPARE "$TMP/cpu.json" "$TMP/mode.json" both
+done
+check "TF32 mode says what it reran" grep -Eq "TF32 mode: rerun in fp32 .*: [0-9]+ of [0-9]+ ID-probe rows, [0-9]+ of [0-9]+ generated rows" "$TMP/mode.log"
+
+if [ $EMULATED = 1 ]; then
+  # A "TF32" of 4 mantissa bits moves the logits 60x more than TF32 does: calibration raises the
+  # bound, most rows go back to fp32, and the restarts from each row's first near tie must still
+  # give the fp32 decisions.
+  MEMLENS_EVAL_TF32=1 MEMLENS_EMU_TF32_BITS=4 $GPU "${EVAL_ARGS[@]}" --output_file "$TMP/coarse.json" > "$TMP/coarse.log" 2>&1
+  check "emulator == CPU in TF32 mode with 4-bit mantissas (most rows rerun)" $COMPARE "$TMP/cpu.json" "$TMP/coarse.json" both
+  check "4-bit mantissas: calibration raised the rerun bound above 1e-2" \
+    grep -Eq "rerun bound 0\.0[2-9]|rerun bound 0\.[1-9]" "$TMP/coarse.log"
+  # Warps scheduled last-first: a missing barrier that the first order hides shows here.
+  MEMLENS_EMU_WARP_ORDER=reverse $GPU "${EVAL_ARGS[@]}" --plain_greedy --output_file "$TMP/reverse.json" > /dev/null 2>&1
+  check "emulator == CPU with the warps in reverse order (--plain_greedy)" $COMPARE "$TMP/cpu_plain.json" "$TMP/reverse.json" both
+fi

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Rewrites CUDA sources into C++ for the CPU emulator (dev/cuda/emu/cuda_emu.h).
+
+usage: unlaunch.py OUT_DIR FILE...   (each FILE is written to OUT_DIR/FILE)
+
+Two constructs are not C++ and are rewritten; everything else is left to the emulator's header:
+  kernel<<<grid, block[, smem[, stream]]>>>(args);
+      -> emu_launch(emu_kernel_pointer(kernel) or nullptr without smem, dim3(grid), dim3(block), (size_t)(smem),
+                    [&]() { kernel(args); });
+  extern __shared__ [__align__(n)] T name[];  ->  T *name = (T *)emu_dynamic_shared();
+Files that are not .cu/.cuh are copied unchanged (headers included by relative path).
+"""
+import os
+import re
+import sys
+
+LAUNCH_HEAD = re.compile(r"([A-Za-z_]\w*(?:\s*<[^<>;()]*>)?)\s*<<<")
+EXTERN_SHARED = re.compile(r"extern\s+__shared__\s+(?:__align__\(\s*\d+\s*\)\s+)?([A-Za-z_][\w ]*?)\s+(\w+)\s*\[\s*\]\s*;")
+
+
+def split_top_level(text, sep=","):
+    """Splits on separators outside (), <> and []."""
+    parts, depth, cur = [], 0, []
+    for ch in text:
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        if ch == sep and depth == 0:
+            parts.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(ch)
+    parts.append("".join(cur).strip())
+    return parts
+
+
+def matching_paren(text, open_index):
+    depth = 0
+    for i in range(open_index, len(text)):
+        if text[i] == "(":
+            depth += 1
+        elif text[i] == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+    raise ValueError("unbalanced parentheses after a launch")
+
+
+def rewrite(src, path):
+    src = EXTERN_SHARED.sub(lambda m: f"{m.group(1)} *{m.group(2)} = ({m.group(1)} *)emu_dynamic_shared();", src)
+    out, pos = [], 0
+    while True:
+        m = LAUNCH_HEAD.search(src, pos)
+        if not m:
+            out.append(src[pos:])
+            return "".join(out)
+        kernel = m.group(1)
+        cfg_start = m.end()
+        cfg_end = src.index(">>>", cfg_start)
+        config = split_top_level(src[cfg_start:cfg_end])
+        if not 2 <= len(config) <= 4:
+            raise ValueError(f"{path}: launch of {kernel} with {len(config)} configuration arguments")
+        grid, block = config[0], config[1]
+        smem = config[2] if len(config) > 2 else "0"
+        open_paren = src.index("(", cfg_end + 3)
+        if src[cfg_end + 3:open_paren].strip():
+            raise ValueError(f"{path}: unexpected text between >>> and the arguments of {kernel}")
+        close_paren = matching_paren(src, open_paren)
+        args = src[open_paren + 1:close_paren]
+        out.append(src[pos:m.start()])
+        # The kernel's address keys its cudaFuncSetAttribute limit; launches without dynamic shared
+        # memory need none (and a template kernel called with deduced arguments has no address here).
+        key = "nullptr" if smem == "0" else f"emu_kernel_pointer({kernel})"
+        out.append(f"emu_launch({key}, dim3({grid}), dim3({block}), (size_t)({smem}), "
+                   f"[&]() {{ {kernel}({args}); }})")
+        pos = close_paren + 1
+
+
+def main():
+    if len(sys.argv) < 3:
+        sys.exit("usage: unlaunch.py OUT_DIR FILE...")
+    out_dir = sys.argv[1]
+    for path in sys.argv[2:]:
+        with open(path) as f:
+            text = f.read()
+        if path.endswith((".cu", ".cuh")):
+            text = rewrite(text, path)
+        dst = os.path.join(out_dir, path)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        tmp = dst + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, dst)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The CUDA code on the CPU emulator (dev/cuda/emu, built by `make emu`, part of `make test`): on a
+# machine without a GPU, the GPU evaluator's kernels and host logic run, and must give the CPU
+# evaluator's decisions. First the emulator's own checks (so that a broken emulator cannot pass
+# the rest): block reductions, shuffles, launch limits, copies, cuBLASLt against a float64 loop, and
+# a missing barrier and a deadlock that it must report. Then the GPU model against the PyTorch
+# reference and the CPU model (test_gpt2cu), the GPU trainer against the CPU trainer and its
+# kill + resume, the decode-attention playground, the GPU argmax test, and
+# tests/test_memorization_cuda.sh against the emulated test_memorizationcu.
+# None of this replaces the device checks (scripts/device_check.sh): no real warps, memory model,
+# cuBLASLt kernels or speed.
+source "$(dirname "$0")/lib.sh"
+
+EMU=build/emu
+for p in selftest decode_attention test_argmax_cuda test_memorizationcu test_gpt2cu train_gpt2cu; do
+  [ -x "$EMU/$p" ] || { fail "$EMU/$p is not built (run make emu)"; exit 0; }
+done
+
+check "emulator self-test: reductions, shuffles, indices, launch limits, copies, cuBLASLt" "$EMU/selftest"
+# A barrier that half the block never reaches: a hang on a GPU, one message here.
+rc=0; "$EMU/selftest" deadlock > "$TMP/deadlock.log" 2>&1 || rc=$?
+check "emulator reports a deadlock (threads that skip __syncthreads)" bash -c "[ $rc -ne 0 ] && grep -q 'cuda emulator: error: deadlock' '$TMP/deadlock.log'"
+# A read of another warp's shared memory without the barrier: the warp that runs ahead reads poison.
+rc=0; MEMLENS_EMU_WARP_ORDER=forward "$EMU/selftest" race > "$TMP/race.log" 2>&1 || rc=$?
+check "emulator shows a missing __syncthreads (shared memory read before it is written)" \
+  bash -c "[ $rc -ne 0 ] && grep -q 'race detected' '$TMP/race.log'"
+check "the same kernel with the barrier passes" "$EMU/selftest" racefree
+
+# The GPU model (llmc/gpt2_cuda.cuh): logits, loss, every gradient and 10 AdamW steps against the
+# float64 PyTorch reference, fp32 and bf16 (the bf16 attention's tensor-core fragments emulated by
+# shuffles); and against the CPU model for head sizes 16..128.
+check "test_gpt2cu on the emulator: PyTorch reference, fp32 and bf16" "$EMU/test_gpt2cu" --mode reference --precision both
+check "test_gpt2cu on the emulator: GPU model == CPU model (fp32, head sizes 16..128)" "$EMU/test_gpt2cu" --mode cpu --precision fp32
+
+# The GPU trainer (train_gpt2cu) against the CPU trainer on the same run, and killed after a
+# checkpoint then resumed.
+$PY - "$TMP" <<'P'
+import sys, numpy as np
+def shard(path, n, tokens_per_example, seed):
+    rng = np.random.default_rng(seed)
+    toks = rng.integers(0, 1000, size=(n, tokens_per_example + 1))
+    toks[:, 0] = 50256
+    header = np.zeros(256, dtype="<i4"); header[:4] = [20240520, 1, n * (tokens_per_example + 1), tokens_per_example + 1]
+    with open(path, "wb") as f:
+        f.write(header.tobytes()); f.write(toks.astype("<u2").tobytes())
+shard(sys.argv[1] + "/train.bin", 16, 64, 1)
+shard(sys.argv[1] + "/val.bin", 4, 64, 2)
+P
+TRAIN=(--model_name d2 --train_file "$TMP/train.bin" --validation_file "$TMP/val.bin" --per_device_train_batch_size 4
+       --max_steps 4 --save_every 2 --eval_every 2 --learning_rate 1e-3 --warmup_steps 1 --seed 7 --quiet)
+./train_gpt2 "${TRAIN[@]}" --output_dir "$TMP/cpu" > "$TMP/train_cpu.log" 2>&1 || { fail "train_gpt2 (CPU) for the trainer comparison"; tail -3 "$TMP/train_cpu.log"; }
+check "train_gpt2cu on the emulator, fp32" "$EMU/train_gpt2cu" "${TRAIN[@]}" --precision fp32 --output_dir "$TMP/fp32"
+check "train_gpt2cu on the emulator, bf16" "$EMU/train_gpt2cu" "${TRAIN[@]}" --output_dir "$TMP/bf16"
+trajectory() {  # trajectory GPU_DIR TOLERANCE: loss, val_loss and grad_norm of every step against the CPU run's
+  $PY - "$TMP/cpu/train_log.jsonl" "$1/train_log.jsonl" "$2" <<'P'
+import json, sys
+cpu, gpu = ([json.loads(l) for l in open(p)] for p in sys.argv[1:3])
+tol = float(sys.argv[3])
+assert len(cpu) == len(gpu) == 4, (len(cpu), len(gpu))
+for key in ("loss", "val_loss", "grad_norm"):
+    pairs = [(c[key], g[key]) for c, g in zip(cpu, gpu) if key in c or key in g]
+    err = max(abs(c - g) / max(abs(c), 1e-6) for c, g in pairs)
+    print(f"{key}: {len(pairs)} steps, max relative difference {err:.2e} (tolerance {tol:g})")
+    assert err <= tol, key
+P
+}
+check "GPU trainer == CPU trainer, fp32: loss, val_loss, grad_norm within 1e-4" trajectory "$TMP/fp32" 1e-4
+check "GPU trainer ~ CPU trainer, bf16: within 3e-2" trajectory "$TMP/bf16" 3e-2
+rc=0; MEMLENS_TEST_KILL_AT=after_state:2 timeout 300 "$EMU/train_gpt2cu" "${TRAIN[@]}" --output_dir "$TMP/killed" \
+  > "$TMP/killed.log" 2>&1 || rc=$?
+check "train_gpt2cu killed after the step-2 checkpoint (SIGKILL, exit 137)" test "$rc" -eq 137
+"$EMU/train_gpt2cu" "${TRAIN[@]}" --output_dir "$TMP/killed" --resume > "$TMP/resume.log" 2>&1
+check "killed + resumed: resumed at step 2, model.bin bitwise equal to the uninterrupted run" \
+  bash -c "grep -q 'resuming from step 2' '$TMP/resume.log' && cmp '$TMP/bf16/model.bin' '$TMP/killed/model.bin'"
+
+# Both versions of the KV-cache attention against the CPU's attention_query, in the three layouts.
+rc=0; "$EMU/decode_attention" --B 12 --NH 4 --HS 64 --len 300 --reps 1 > "$TMP/decode.log" 2>&1 || rc=$?
+check "decode attention v1 and v2 == CPU (decode, append, exposure layouts)" \
+  bash -c "[ $rc -eq 0 ] && grep -q '^PASS' '$TMP/decode.log' && ! grep -q '^FAIL' '$TMP/decode.log'"
+check "gpt2cu_argmax == the CPU's argmax rule (fp32, bf16, ties, padding, -inf)" "$EMU/test_argmax_cuda"
+
+MEMLENS_GPU_EVALUATOR="$EMU/test_memorizationcu" bash tests/test_memorization_cuda.sh
