@@ -222,7 +222,7 @@ $(EMU)/src.stamp: $(EMU_INPUTS) dev/cuda/emu/unlaunch.py
 	@touch $@
 $(EMU)/cuda_emu.o: dev/cuda/emu/cuda_emu.cpp dev/cuda/emu/cuda_emu.h
 	@mkdir -p $(EMU)
-	$(CXX) -O2 -g -std=c++17 -fopenmp -Wall -Idev/cuda/emu -c $< -o $@
+	$(CXX) -O3 -g -std=c++17 -fopenmp -Wall -Idev/cuda/emu -c $< -o $@
 $(EMU)/test_memorizationcu.o: test_memorization.c $(wildcard llmc/*.h)
 	@mkdir -p $(EMU)
 	$(CC) $(CFLAGS) -DMEMLENS_CUDA -I. -c $< -o $@

@@ -5,8 +5,9 @@
 # the rest): block reductions, shuffles, launch limits, copies, cuBLASLt against a float64 loop, and
 # a missing barrier and a deadlock that it must report. Then the GPU model against the PyTorch
 # reference and the CPU model (test_gpt2cu), the GPU trainer against the CPU trainer and its
-# kill + resume, the decode-attention playground, the GPU argmax test, and
-# tests/test_memorization_cuda.sh against the emulated test_memorizationcu.
+# kill + resume, the decode-attention playground, the GPU argmax test,
+# tests/test_memorization_cuda.sh against the emulated test_memorizationcu, and the GPU section of
+# tests/test_mem_eval.sh against the emulated train_gpt2cu.
 # None of this replaces the device checks (scripts/device_check.sh): no real warps, memory model,
 # cuBLASLt kernels or speed.
 source "$(dirname "$0")/lib.sh"
@@ -25,6 +26,11 @@ rc=0; MEMLENS_EMU_WARP_ORDER=forward "$EMU/selftest" race > "$TMP/race.log" 2>&1
 check "emulator shows a missing __syncthreads (shared memory read before it is written)" \
   bash -c "[ $rc -ne 0 ] && grep -q 'race detected' '$TMP/race.log'"
 check "the same kernel with the barrier passes" "$EMU/selftest" racefree
+rc=0; "$EMU/selftest" uninit_shared > "$TMP/uninit.log" 2>&1 || rc=$?
+check "emulator poisons static shared memory in every block (a read before the write gives NaN)" \
+  bash -c "[ $rc -ne 0 ] && grep -q 'uninitialised shared memory read' '$TMP/uninit.log'"
+rc=0; "$EMU/selftest" launch_bounds > "$TMP/bounds.log" 2>&1 || rc=$?
+check "emulator enforces __launch_bounds__" bash -c "[ $rc -ne 0 ] && grep -q '__launch_bounds__(128)' '$TMP/bounds.log'"
 
 # The GPU model (llmc/gpt2_cuda.cuh): logits, loss, every gradient and 10 AdamW steps against the
 # float64 PyTorch reference, fp32 and bf16 (the bf16 attention's tensor-core fragments emulated by
@@ -66,8 +72,9 @@ P
 }
 check "GPU trainer == CPU trainer, fp32: loss, val_loss, grad_norm within 1e-4" trajectory "$TMP/fp32" 1e-4
 check "GPU trainer ~ CPU trainer, bf16: within 3e-2" trajectory "$TMP/bf16" 3e-2
-rc=0; MEMLENS_TEST_KILL_AT=after_state:2 timeout 300 "$EMU/train_gpt2cu" "${TRAIN[@]}" --output_dir "$TMP/killed" \
-  > "$TMP/killed.log" 2>&1 || rc=$?
+# (in a subshell whose stderr is dropped: bash's own "Killed" notice is not part of the test output)
+rc=0; (MEMLENS_TEST_KILL_AT=after_state:2 timeout 300 "$EMU/train_gpt2cu" "${TRAIN[@]}" --output_dir "$TMP/killed" \
+  > "$TMP/killed.log" 2>&1; exit $?) 2>/dev/null || rc=$?
 check "train_gpt2cu killed after the step-2 checkpoint (SIGKILL, exit 137)" test "$rc" -eq 137
 "$EMU/train_gpt2cu" "${TRAIN[@]}" --output_dir "$TMP/killed" --resume > "$TMP/resume.log" 2>&1
 check "killed + resumed: resumed at step 2, model.bin bitwise equal to the uninterrupted run" \
@@ -80,3 +87,5 @@ check "decode attention v1 and v2 == CPU (decode, append, exposure layouts)" \
 check "gpt2cu_argmax == the CPU's argmax rule (fp32, bf16, ties, padding, -inf)" "$EMU/test_argmax_cuda"
 
 MEMLENS_GPU_EVALUATOR="$EMU/test_memorizationcu" bash tests/test_memorization_cuda.sh
+# The trainers' --mem_eval_every probe on the GPU side (gpt2cu_argmax through llmc/mem_eval.c).
+MEMLENS_GPU_TRAINER="$EMU/train_gpt2cu" MEM_EVAL_GPU_ONLY=1 bash tests/test_mem_eval.sh

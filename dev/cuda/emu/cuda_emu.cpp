@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/mman.h>
+#include <sys/sysinfo.h>
+
 #include <map>
 #include <vector>
 
@@ -28,7 +31,8 @@ dim3 blockDim, gridDim;
 // ---------------------------------------------------------------------------------------------
 // Fibers. emu_switch saves the callee-saved registers on the current stack, stores the stack
 // pointer in *save and continues on the stack `next` (which was left the same way, or prepared by
-// fiber_prepare to "return" into fiber_entry).
+// fiber_prepare to "return" into fiber_entry). MXCSR and the x87 control word are not switched:
+// nothing here changes rounding modes.
 extern "C" void emu_switch(void **save, void *next);
 asm(".text\n"
     ".globl emu_switch\n"
@@ -48,8 +52,9 @@ struct Fiber {
     void *sp;
     char *stack;
     FiberState state;
-    int lane, warp;
-    unsigned mask;         // AT_SHUFFLE: the shuffle's mask (0 for __syncwarp-only)
+    int lane;
+    unsigned mask;         // AT_SHUFFLE: the operation's mask
+    EmuWarpOp op;          // AT_SHUFFLE: which warp operation
     uint64_t offered, received;
     int src;
     const char *barrier_file;  // AT_BARRIER: the __syncthreads waited at
@@ -91,24 +96,27 @@ void emu_syncthreads_at(const char *file, int line) {
 
 int emu_lane() { return running->lane; }
 
-uint64_t emu_shuffle(unsigned mask, uint64_t value, int src) {
+uint64_t emu_shuffle(unsigned mask, uint64_t value, int src, EmuWarpOp op) {
     if (!(mask >> running->lane & 1u))
         emu_die("block (%u,%u,%u) thread %u: a shuffle whose mask 0x%08x leaves out its own lane %d", blockIdx.x, blockIdx.y,
                 blockIdx.z, running->index.thread_idx.x, mask, running->lane);
     running->mask = mask;
+    running->op = op;
     running->offered = value;
     running->src = src;
     yield_to_scheduler(AT_SHUFFLE);
     return running->received;
 }
 
-void __syncwarp(unsigned mask) { (void)emu_shuffle(mask, 0, -1); }
+void __syncwarp(unsigned mask) { (void)emu_shuffle(mask, 0, -1, EMU_SYNCWARP); }
 
 // ---------------------------------------------------------------------------------------------
 // Launches.
 static cudaError_t last_error = cudaSuccess;
 static std::map<const void *, int> max_dynamic_smem;  // from cudaFuncSetAttribute
 static std::vector<unsigned char> dynamic_smem;
+static unsigned long long block_serial = 0;                      // blocks run so far
+static std::map<const void *, unsigned long long> shared_poisoned;  // static __shared__ array -> block that poisoned it
 
 void *emu_dynamic_shared() { return dynamic_smem.data(); }
 
@@ -130,6 +138,10 @@ static bool release_shuffles(int w0, int w1, int n) {
             if (mask >> (j - w0) & 1u)
                 complete = fibers[j].state == DONE || (fibers[j].state == AT_SHUFFLE && fibers[j].mask == mask);
         if (!complete) continue;
+        for (int j = w0; j < w1; j++)
+            if ((mask >> (j - w0) & 1u) && fibers[j].state == AT_SHUFFLE && fibers[j].op != fibers[l].op)
+                emu_die("block (%u,%u,%u): lanes %d and %d of one warp meet at different warp operations (%d, %d) with mask "
+                        "0x%08x", blockIdx.x, blockIdx.y, blockIdx.z, l, j, (int)fibers[l].op, (int)fibers[j].op, mask);
         for (int j = w0; j < w1; j++) {
             Fiber &f = fibers[j];
             if (!(mask >> (j - w0) & 1u) || f.state != AT_SHUFFLE) continue;
@@ -149,28 +161,9 @@ static bool release_shuffles(int w0, int w1, int n) {
     return released;
 }
 
-// Runs the lanes of warp [w0, w1) until each has exited or waits at __syncthreads (or at a shuffle
-// that cannot complete yet): a warp races as far ahead of the others as the barriers allow, so a
-// missing __syncthreads shows up as a read of shared memory another warp has not written yet, or
-// has already overwritten.
-static void run_warp(int w0, int w1, int n) {
-    for (;;) {
-        bool ran = false;
-        for (int t = w0; t < w1; t++) {
-            Fiber &f = fibers[t];
-            if (f.state != RUNNABLE) continue;
-            running = &f;
-            emu_current_thread = &f.index;
-            emu_switch(&scheduler_sp, f.sp);
-            ran = true;
-        }
-        if (!release_shuffles(w0, w1, n) && !ran) return;
-    }
-}
-
-// Warps in ascending order, or descending with MEMLENS_EMU_WARP_ORDER=reverse (a race that one order
-// hides, the other shows).
-static bool reverse_warps() {
+// Blocks, warps and lanes in ascending order, or descending with MEMLENS_EMU_WARP_ORDER=reverse (a
+// race that one order hides, the other shows).
+static bool reverse_order() {
     static int reverse = -1;
     if (reverse < 0) {
         const char *s = getenv("MEMLENS_EMU_WARP_ORDER");
@@ -181,19 +174,37 @@ static bool reverse_warps() {
     return reverse;
 }
 
+// Runs the lanes of warp [w0, w1) until each has exited or waits at __syncthreads (or at a shuffle
+// that cannot complete yet): a warp races as far ahead of the others as the barriers allow, so a
+// missing __syncthreads shows up as a read of shared memory another warp has not written yet, or
+// has already overwritten.
+static void run_warp(int w0, int w1, int n) {
+    for (;;) {
+        bool ran = false;
+        for (int i = w0; i < w1; i++) {
+            Fiber &f = fibers[reverse_order() ? w1 - 1 - (i - w0) : i];
+            if (f.state != RUNNABLE) continue;
+            running = &f;
+            emu_current_thread = &f.index;
+            emu_switch(&scheduler_sp, f.sp);
+            ran = true;
+        }
+        if (!release_shuffles(w0, w1, n) && !ran) return;
+    }
+}
+
 static void run_block(int n, const dim3 &block) {
     for (int t = 0; t < n; t++) {
         Fiber &f = fibers[t];
         f.index.thread_idx = uint3{(unsigned)t % block.x, (unsigned)(t / block.x) % block.y, (unsigned)(t / (block.x * block.y))};
         f.state = RUNNABLE;
         f.lane = t % 32;
-        f.warp = t / 32;
         fiber_prepare(&f);
     }
     const int warps = (n + 31) / 32;
     for (;;) {
         for (int i = 0; i < warps; i++) {
-            const int w = reverse_warps() ? warps - 1 - i : i;
+            const int w = reverse_order() ? warps - 1 - i : i;
             run_warp(32 * w, 32 * w + 32 < n ? 32 * w + 32 : n, n);
         }
         int at_barrier = 0, at_shuffle = 0, done = 0;
@@ -214,10 +225,7 @@ static void run_block(int n, const dim3 &block) {
                             "thread %d at the one of %s:%d", blockIdx.x, blockIdx.y, blockIdx.z, n, first, a.barrier_file,
                             a.barrier_line, t, b.barrier_file, b.barrier_line);
             }
-            if (done > 0)
-                emu_die("deadlock in block (%u,%u,%u) of %d threads: %d wait at the __syncthreads of %s:%d, which %d exited "
-                        "threads never reach", blockIdx.x, blockIdx.y, blockIdx.z, n, at_barrier, fibers[first].barrier_file,
-                        fibers[first].barrier_line, done);
+            // Threads that have exited do not hold a barrier up (PTX bar.sync counts the live ones).
             for (int t = 0; t < n; t++)
                 if (fibers[t].state == AT_BARRIER) fibers[t].state = RUNNABLE;
             continue;
@@ -247,20 +255,40 @@ void emu_launch(const void *kernel, dim3 grid, dim3 block, size_t smem, const st
     if (fibers.size() < n) {
         size_t old = fibers.size();
         fibers.resize(n);
-        for (size_t t = old; t < n; t++) fibers[t].stack = (char *)malloc(FIBER_STACK);
+        for (size_t t = old; t < n; t++) {
+            // a PROT_NONE page below each stack: an overflow faults instead of corrupting the next one
+            char *base = (char *)mmap(nullptr, FIBER_STACK + 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (base == MAP_FAILED || mprotect(base, 4096, PROT_NONE) != 0) emu_die("cannot map a fiber stack");
+            fibers[t].stack = base + 4096;
+        }
     }
     gridDim = grid;
     blockDim = block;
     kernel_body = &body;
     dynamic_smem.assign(smem + 16, 0xff);  // NaN floats: what a block did not write reads as garbage
-    for (unsigned z = 0; z < grid.z; z++)
-        for (unsigned y = 0; y < grid.y; y++)
-            for (unsigned x = 0; x < grid.x; x++) {
-                blockIdx = uint3{x, y, z};
-                if (smem) memset(dynamic_smem.data(), 0xff, smem);
-                run_block((int)n, block);
-            }
+    const unsigned long long blocks = (unsigned long long)grid.x * grid.y * grid.z;
+    for (unsigned long long i = 0; i < blocks; i++) {
+        const unsigned long long b = reverse_order() ? blocks - 1 - i : i;
+        blockIdx = uint3{(unsigned)(b % grid.x), (unsigned)(b / grid.x % grid.y), (unsigned)(b / grid.x / grid.y)};
+        block_serial++;
+        if (smem) memset(dynamic_smem.data(), 0xff, smem);
+        run_block((int)n, block);
+    }
     emu_current_thread = nullptr;
+}
+
+void emu_shared_poison(void *p, size_t bytes) {
+    unsigned long long &last = shared_poisoned[p];
+    if (last == block_serial) return;  // another thread of this block got here first
+    last = block_serial;
+    memset(p, 0xff, bytes);
+}
+
+void emu_check_launch_bounds(int max_threads) {
+    const unsigned long long n = (unsigned long long)blockDim.x * blockDim.y * blockDim.z;
+    if (n > (unsigned long long)max_threads)
+        emu_die("a launch of %llu threads per block, above the kernel's __launch_bounds__(%d) (the launch fails on a GPU)",
+                n, max_threads);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -268,7 +296,18 @@ void emu_launch(const void *kernel, dim3 grid, dim3 block, size_t smem, const st
 struct Allocation { size_t bytes; };
 static std::map<uintptr_t, Allocation> allocations;  // device memory: start -> size
 static size_t allocated_bytes = 0;
-static const size_t EMU_TOTAL_MEMORY = (size_t)16 << 30;  // what cudaMemGetInfo reports as the device's
+// The "device memory": 16 GiB or a quarter of this machine's RAM, whichever is less (programs size
+// their buffers from cudaMemGetInfo, and every byte here is real and poisoned).
+static size_t emu_total_memory() {
+    static size_t total = 0;
+    if (!total) {
+        struct sysinfo si;
+        const size_t ram = sysinfo(&si) == 0 ? (size_t)si.totalram * si.mem_unit : ((size_t)8 << 30);
+        total = ram / 4 < ((size_t)16 << 30) ? ram / 4 : ((size_t)16 << 30);
+    }
+    return total;
+}
+#define EMU_TOTAL_MEMORY emu_total_memory()
 
 const char *cudaGetErrorString(cudaError_t err) {
     switch (err) {
@@ -347,10 +386,10 @@ static bool on_device(const void *p, size_t bytes) {
 }
 static cudaError_t copy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind) {
     if (bytes == 0) return cudaSuccess;
-    const bool dst_dev = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice;
-    const bool src_dev = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyDeviceToDevice;
-    if ((dst_dev && !on_device(dst, bytes)) || (src_dev && !on_device(src, bytes)) || (!dst_dev && on_device(dst, bytes)) ||
-        (!src_dev && kind != cudaMemcpyDefault && on_device(src, bytes))) {
+    // cudaMemcpyDefault (unified addressing): each side is where its pointer is
+    const bool dst_dev = kind == cudaMemcpyDefault ? on_device(dst, bytes) : kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice;
+    const bool src_dev = kind == cudaMemcpyDefault ? on_device(src, bytes) : kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyDeviceToDevice;
+    if (dst_dev != on_device(dst, bytes) || src_dev != on_device(src, bytes)) {
         fprintf(stderr, "cuda emulator: cudaMemcpy of %zu bytes (kind %d): a pointer is not where the kind says\n", bytes,
                 (int)kind);
         return last_error = cudaErrorInvalidValue;  // sticky, as on a GPU
@@ -363,7 +402,10 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpy
     return copy(dst, src, bytes, kind);
 }
 cudaError_t cudaMemset(void *ptr, int value, size_t bytes) {
-    if (bytes && !on_device(ptr, bytes)) return cudaErrorInvalidValue;
+    if (bytes && !on_device(ptr, bytes)) {
+        fprintf(stderr, "cuda emulator: cudaMemset of %zu bytes outside every device allocation\n", bytes);
+        return last_error = cudaErrorInvalidValue;
+    }
     memset(ptr, value, bytes);
     return cudaSuccess;
 }
@@ -557,7 +599,8 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t handle, cublasLtMatmulDesc_t desc
     const size_t a_bytes = (size_t)((la->cols - 1) * la->ld + la->rows) * (la->type == CUDA_R_32F ? 4 : 2);
     const size_t b_bytes = (size_t)((lb->cols - 1) * lb->ld + lb->rows) * (lb->type == CUDA_R_32F ? 4 : 2);
     const size_t d_bytes = (size_t)((ld->cols - 1) * ld->ld + ld->rows) * (ld->type == CUDA_R_32F ? 4 : 2);
-    if (!on_device(a, a_bytes) || !on_device(b, b_bytes) || !on_device(d, d_bytes) || !on_device(c, d_bytes)) {
+    const size_t c_bytes = (size_t)((lc->cols - 1) * lc->ld + lc->rows) * (lc->type == CUDA_R_32F ? 4 : 2);
+    if (!on_device(a, a_bytes) || !on_device(b, b_bytes) || !on_device(d, d_bytes) || !on_device(c, c_bytes)) {
         fprintf(stderr, "cuda emulator: cublasLtMatmul %llux%llux%llu: an operand is not (wholly) in device memory\n",
                 (unsigned long long)m, (unsigned long long)n, (unsigned long long)k);
         return CUBLAS_STATUS_INVALID_VALUE;

@@ -6,14 +6,17 @@
 //     its mask is reported);
 //   - launch configurations are validated as the driver does (threads per block, grid limits,
 //     dynamic shared memory above 48 KiB only after cudaFuncSetAttribute);
-//   - device memory comes poisoned (0xff bytes: NaN floats, -1 ints), as are the dynamic shared
-//     memory of every block, so reads of unwritten memory show up as NaN or garbage;
+//   - device memory comes poisoned (0xff bytes: NaN floats, -1 ints), as does the shared memory
+//     (static and dynamic) of every block, so reads of unwritten memory show up as NaN or garbage;
+//   - __launch_bounds__(n) is enforced, and lanes meeting at different warp operations are reported;
 //   - cudaMemcpy's device side must lie inside a cudaMalloc'ed allocation;
 //   - cublasLtMatmul checks that the layouts agree with the operations and computes
 //     D = alpha op(A) op(B) + beta C (+ bias) in fp32; CUBLAS_COMPUTE_32F_FAST_TF32 rounds A and B
-//     to TF32 first (10 mantissa bits; MEMLENS_EMU_TF32_BITS=n rounds to n bits, to provoke near ties).
+//     to TF32 first (10 mantissa bits, to nearest even, which GPUs need not do the same way;
+//     MEMLENS_EMU_TF32_BITS=n rounds to n bits, to provoke near ties).
+// MEMLENS_EMU_WARP_ORDER=reverse runs blocks, warps and lanes last-first.
 // Blocks run one after another on the calling thread, so `__shared__` variables become function
-// statics (dev/cuda/emu/unlaunch.py rewrites the launches and the extern shared declarations).
+// statics (dev/cuda/emu/unlaunch.py rewrites the launches and the shared declarations).
 #ifndef MEMLENS_CUDA_EMU_H
 #define MEMLENS_CUDA_EMU_H
 
@@ -72,33 +75,36 @@ void emu_syncthreads_at(const char *file, int line);
 #define __syncthreads() emu_syncthreads_at(__FILE__, __LINE__)
 void __syncwarp(unsigned mask = 0xffffffffu);
 // One warp-level exchange: the calling lane offers `value` (bits, up to 8 bytes) and receives
-// the value of lane `src` (its own when src < 0).
-uint64_t emu_shuffle(unsigned mask, uint64_t value, int src);
+// the value of lane `src` (its own when src < 0). Every lane of the mask must be at the same kind of
+// operation (a __syncwarp does not complete a shuffle).
+enum EmuWarpOp { EMU_SYNCWARP, EMU_SHFL, EMU_SHFL_UP, EMU_SHFL_DOWN, EMU_SHFL_XOR };
+uint64_t emu_shuffle(unsigned mask, uint64_t value, int src, EmuWarpOp op);
 int emu_lane();
-template <typename T> static inline T emu_shuffle_value(unsigned mask, T v, int src) {
+template <typename T> static inline T emu_shuffle_value(unsigned mask, T v, int src, EmuWarpOp op) {
     static_assert(sizeof(T) <= 8, "shuffle of more than 8 bytes");
     uint64_t bits = 0;
     memcpy(&bits, &v, sizeof v);
-    bits = emu_shuffle(mask, bits, src);
+    bits = emu_shuffle(mask, bits, src, op);
     T out;
     memcpy(&out, &bits, sizeof out);
     return out;
 }
 template <typename T> static inline T __shfl_xor_sync(unsigned mask, T v, int lane_mask, int width = 32) {
+    // PTX shfl.bfly: a source in an earlier segment is read, one past the caller's segment is not
     const int lane = emu_lane(), src = lane ^ lane_mask;
-    return emu_shuffle_value(mask, v, (src / width == lane / width) ? src : -1);
+    return emu_shuffle_value(mask, v, src < (lane / width + 1) * width ? src : -1, EMU_SHFL_XOR);
 }
 template <typename T> static inline T __shfl_down_sync(unsigned mask, T v, unsigned delta, int width = 32) {
     const int lane = emu_lane();
-    return emu_shuffle_value(mask, v, (lane % width) + (int)delta < width ? lane + (int)delta : -1);
+    return emu_shuffle_value(mask, v, (lane % width) + (int)delta < width ? lane + (int)delta : -1, EMU_SHFL_DOWN);
 }
 template <typename T> static inline T __shfl_up_sync(unsigned mask, T v, unsigned delta, int width = 32) {
     const int lane = emu_lane();
-    return emu_shuffle_value(mask, v, (lane % width) >= (int)delta ? lane - (int)delta : -1);
+    return emu_shuffle_value(mask, v, (lane % width) >= (int)delta ? lane - (int)delta : -1, EMU_SHFL_UP);
 }
 template <typename T> static inline T __shfl_sync(unsigned mask, T v, int src_lane, int width = 32) {
     const int lane = emu_lane();
-    return emu_shuffle_value(mask, v, (lane / width) * width + (src_lane % width));
+    return emu_shuffle_value(mask, v, (lane / width) * width + (src_lane & (width - 1)), EMU_SHFL);
 }
 template <typename T> static inline T __ldg(const T *p) { return *p; }
 
@@ -187,6 +193,11 @@ template <typename F> static inline cudaError_t cudaFuncSetAttribute(F *kernel, 
 template <typename F> static inline const void *emu_kernel_pointer(F *kernel) { return (const void *)kernel; }
 void emu_launch(const void *kernel, dim3 grid, dim3 block, size_t dynamic_smem, const std::function<void()> &body);
 void *emu_dynamic_shared();
+// What unlaunch.py adds after each `__shared__` declaration: fills the array with 0xff bytes once per
+// block (shared memory holds garbage when a block starts, not zeros or the previous block's values).
+void emu_shared_poison(void *p, size_t bytes);
+// What unlaunch.py puts first in a kernel with __launch_bounds__(n): a launch of more threads fails.
+void emu_check_launch_bounds(int max_threads);
 
 // ---------------------------------------------------------------------------------------------
 // cuBLASLt (the calls of llmc/matmul.cuh).

@@ -3,11 +3,14 @@
 // -I. dev/cuda/emu/selftest.cu -lcublasLt), so that a GPU can say what the emulator should say.
 // One line per check: `PASS name` or `FAIL name: detail`; exit 1 when any check fails.
 //   selftest            the positive checks (all must pass)
-//   selftest deadlock   a block whose threads wait at different __syncthreads: hangs on a GPU,
+//   selftest deadlock   a block whose threads wait at different __syncthreads (undefined in CUDA),
 //                       the emulator must die with its "deadlock" message
 //   selftest race       a missing __syncthreads between a shared-memory write and another warp's
 //                       read: exits 1 with "race detected" when a warp read what was not written
 //   selftest racefree   the same kernel with the barrier: exits 0
+//   selftest uninit_shared   a static __shared__ value read before it is written: the emulator
+//                       poisons it in every block (exits 1, "uninitialised shared memory read")
+//   selftest launch_bounds   more threads than __launch_bounds__: the emulator dies naming the bound
 #include "llmc/attention.cuh"  // group_sum, group_mask (and cuda_common.cuh: block_reduce)
 #include "llmc/matmul.cuh"
 
@@ -91,7 +94,7 @@ static void check_block_reduce(int threads) {
 // ---------------------------------------------------------------------------------------------
 // 2. Shuffles of one full warp, and group_sum over groups of 8 lanes with their own masks.
 
-#define SHUFFLE_FIELDS 11  // per lane: xor 1,2,4,8,16; down 1,2,4,8,16; group sum
+#define SHUFFLE_FIELDS 13  // per lane: xor 1,2,4,8,16; down 1,2,4,8,16; group sum; xor 16 and idx 3 at width 16
 
 __global__ void shuffle_kernel(int *out) {
     const int lane = threadIdx.x;
@@ -100,6 +103,8 @@ __global__ void shuffle_kernel(int *out) {
     for (int s = 0; s < 5; s++) o[s] = __shfl_xor_sync(0xffffffffu, v, 1 << s);
     for (int s = 0; s < 5; s++) o[5 + s] = __shfl_down_sync(0xffffffffu, v, 1u << s);
     o[10] = (int)group_sum<8>((float)v, group_mask<8>());
+    o[11] = __shfl_xor_sync(0xffffffffu, v, 16, 16);  // width 16: an earlier segment is read, a later one is not
+    o[12] = __shfl_sync(0xffffffffu, v, 3, 16);       // lane 3 of the caller's segment of 16
 }
 
 static void check_shuffles() {
@@ -108,7 +113,7 @@ static void check_shuffles() {
     shuffle_kernel<<<1, 32>>>(d_out);
     cuda_check_launch();
     std::vector<int> out = to_host(d_out, 32 * SHUFFLE_FIELDS);
-    int bad_xor = 0, bad_down = 0, bad_group = 0;
+    int bad_xor = 0, bad_down = 0, bad_group = 0, bad_width = 0;
     for (int lane = 0; lane < 32; lane++) {
         const int *o = &out[lane * SHUFFLE_FIELDS];
         for (int s = 0; s < 5; s++) {
@@ -119,10 +124,13 @@ static void check_shuffles() {
         int want = 0;
         for (int l = lane & ~7; l < (lane & ~7) + 8; l++) want += l * 3 + 1;
         bad_group += o[10] != want;
+        bad_width += o[11] != ((lane ^ 16) < (lane / 16 + 1) * 16 ? lane ^ 16 : lane) * 3 + 1;
+        bad_width += o[12] != ((lane & ~15) + 3) * 3 + 1;
     }
     report(bad_xor == 0, "shfl_xor_sync", "%d wrong lane values", bad_xor);
     report(bad_down == 0, "shfl_down_sync", "%d wrong lane values", bad_down);
     report(bad_group == 0, "group_sum_mask8", "%d lanes got a wrong group sum", bad_group);
+    report(bad_width == 0, "shfl_width16", "%d wrong values from xor / indexed shuffles with width 16", bad_width);
     cuda_check(cudaFree(d_out));
 }
 
@@ -329,8 +337,8 @@ static void check_matmul(MatmulContext *ctx) {
 // ---------------------------------------------------------------------------------------------
 // `deadlock`: threads 0..63 pass one barrier and leave; threads 64..127 wait at a second one that
 // the first half never reaches. CUDA requires every thread of the block at the same __syncthreads
-// (a divergent barrier is undefined: it hangs or misbehaves on a GPU); the emulator must die
-// naming a deadlock before the kernel returns.
+// (a divergent barrier is undefined: it may hang, or pass by accident, on a GPU); the emulator must
+// die naming a deadlock before the kernel returns.
 
 __global__ void divergent_barrier_kernel(int *out) {
     // Each branch stores before its barrier, so that a host compiler cannot merge the two first
@@ -400,14 +408,63 @@ static int run_race(int with_barrier) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// `uninit_shared`: a kernel that reads a static __shared__ value before any thread wrote it (in the
+// next statement thread 0 writes it). Undefined on a GPU; the emulator fills shared memory with 0xff
+// bytes at every block start, so every block must read a NaN, never 0 or the previous block's 42.
+
+__global__ void uninit_shared_kernel(float *out) {
+    __shared__ float acc;
+    if (threadIdx.x == 0) {
+        out[blockIdx.x] = acc;  // the bug under test: acc was never written in this block
+        acc = 42.0f;
+    }
+}
+
+static int run_uninit_shared() {
+    const int blocks = 3;
+    float *d_out;
+    cuda_check(cudaMalloc(&d_out, blocks * sizeof(float)));
+    uninit_shared_kernel<<<blocks, 32>>>(d_out);
+    cuda_check_launch();
+    std::vector<float> out = to_host(d_out, blocks);
+    cuda_check(cudaFree(d_out));
+    int nan = 0;
+    for (int b = 0; b < blocks; b++) {
+        printf("block %d read %g\n", b, out[b]);
+        nan += isnan(out[b]);
+    }
+    if (nan == blocks) {
+        printf("uninitialised shared memory read: every block read the poison\n");
+        return 1;
+    }
+    return 0;
+}
+
+// `launch_bounds`: 256 threads for a kernel declared __launch_bounds__(128). The launch fails on a
+// GPU; the emulator must die naming the bound.
+__global__ void __launch_bounds__(128) bounded_kernel(int *out) { out[threadIdx.x] = 1; }
+
+static int run_launch_bounds() {
+    int *d_out;
+    cuda_check(cudaMalloc(&d_out, 256 * sizeof(int)));
+    bounded_kernel<<<1, 256>>>(d_out);
+    const cudaError_t err = cudaGetLastError();
+    cuda_check(cudaFree(d_out));
+    printf("launch of 256 threads past __launch_bounds__(128): %s\n", cudaGetErrorString(err));
+    return err == cudaSuccess ? 0 : 1;
+}
+
+// ---------------------------------------------------------------------------------------------
 
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "";
     if (strcmp(mode, "deadlock") == 0) return run_deadlock();
     if (strcmp(mode, "race") == 0) return run_race(0);
     if (strcmp(mode, "racefree") == 0) return run_race(1);
+    if (strcmp(mode, "uninit_shared") == 0) return run_uninit_shared();
+    if (strcmp(mode, "launch_bounds") == 0) return run_launch_bounds();
     if (*mode) {
-        fprintf(stderr, "usage: selftest [deadlock | race | racefree]\n");
+        fprintf(stderr, "usage: selftest [deadlock | race | racefree | uninit_shared | launch_bounds]\n");
         return 2;
     }
     check_block_reduce(256);

@@ -3,12 +3,19 @@
 
 usage: unlaunch.py OUT_DIR FILE...   (each FILE is written to OUT_DIR/FILE)
 
-Two constructs are not C++ and are rewritten; everything else is left to the emulator's header:
+Two constructs are not C++ and are rewritten:
   kernel<<<grid, block[, smem[, stream]]>>>(args);
       -> emu_launch(emu_kernel_pointer(kernel) or nullptr without smem, dim3(grid), dim3(block), (size_t)(smem),
                     [&]() { kernel(args); });
+     (the arguments are evaluated by each thread: a launch argument must have no side effects)
   extern __shared__ [__align__(n)] T name[];  ->  T *name = (T *)emu_dynamic_shared();
-Files that are not .cu/.cuh are copied unchanged (headers included by relative path).
+and two are rewritten so that the emulator can check them:
+  __shared__ T a[N], b[M];  ->  static T a[N], b[M]; emu_shared_poison(&a, sizeof a); ...
+     (blocks run one after another, so shared arrays are function statics, filled with 0xff bytes
+     when each block first reaches them: never zeros, never the previous block's values)
+  __launch_bounds__(n) ... {  ->  the same, then emu_check_launch_bounds(n); first in the body
+Everything else is left to the emulator's header. Files that are not .cu/.cuh are copied unchanged
+(headers included by relative path).
 """
 import os
 import re
@@ -19,7 +26,8 @@ EXTERN_SHARED = re.compile(r"extern\s+__shared__\s+(?:__align__\(\s*\d+\s*\)\s+)
 
 
 def split_top_level(text, sep=","):
-    """Splits on separators outside (), <> and []."""
+    """Splits on separators outside (), [] and {} (not <>: a template argument list with a comma in
+    a launch configuration is not supported, and fails to compile rather than being mistranslated)."""
     parts, depth, cur = [], 0, []
     for ch in text:
         if ch in "([{":
@@ -47,8 +55,38 @@ def matching_paren(text, open_index):
     raise ValueError("unbalanced parentheses after a launch")
 
 
+STATIC_SHARED = re.compile(r"(?<![\w#])__shared__\s+((?:__align__\(\s*\d+\s*\)\s+)?)([^;{}()\n]*?);")
+DECLARATOR = re.compile(r"^(.*?)\b([A-Za-z_]\w*)\s*((?:\[[^\]]*\]\s*)*)$", re.S)
+LAUNCH_BOUNDS = re.compile(r"__launch_bounds__\s*\(")
+
+
+def poison_shared(m):
+    align, body = m.group(1), m.group(2)
+    parts = split_top_level(body)
+    first = DECLARATOR.match(parts[0])
+    if not first or not first.group(1).strip():
+        raise ValueError(f"cannot read the __shared__ declaration '{body}'")
+    names = [first.group(2)] + [re.match(r"\s*\**\s*([A-Za-z_]\w*)", p).group(1) for p in parts[1:]]
+    return f"static {align}{body};" + "".join(f" emu_shared_poison(&{n}, sizeof {n});" for n in names)
+
+
+def check_launch_bounds(src):
+    out, pos = [], 0
+    for m in LAUNCH_BOUNDS.finditer(src):
+        close = matching_paren(src, m.end() - 1)
+        max_threads = split_top_level(src[m.end():close])[0]
+        body = src.index("{", close)
+        out.append(src[pos:body + 1])
+        out.append(f" emu_check_launch_bounds({max_threads});")
+        pos = body + 1
+    out.append(src[pos:])
+    return "".join(out)
+
+
 def rewrite(src, path):
     src = EXTERN_SHARED.sub(lambda m: f"{m.group(1)} *{m.group(2)} = ({m.group(1)} *)emu_dynamic_shared();", src)
+    src = STATIC_SHARED.sub(poison_shared, src)
+    src = check_launch_bounds(src)
     out, pos = [], 0
     while True:
         m = LAUNCH_HEAD.search(src, pos)
