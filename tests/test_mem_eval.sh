@@ -193,6 +193,7 @@ else
     fail "build/tests/test_argmax_cuda is not built (run make)"
   fi
 fi
+ON=$([ $EMULATED = 1 ] && echo emulator || echo GPU)
 cp "$GPU_TRAINER" "$TMP/bin/train_gpt2cu"
 GTRAIN=$TMP/bin/train_gpt2cu
 GBASE=("${BASE[@]}")  # --threads only sizes the host-side OpenMP pool there
@@ -202,9 +203,9 @@ for prec in $PRECISIONS; do
   if [ $EMULATED = 0 ]; then
     "$GTRAIN" "${GBASE[@]}" --precision $prec --output_dir "$TMP/g_without_$prec" > "$TMP/g2_$prec.log" 2>&1 ||
       { fail "train_gpt2cu --precision $prec without the probe"; tail -5 "$TMP/g2_$prec.log"; continue; }
-    check "GPU $prec: model.bin bitwise identical with and without the probe" cmp "$TMP/g_with_$prec/model.bin" "$TMP/g_without_$prec/model.bin"
+    check "$ON $prec: model.bin bitwise identical with and without the probe" cmp "$TMP/g_with_$prec/model.bin" "$TMP/g_without_$prec/model.bin"
   fi
-  check "GPU $prec: members' exact match rises" H rising "$TMP/g_with_$prec/train_log.jsonl" 0.1
+  check "$ON $prec: members' exact match rises" H rising "$TMP/g_with_$prec/train_log.jsonl" 0.1
 done
 # fp32 on the GPU: the probe's decisions against the CPU evaluator on the GPU's final model (the
 # two differ only in the order of sums; a memorized model has no near ties at these positions).
@@ -212,6 +213,6 @@ if [ -s "$TMP/g_with_fp32/model.bin" ]; then
   "$EVAL" --model_path "$TMP/g_with_fp32" --train_file "$DS/train.bin" --test_file "$DS/test.bin" \
     --metadata_file "$DS/metadata.json" --context_lengths $KS --max_new_tokens $NEW --num_examples 0 --batch_size 8 \
     --threads 2 --exposure_candidates 0 --output_file "$TMP/geval.json" > "$TMP/geval.log" 2>&1
-  check "GPU fp32: the last probe equals test_memorization on the GPU-trained model" \
+  check "$ON fp32: the last probe equals test_memorization on the GPU-trained model" \
     H oracle "$TMP/g_with_fp32/train_log.jsonl" "$TMP/geval.jsonl" "$DS/metadata.json" $KS $NEW
 fi
