@@ -201,18 +201,19 @@ endif
 
 # ---------------------------------------------------------------------------------------------
 # The CUDA programs on the CPU emulator (dev/cuda/emu): the GPU evaluator and trainer, the GPU model's test,
-# the decode-attention playground, the GPU argmax test and the emulator's self-test, rewritten to C++ by unlaunch.py and
+# the kernel playground of dev/cuda, the GPU argmax test and the emulator's self-test, rewritten to C++ by unlaunch.py and
 # built with g++ (no nvcc, no GPU), so that `make test` runs their kernels and host logic
 # everywhere. Emulated: correct or not, never fast.
 BUILD_PKGS += g++
 EMU := $(BUILD)/emu
-EMU_INPUTS := $(wildcard llmc/*.cuh llmc/*.cu llmc/*.h dev/reference/*.h) dev/cuda/common.cuh dev/cuda/decode_attention.cu \
-  dev/cuda/emu/selftest.cu tests/unit/test_argmax_cuda.cu test_gpt2cu.cu train_gpt2.cu
+EMU_KERNELS := attention classifier layernorm decode_attention
+EMU_INPUTS := $(wildcard llmc/*.cuh llmc/*.cu llmc/*.h dev/reference/*.h) dev/cuda/common.cuh \
+  $(patsubst %,dev/cuda/%.cu,$(EMU_KERNELS)) dev/cuda/emu/selftest.cu tests/unit/test_argmax_cuda.cu test_gpt2cu.cu train_gpt2.cu
 # -fno-strict-aliasing: the kernels read 16-byte vectors as floats through reinterpret_cast, which
 # nvcc compiles as meant and g++ -O2 need not.
 EMU_CXXFLAGS := -O2 -g -std=c++17 -fopenmp -fno-strict-aliasing -Wall -Wno-unused-function -Wno-unknown-pragmas \
   -Idev/cuda/emu/include -I$(EMU)/src
-EMU_PROGRAMS := $(EMU)/test_memorizationcu $(EMU)/train_gpt2cu $(EMU)/test_gpt2cu $(EMU)/decode_attention \
+EMU_PROGRAMS := $(EMU)/test_memorizationcu $(EMU)/train_gpt2cu $(EMU)/test_gpt2cu $(addprefix $(EMU)/,$(EMU_KERNELS)) \
   $(EMU)/test_argmax_cuda $(EMU)/selftest
 .PHONY: emu
 emu: $(EMU_PROGRAMS)
@@ -231,8 +232,9 @@ $(EMU)/memorization_cuda.o: $(EMU)/src.stamp dev/cuda/emu/cuda_emu.h
 # Same name as the real one, so that its messages read the same (tests/test_memorization_cuda.sh).
 $(EMU)/test_memorizationcu: $(EMU)/test_memorizationcu.o $(EMU)/memorization_cuda.o $(EMU)/cuda_emu.o $(BUILD)/libllmc.a
 	$(CXX) -fopenmp $^ $(LDLIBS) -o $@
-$(EMU)/decode_attention: $(EMU)/src.stamp $(EMU)/cuda_emu.o $(BUILD)/libllmc.a
-	$(CXX) -x c++ $(EMU_CXXFLAGS) $(EMU)/src/dev/cuda/decode_attention.cu -x none $(EMU)/cuda_emu.o $(BUILD)/libllmc.a $(LDLIBS) -o $@
+# the kernel playground of dev/cuda (each kernel family against the CPU, then timed)
+$(addprefix $(EMU)/,$(EMU_KERNELS)): $(EMU)/%: $(EMU)/src.stamp $(EMU)/cuda_emu.o $(BUILD)/libllmc.a
+	$(CXX) -x c++ $(EMU_CXXFLAGS) $(EMU)/src/dev/cuda/$*.cu -x none $(EMU)/cuda_emu.o $(BUILD)/libllmc.a $(LDLIBS) -o $@
 $(EMU)/test_argmax_cuda: $(EMU)/src.stamp $(EMU)/cuda_emu.o $(BUILD)/libllmc.a
 	$(CXX) -x c++ $(EMU_CXXFLAGS) $(EMU)/src/tests/unit/test_argmax_cuda.cu -x none $(EMU)/cuda_emu.o $(BUILD)/libllmc.a $(LDLIBS) -o $@
 $(EMU)/test_gpt2cu: $(EMU)/src.stamp $(EMU)/cuda_emu.o $(BUILD)/libllmc.a

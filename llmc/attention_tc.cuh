@@ -48,7 +48,7 @@ __device__ __forceinline__ void mma_16816(float c[4], const uint32_t a[4], const
 // The CPU emulator (dev/cuda/emu) has no tensor cores: the same product from the fragment layout
 // above, gathering rows g, g+8 of A and columns 2t, 2t+1 of B from the lanes that hold them.
 __device__ __forceinline__ float bf16_half(uint32_t pair, int high) {
-    return __bfloat162float(__nv_bfloat16{(unsigned short)(high ? pair >> 16 : pair & 0xffffu)});
+    return bf16_to_float((uint16_t)(high ? pair >> 16 : pair & 0xffffu));  // the emulator's bf16 bits -> float
 }
 __device__ __forceinline__ void mma_16816(float c[4], const uint32_t a[4], const uint32_t b[2]) {
     const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;

@@ -5,7 +5,7 @@
 # the rest): block reductions, shuffles, launch limits, copies, cuBLASLt against a float64 loop, and
 # a missing barrier and a deadlock that it must report. Then the GPU model against the PyTorch
 # reference and the CPU model (test_gpt2cu), the GPU trainer against the CPU trainer and its
-# kill + resume, the decode-attention playground, the GPU argmax test,
+# kill + resume, the kernel playground of dev/cuda, the GPU argmax test,
 # tests/test_memorization_cuda.sh against the emulated test_memorizationcu, and the GPU section of
 # tests/test_mem_eval.sh against the emulated train_gpt2cu.
 # None of this replaces the device checks (scripts/device_check.sh): no real warps, memory model,
@@ -13,7 +13,7 @@
 source "$(dirname "$0")/lib.sh"
 
 EMU=build/emu
-for p in selftest decode_attention test_argmax_cuda test_memorizationcu test_gpt2cu train_gpt2cu; do
+for p in selftest attention classifier layernorm decode_attention test_argmax_cuda test_memorizationcu test_gpt2cu train_gpt2cu; do
   [ -x "$EMU/$p" ] || { fail "$EMU/$p is not built (run make emu)"; exit 0; }
 done
 
@@ -80,6 +80,13 @@ check "train_gpt2cu killed after the step-2 checkpoint (SIGKILL, exit 137)" test
 check "killed + resumed: resumed at step 2, model.bin bitwise equal to the uninterrupted run" \
   bash -c "grep -q 'resuming from step 2' '$TMP/resume.log' && cmp '$TMP/bf16/model.bin' '$TMP/killed/model.bin'"
 
+# The kernel playground of dev/cuda: each kernel family against the CPU's, fp32 and bf16 (the
+# tensor-core attention with its mma / ldmatrix fragments emulated), at small sizes.
+for run in "attention --B 2 --T 80 --C 128 --NH 2" "attention --B 1 --T 72 --C 128 --NH 2 --precision bf16" \
+           "classifier --BT 64 --V 1000 --Vp 1024" "classifier --BT 64 --V 1000 --Vp 1024 --precision bf16" \
+           "layernorm --BT 256 --C 128" "layernorm --BT 256 --C 128 --precision bf16"; do
+  check "dev/cuda playground on the emulator: $run" bash -c "$EMU/$run > '$TMP/playground.log' 2>&1 && grep -q '^PASS' '$TMP/playground.log' && ! grep -q '^FAIL' '$TMP/playground.log'"
+done
 # Both versions of the KV-cache attention against the CPU's attention_query, in the three layouts.
 rc=0; "$EMU/decode_attention" --B 12 --NH 4 --HS 64 --len 300 --reps 1 > "$TMP/decode.log" 2>&1 || rc=$?
 check "decode attention v1 and v2 == CPU (decode, append, exposure layouts)" \

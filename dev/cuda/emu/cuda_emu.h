@@ -127,10 +127,16 @@ static inline float max(float a, float b) { return fmaxf(a, b); }
 // every emulated program links build/libllmc.a.
 extern "C" float bf16_to_float(uint16_t b);
 extern "C" uint16_t float_to_bf16_round(float x);
-struct __nv_bfloat16 { unsigned short bits; };
+// As in cuda_bf16.h: converts from and to float implicitly (round to nearest even).
+struct __nv_bfloat16 {
+    unsigned short bits;
+    __nv_bfloat16() = default;
+    __nv_bfloat16(float f) : bits(float_to_bf16_round(f)) {}
+    operator float() const { return bf16_to_float(bits); }
+};
 struct __nv_bfloat162 { __nv_bfloat16 x, y; };
 static inline float __bfloat162float(__nv_bfloat16 h) { return bf16_to_float(h.bits); }
-static inline __nv_bfloat16 __float2bfloat16_rn(float f) { return __nv_bfloat16{float_to_bf16_round(f)}; }
+static inline __nv_bfloat16 __float2bfloat16_rn(float f) { return __nv_bfloat16(f); }
 static inline __nv_bfloat16 __float2bfloat16(float f) { return __float2bfloat16_rn(f); }
 static inline float2 __bfloat1622float2(__nv_bfloat162 h) { return make_float2(__bfloat162float(h.x), __bfloat162float(h.y)); }
 static inline __nv_bfloat162 __floats2bfloat162_rn(float a, float b) { return __nv_bfloat162{__float2bfloat16_rn(a), __float2bfloat16_rn(b)}; }
