@@ -339,11 +339,7 @@ static void cu_score_last(EvalBackend *b, const int *tokens, const int *position
     GpuEval *g = (GpuEval *)b->impl;
     if (n_last < 1 || n_last > T) die("scoring: %d last positions of %d", n_last, T);
     if ((size_t)T > g->cap) die("scoring: %d tokens per row exceed the GPU scratch of %zu tokens", T, g->cap);
-    if (!g->tf32) {
-        score_last_pass(g, tokens, positions, B, T, n_last, argmax, margin);
-        return;
-    }
-    calibrate_tf32(g, tokens, positions, T);
+    if (g->tf32) calibrate_tf32(g, tokens, positions, T);  // the first time; it may turn the mode off
     if (!g->tf32) {
         score_last_pass(g, tokens, positions, B, T, n_last, argmax, margin);
         return;

@@ -130,24 +130,11 @@ tail -n 2 "$LOG/train_full.log" "$LOG/train_fp32.log" | sed 's/^/    /'
 # the fp32 GPU run must match it closely, the bf16 run loosely.
 if [ -x build/dev_cuda/train_gpt2_cpu ]; then
   run train_cpu 300 build/dev_cuda/train_gpt2_cpu "${FLAGS[@]}" --output_dir "$WORK/cpu" --threads "$(nproc)"
-  "$PY" - "$WORK/cpu/train_log.jsonl" "$WORK/fp32/train_log.jsonl" "$WORK/full/train_log.jsonl" <<'PYEOF'
-import json, sys
-def losses(path):
-    rows = [json.loads(l) for l in open(path)]
-    return [r["loss"] for r in rows], [r["val_loss"] for r in rows if "val_loss" in r], [r["grad_norm"] for r in rows]
-cpu = losses(sys.argv[1])
-ok = True
-for name, path, tol in (("fp32", sys.argv[2], 1e-3), ("bf16", sys.argv[3], 3e-2)):
-    gpu = losses(path)
-    for what, a, b in (("loss", cpu[0], gpu[0]), ("val_loss", cpu[1], gpu[1]), ("grad_norm", cpu[2], gpu[2])):
-        err = max(abs(x - y) / max(abs(x), 1e-6) for x, y in zip(a, b)) if a and len(a) == len(b) else float("inf")
-        limit = tol * (3 if what == "grad_norm" and name == "bf16" else 1)
-        good = err <= limit
-        ok &= good
-        print("%s GPU %s vs CPU trainer: %s trajectory max rel diff %.2e (tol %.0e)" % ("PASS" if good else "FAIL", name, what, err, limit))
-sys.exit(0 if ok else 1)
-PYEOF
-  [ $? -eq 0 ] && pass "GPU trainer follows the CPU trainer" || fail "GPU trainer departs from the CPU trainer"
+  follows=1
+  "$PY" tests/compare_train_logs.py "$WORK/cpu/train_log.jsonl" "$WORK/fp32/train_log.jsonl" 1e-3 --label "GPU fp32 vs CPU trainer:" || follows=0
+  "$PY" tests/compare_train_logs.py "$WORK/cpu/train_log.jsonl" "$WORK/full/train_log.jsonl" 3e-2 \
+    --grad_norm_tolerance 9e-2 --label "GPU bf16 vs CPU trainer:" || follows=0
+  [ $follows -eq 1 ] && pass "GPU trainer follows the CPU trainer" || fail "GPU trainer departs from the CPU trainer"
 fi
 }
 

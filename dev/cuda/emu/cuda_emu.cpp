@@ -307,7 +307,6 @@ static size_t emu_total_memory() {
     }
     return total;
 }
-#define EMU_TOTAL_MEMORY emu_total_memory()
 
 const char *cudaGetErrorString(cudaError_t err) {
     switch (err) {
@@ -345,7 +344,7 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp *prop, int device) {
     prop->multiProcessorCount = 4;
     prop->warpSize = 32;
     prop->maxThreadsPerBlock = 1024;
-    prop->totalGlobalMem = EMU_TOTAL_MEMORY;
+    prop->totalGlobalMem = emu_total_memory();
     prop->sharedMemPerBlock = 48 * 1024;
     prop->sharedMemPerBlockOptin = 227 * 1024;
     return cudaSuccess;
@@ -354,7 +353,7 @@ cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
 
 cudaError_t cudaMalloc(void **ptr, size_t bytes) {
     *ptr = nullptr;
-    if (allocated_bytes + bytes > EMU_TOTAL_MEMORY) return cudaErrorMemoryAllocation;
+    if (allocated_bytes + bytes > emu_total_memory()) return cudaErrorMemoryAllocation;
     void *p = aligned_alloc(256, (bytes + 255) / 256 * 256 + 256);
     if (!p) return cudaErrorMemoryAllocation;
     memset(p, 0xff, bytes);
@@ -373,8 +372,8 @@ cudaError_t cudaFree(void *ptr) {
     return cudaSuccess;
 }
 cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes) {
-    *free_bytes = EMU_TOTAL_MEMORY - allocated_bytes;
-    *total_bytes = EMU_TOTAL_MEMORY;
+    *free_bytes = emu_total_memory() - allocated_bytes;
+    *total_bytes = emu_total_memory();
     return cudaSuccess;
 }
 // Whether [p, p + bytes) lies inside one device allocation.
