@@ -214,7 +214,7 @@ EMU_INPUTS := $(wildcard llmc/*.cuh llmc/*.cu llmc/*.h dev/reference/*.h) dev/cu
 EMU_CXXFLAGS := -O2 -g -std=c++17 -fopenmp -fno-strict-aliasing -Wall -Wno-unused-function -Wno-unknown-pragmas \
   -Idev/cuda/emu/include -I$(EMU)/src
 EMU_PROGRAMS := $(EMU)/test_memorizationcu $(EMU)/train_gpt2cu $(EMU)/test_gpt2cu $(addprefix $(EMU)/,$(EMU_KERNELS)) \
-  $(EMU)/test_argmax_cuda $(EMU)/selftest
+  $(EMU)/test_argmax_cuda $(EMU)/selftest $(EMU)/nccl_selftest
 .PHONY: emu
 emu: $(EMU_PROGRAMS)
 $(EMU)/src.stamp: $(EMU_INPUTS) dev/cuda/emu/unlaunch.py
@@ -239,9 +239,15 @@ $(EMU)/test_argmax_cuda: $(EMU)/src.stamp $(EMU)/cuda_emu.o $(BUILD)/libllmc.a
 	$(CXX) -x c++ $(EMU_CXXFLAGS) $(EMU)/src/tests/unit/test_argmax_cuda.cu -x none $(EMU)/cuda_emu.o $(BUILD)/libllmc.a $(LDLIBS) -o $@
 $(EMU)/test_gpt2cu: $(EMU)/src.stamp $(EMU)/cuda_emu.o $(BUILD)/libllmc.a
 	$(CXX) -x c++ $(EMU_CXXFLAGS) $(EMU)/src/test_gpt2cu.cu -x none $(EMU)/cuda_emu.o $(BUILD)/libllmc.a $(LDLIBS) -o $@
-$(EMU)/train_gpt2cu: $(EMU)/src.stamp $(EMU)/cuda_emu.o $(BUILD)/libllmc.a
-	$(CXX) -x c++ $(EMU_CXXFLAGS) -DGIT_COMMIT='"$(GIT_COMMIT)"' $(EMU)/src/train_gpt2.cu -x none $(EMU)/cuda_emu.o \
-	  $(BUILD)/libllmc.a $(LDLIBS) -o $@
+# NCCL emulated too (dev/cuda/emu/nccl_emu.cpp): several ranks, each a process, on this machine
+$(EMU)/nccl_emu.o: dev/cuda/emu/nccl_emu.cpp dev/cuda/emu/include/nccl.h dev/cuda/emu/cuda_emu.h
+	@mkdir -p $(EMU)
+	$(CXX) -O2 -g -std=c++17 -Wall -Idev/cuda/emu/include -c $< -o $@
+$(EMU)/nccl_selftest: dev/cuda/emu/nccl_selftest.cpp $(EMU)/nccl_emu.o $(EMU)/cuda_emu.o $(BUILD)/libllmc.a
+	$(CXX) -O2 -g -std=c++17 -Wall -Idev/cuda/emu/include $< $(EMU)/nccl_emu.o $(EMU)/cuda_emu.o $(BUILD)/libllmc.a -fopenmp $(LDLIBS) -o $@
+$(EMU)/train_gpt2cu: $(EMU)/src.stamp $(EMU)/cuda_emu.o $(EMU)/nccl_emu.o $(BUILD)/libllmc.a
+	$(CXX) -x c++ $(EMU_CXXFLAGS) -DUSE_NCCL -DGIT_COMMIT='"$(GIT_COMMIT)"' $(EMU)/src/train_gpt2.cu -x none $(EMU)/cuda_emu.o \
+	  $(EMU)/nccl_emu.o $(BUILD)/libllmc.a $(LDLIBS) -o $@
 $(EMU)/selftest: $(EMU)/src.stamp $(EMU)/cuda_emu.o $(BUILD)/libllmc.a
 	$(CXX) -x c++ $(EMU_CXXFLAGS) $(EMU)/src/dev/cuda/emu/selftest.cu -x none $(EMU)/cuda_emu.o $(BUILD)/libllmc.a $(LDLIBS) -o $@
 test: emu

@@ -5,15 +5,16 @@
 # the rest): block reductions, shuffles, launch limits, copies, cuBLASLt against a float64 loop, and
 # a missing barrier and a deadlock that it must report. Then the GPU model against the PyTorch
 # reference and the CPU model (test_gpt2cu), the GPU trainer against the CPU trainer and its
-# kill + resume, the kernel playground of dev/cuda, the GPU argmax test,
+# kill + resume, 2 ranks of the GPU trainer on the emulated NCCL, the kernel playground of
+# dev/cuda, the GPU argmax test,
 # tests/test_memorization_cuda.sh against the emulated test_memorizationcu, and the GPU section of
 # tests/test_mem_eval.sh against the emulated train_gpt2cu.
 # None of this replaces the device checks (scripts/device_check.sh): no real warps, memory model,
-# cuBLASLt kernels or speed.
+# cuBLASLt or NCCL kernels, or speed.
 source "$(dirname "$0")/lib.sh"
 
 EMU=build/emu
-for p in selftest attention classifier layernorm decode_attention test_argmax_cuda test_memorizationcu test_gpt2cu train_gpt2cu; do
+for p in selftest nccl_selftest attention classifier layernorm decode_attention test_argmax_cuda test_memorizationcu test_gpt2cu train_gpt2cu; do
   [ -x "$EMU/$p" ] || { fail "$EMU/$p is not built (run make emu)"; exit 0; }
 done
 
@@ -58,6 +59,63 @@ check "train_gpt2cu killed after the step-2 checkpoint (SIGKILL, exit 137)" test
 "$EMU/train_gpt2cu" "${TRAIN[@]}" --output_dir "$TMP/killed" --resume > "$TMP/resume.log" 2>&1
 check "killed + resumed: resumed at step 2, model.bin bitwise equal to the uninterrupted run" \
   bash -c "grep -q 'resuming from step 2' '$TMP/resume.log' && cmp '$TMP/bf16/model.bin' '$TMP/killed/model.bin'"
+
+# Data parallelism: train_gpt2cu as 2 ranks, each a process, on the emulated NCCL
+# (dev/cuda/emu/nccl_emu.cpp), which first checks itself. The ranks meet by a file (no MPI), and
+# must train the model of one CPU process with the same global batch; a rank killed after the
+# step-2 checkpoint makes the other stop with one line; the resumed run (under mpirun when there
+# is one) is bitwise the uninterrupted one.
+check "NCCL emulator self-test: rank-order sums, broadcast, chunks; mismatched collectives, dead and late ranks reported" \
+  "$EMU/nccl_selftest"
+export TMPDIR=$TMP  # the emulated communicators' files (a killed rank leaves its file behind)
+two_ranks() {  # two_ranks OUTPUT_DIR ENV_FOR_RANK_0 [flags...]: both ranks, file rendezvous; rank r's output in OUTPUT_DIR.rankr.log
+  local out=$1 env0=$2; shift 2
+  rm -f "$TMP/nccl_id"
+  env MEMLENS_WORLD_SIZE=2 MEMLENS_RANK=1 MEMLENS_LOCAL_RANK=1 OMP_NUM_THREADS=1 timeout -s KILL 300 "$EMU/train_gpt2cu" \
+    --nccl_init "file:$TMP/nccl_id" "$@" --output_dir "$out" > "$out.rank1.log" 2>&1 &
+  local pid1=$! rc0=0 rc1=0
+  (env $env0 MEMLENS_WORLD_SIZE=2 MEMLENS_RANK=0 MEMLENS_LOCAL_RANK=0 OMP_NUM_THREADS=1 timeout -s KILL 300 "$EMU/train_gpt2cu" \
+    --nccl_init "file:$TMP/nccl_id" "$@" --output_dir "$out" > "$out.rank0.log" 2>&1; exit $?) 2>/dev/null || rc0=$?
+  wait $pid1 || rc1=$?
+  echo "$rc0 $rc1" > "$out.rc"
+}
+PROBE=(--mem_eval_every 2 --mem_eval_examples 4 --mem_eval_context_lengths 16,32 --mem_eval_new_tokens 16)
+two_ranks "$TMP/w2" "" "${TRAIN[@]}" --precision fp32 "${PROBE[@]}"
+check "train_gpt2cu as 2 ranks on the emulated NCCL (file rendezvous): both finish" \
+  bash -c "[ \"\$(cat '$TMP/w2.rc')\" = '0 0' ] && grep -q 'data parallel: 2 ranks' '$TMP/w2.rank0.log'"
+./train_gpt2 "${TRAIN[@]}" --per_device_train_batch_size 8 "${PROBE[@]}" --output_dir "$TMP/cpu8" > "$TMP/train_cpu8.log" 2>&1 ||
+  { fail "train_gpt2 (CPU, batch 8) for the 2-rank comparison"; tail -3 "$TMP/train_cpu8.log"; }
+check "2 GPU ranks x 4 examples == 1 CPU process x 8 (fp32): loss, val_loss, grad_norm within 1e-4" \
+  $PY tests/compare_train_logs.py "$TMP/cpu8/train_log.jsonl" "$TMP/w2/train_log.jsonl" 1e-4
+check "2 GPU ranks: rank 0's --mem_eval_every probe (steps 2 and 4) == the CPU process's" $PY -c '
+import json, sys
+def probes(path):
+    out = []
+    for line in open(path):
+        m = json.loads(line).get("mem_eval")
+        if m: m.pop("seconds"); out.append(m)
+    return out
+a, b = probes(sys.argv[1]), probes(sys.argv[2])
+sys.exit(0 if len(a) == 2 and a == b else "probes differ: %s vs %s" % (a, b))' "$TMP/cpu8/train_log.jsonl" "$TMP/w2/train_log.jsonl"
+# (TMPDIR stays $TMP for the killed run: its communicator file is left behind there)
+two_ranks "$TMP/w2kill" "MEMLENS_TEST_KILL_AT=after_state:2" "${TRAIN[@]}" --precision fp32
+check "rank 0 killed after the step-2 checkpoint: rank 1 stops with one line naming the exited rank" \
+  bash -c "[ \"\$(cat '$TMP/w2kill.rc')\" != '0 0' ] && cut -d' ' -f1 '$TMP/w2kill.rc' | grep -qx 137 &&
+           grep -q '^train_gpt2cu: error: rank 1 of 2: .*failed in NCCL: remote process exited.*rank 0 (pid [0-9]*) exited' '$TMP/w2kill.rank1.log'"
+if command -v mpirun > /dev/null && ldd "$EMU/train_gpt2cu" | grep -q libmpi; then
+  MPIRUN=(mpirun --oversubscribe -x OMP_NUM_THREADS=1 -x TMPDIR)
+  [ "$(id -u)" -eq 0 ] && MPIRUN+=(--allow-run-as-root)
+  how="mpirun -np 2, the NCCL id by MPI"
+  OMPI_MCA_btl_vader_single_copy_mechanism=none timeout -s KILL 300 "${MPIRUN[@]}" -np 2 "$EMU/train_gpt2cu" "${TRAIN[@]}" \
+    --precision fp32 --output_dir "$TMP/w2kill" --resume > "$TMP/w2resume.log" 2>&1
+else
+  how="no mpirun here: file rendezvous"
+  two_ranks "$TMP/w2kill" "" "${TRAIN[@]}" --precision fp32 --resume
+  cat "$TMP/w2kill.rank0.log" > "$TMP/w2resume.log"
+fi
+check "2 ranks resumed ($how): from step 2, model.bin bitwise equal to the uninterrupted 2-rank run" \
+  bash -c "grep -q 'resuming from step 2' '$TMP/w2resume.log' && cmp '$TMP/w2/model.bin' '$TMP/w2kill/model.bin'"
+unset TMPDIR
 
 # The kernel playground of dev/cuda: each kernel family against the CPU's, fp32 and bf16 (the
 # tensor-core attention with its mma / ldmatrix fragments emulated), at small sizes.

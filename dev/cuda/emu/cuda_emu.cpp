@@ -383,6 +383,7 @@ static bool on_device(const void *p, size_t bytes) {
     --it;
     return (uintptr_t)p + bytes <= it->first + it->second.bytes;
 }
+bool emu_on_device(const void *p, size_t bytes) { return on_device(p, bytes); }
 static cudaError_t copy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind) {
     if (bytes == 0) return cudaSuccess;
     // cudaMemcpyDefault (unified addressing): each side is where its pointer is

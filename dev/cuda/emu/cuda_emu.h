@@ -176,6 +176,8 @@ template <typename T> static inline cudaError_t cudaMalloc(T **ptr, size_t bytes
 cudaError_t cudaFree(void *ptr);
 cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes);
 cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind);
+// Whether [p, p + bytes) lies inside one cudaMalloc'ed allocation (for the emulated NCCL's checks).
+bool emu_on_device(const void *p, size_t bytes);
 cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, cudaStream_t stream = 0);
 cudaError_t cudaMemset(void *ptr, int value, size_t bytes);
 cudaError_t cudaMemsetAsync(void *ptr, int value, size_t bytes, cudaStream_t stream = 0);
