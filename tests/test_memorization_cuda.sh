@@ -49,6 +49,7 @@ if [ $EMULATED = 0 ] && ! have_gpu; then
   skip "no GPU: GPU and CPU evaluators agree at the model's maximum length"
   skip "no GPU: two GPU runs give identical files"
   skip "no GPU: GPU and CPU evaluators agree with the vectorised decode attention and in TF32 mode"
+  skip "no GPU: the GPU evaluator as 2 ranks (mpirun) equals one process"
   exit 0
 fi
 
@@ -92,6 +93,19 @@ check "$ON == CPU: records ending at the model's maximum length" $COMPARE "$TMP/
 $GPU "${EVAL_ARGS[@]}" --output_file "$TMP/gpu2.json" > /dev/null 2>&1
 check "two $ON runs give identical records and results" bash -c "cmp '$TMP/gpu.jsonl' '$TMP/gpu2.jsonl' && \
   $PY -c \"import json,sys; a,b=(json.load(open(p)) for p in sys.argv[1:]); sys.exit(0 if (a['results'],a['privacy'])==(b['results'],b['privacy']) else 1)\" '$TMP/gpu.json' '$TMP/gpu2.json'"
+
+# Data parallelism (mpirun -np 2): each rank probes its share of the examples on the GPU, rank 0
+# gathers them; the files must be those of one process.
+if command -v mpirun > /dev/null && ldd "$GPU" | grep -q libmpi; then
+  MPIRUN=(mpirun --oversubscribe -x OMP_NUM_THREADS=1)
+  [ "$(id -u)" -eq 0 ] && MPIRUN+=(--allow-run-as-root)
+  OMPI_MCA_btl_vader_single_copy_mechanism=none timeout -s KILL 300 "${MPIRUN[@]}" -np 2 $GPU "${EVAL_ARGS[@]}" \
+    --output_file "$TMP/gpu_w2.json" > "$TMP/gpu_w2.log" 2>&1
+  check "$ON evaluator as 2 ranks (mpirun) gives the records and results of one process" bash -c "cmp '$TMP/gpu.jsonl' '$TMP/gpu_w2.jsonl' && \
+    $PY -c \"import json,sys; a,b=(json.load(open(p)) for p in sys.argv[1:]); sys.exit(0 if (a['results'],a['privacy'])==(b['results'],b['privacy']) else 1)\" '$TMP/gpu.json' '$TMP/gpu_w2.json'"
+else
+  skip "mpirun or an MPI build missing: the $ON evaluator as 2 ranks"
+fi
 
 # The opt-in fast paths keep every decision: the vectorised decode attention (version 2), and TF32
 # matmuls with the rows that met a near tie rerun in fp32 (the log says how many).
