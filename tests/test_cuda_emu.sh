@@ -32,6 +32,9 @@ check "emulator poisons static shared memory in every block (a read before the w
   bash -c "[ $rc -ne 0 ] && grep -q 'uninitialised shared memory read' '$TMP/uninit.log'"
 rc=0; "$EMU/selftest" launch_bounds > "$TMP/bounds.log" 2>&1 || rc=$?
 check "emulator enforces __launch_bounds__" bash -c "[ $rc -ne 0 ] && grep -q '__launch_bounds__(128)' '$TMP/bounds.log'"
+rc=0; "$EMU/selftest" static_smem > "$TMP/static_smem.log" 2>&1 || rc=$?
+check "emulator counts static with dynamic shared memory (32 + 20 KiB is past 48 KiB)" \
+  bash -c "[ $rc -ne 0 ] && grep -q '32768 bytes of static and 20480 of dynamic shared memory' '$TMP/static_smem.log'"
 
 # The GPU model (llmc/gpt2_cuda.cuh): logits, loss, every gradient and 10 AdamW steps against the
 # float64 PyTorch reference, fp32 and bf16 (the bf16 attention's tensor-core fragments emulated by

@@ -235,6 +235,11 @@ static void run_block(int n, const dim3 &block) {
     }
 }
 
+// The launch in progress: its dynamic shared memory, the limit on static + dynamic shared memory per
+// block (48 KiB, or the opt-in maximum once cudaFuncSetAttribute raised the kernel's), and the
+// static __shared__ bytes the current block has reached so far.
+static size_t launch_dynamic_smem = 0, launch_total_smem_limit = 48 * 1024, block_static_smem = 0;
+
 void emu_launch(const void *kernel, dim3 grid, dim3 block, size_t smem, const std::function<void()> &body) {
     const unsigned long long n = (unsigned long long)block.x * block.y * block.z;
     if (n == 0 || n > 1024 || block.z > 64 || grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.x > 2147483647u ||
@@ -265,6 +270,8 @@ void emu_launch(const void *kernel, dim3 grid, dim3 block, size_t smem, const st
     gridDim = grid;
     blockDim = block;
     kernel_body = &body;
+    launch_dynamic_smem = smem;
+    launch_total_smem_limit = it != max_dynamic_smem.end() ? 227 * 1024 : 48 * 1024;
     dynamic_smem.assign(smem + 16, 0xff);  // NaN floats: what a block did not write reads as garbage
     const unsigned long long blocks = (unsigned long long)grid.x * grid.y * grid.z;
     for (unsigned long long i = 0; i < blocks; i++) {
@@ -272,6 +279,7 @@ void emu_launch(const void *kernel, dim3 grid, dim3 block, size_t smem, const st
         blockIdx = uint3{(unsigned)(b % grid.x), (unsigned)(b / grid.x % grid.y), (unsigned)(b / grid.x / grid.y)};
         block_serial++;
         if (smem) memset(dynamic_smem.data(), 0xff, smem);
+        block_static_smem = 0;
         run_block((int)n, block);
     }
     emu_current_thread = nullptr;
@@ -282,6 +290,12 @@ void emu_shared_poison(void *p, size_t bytes) {
     if (last == block_serial) return;  // another thread of this block got here first
     last = block_serial;
     memset(p, 0xff, bytes);
+    // On a GPU the launch itself fails; here the declarations are only seen as threads reach them.
+    block_static_smem += bytes;
+    if (block_static_smem + launch_dynamic_smem > launch_total_smem_limit)
+        emu_die("a block uses %zu bytes of static and %zu of dynamic shared memory, above the limit of %zu per block%s "
+                "(the launch fails on a GPU)", block_static_smem, launch_dynamic_smem, launch_total_smem_limit,
+                launch_total_smem_limit == 48 * 1024 ? " without cudaFuncSetAttribute" : "");
 }
 
 void emu_check_launch_bounds(int max_threads) {

@@ -11,6 +11,7 @@
 //   selftest uninit_shared   a static __shared__ value read before it is written: the emulator
 //                       poisons it in every block (exits 1, "uninitialised shared memory read")
 //   selftest launch_bounds   more threads than __launch_bounds__: the emulator dies naming the bound
+//   selftest static_smem     static + dynamic shared memory above 48 KiB: the emulator dies
 #include "llmc/attention.cuh"  // group_sum, group_mask (and cuda_common.cuh: block_reduce)
 #include "llmc/matmul.cuh"
 
@@ -454,6 +455,27 @@ static int run_launch_bounds() {
     return err == cudaSuccess ? 0 : 1;
 }
 
+// `static_smem`: 32 KiB of static __shared__ plus 20 KiB of dynamic shared memory, past the 48 KiB a
+// block gets without cudaFuncSetAttribute. The launch fails on a GPU; the emulator must die.
+__global__ void static_smem_kernel(float *out) {
+    __shared__ float table[8192];
+    extern __shared__ float extra[];
+    table[threadIdx.x] = 1.0f;
+    extra[threadIdx.x] = 2.0f;
+    __syncthreads();
+    out[threadIdx.x] = table[threadIdx.x] + extra[threadIdx.x];
+}
+
+static int run_static_smem() {
+    float *d_out;
+    cuda_check(cudaMalloc(&d_out, 32 * sizeof(float)));
+    static_smem_kernel<<<1, 32, 20 * 1024>>>(d_out);
+    const cudaError_t err = cudaGetLastError();
+    cuda_check(cudaFree(d_out));
+    printf("launch with 32 KiB static + 20 KiB dynamic shared memory: %s\n", cudaGetErrorString(err));
+    return err == cudaSuccess ? 0 : 1;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 int main(int argc, char **argv) {
@@ -463,8 +485,9 @@ int main(int argc, char **argv) {
     if (strcmp(mode, "racefree") == 0) return run_race(1);
     if (strcmp(mode, "uninit_shared") == 0) return run_uninit_shared();
     if (strcmp(mode, "launch_bounds") == 0) return run_launch_bounds();
+    if (strcmp(mode, "static_smem") == 0) return run_static_smem();
     if (*mode) {
-        fprintf(stderr, "usage: selftest [deadlock | race | racefree | uninit_shared | launch_bounds]\n");
+        fprintf(stderr, "usage: selftest [deadlock | race | racefree | uninit_shared | launch_bounds | static_smem]\n");
         return 2;
     }
     check_block_reduce(256);

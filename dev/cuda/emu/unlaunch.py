@@ -6,8 +6,9 @@ usage: unlaunch.py OUT_DIR FILE...   (each FILE is written to OUT_DIR/FILE)
 Two constructs are not C++ and are rewritten:
   kernel<<<grid, block[, smem[, stream]]>>>(args);
       -> emu_launch(emu_kernel_pointer(kernel) or nullptr without smem, dim3(grid), dim3(block), (size_t)(smem),
-                    [&]() { kernel(args); });
-     (the arguments are evaluated by each thread: a launch argument must have no side effects)
+                    [&, emu_arg0 = (arg0), ...]() { kernel(emu_arg0, ...); });
+     (each argument is evaluated once, at the launch, and every emulated thread gets the copy; plain
+     names, literals and pack expansions are passed through)
   extern __shared__ [__align__(n)] T name[];  ->  T *name = (T *)emu_dynamic_shared();
 and two are rewritten so that the emulator can check them:
   __shared__ T a[N], b[M];  ->  static T a[N], b[M]; emu_shared_poison(&a, sizeof a); ...
@@ -22,6 +23,7 @@ import re
 import sys
 
 LAUNCH_HEAD = re.compile(r"([A-Za-z_]\w*(?:\s*<[^<>;()]*>)?)\s*<<<")
+PLAIN_ARGUMENT = re.compile(r"[A-Za-z_][\w.]*(?:->\w+)*(?:\.\.\.)?|[-+]?[\d.]+[fFuUlL]*")
 EXTERN_SHARED = re.compile(r"extern\s+__shared__\s+(?:__align__\(\s*\d+\s*\)\s+)?([A-Za-z_][\w ]*?)\s+(\w+)\s*\[\s*\]\s*;")
 
 
@@ -110,8 +112,16 @@ def rewrite(src, path):
         # The kernel's address keys its cudaFuncSetAttribute limit; launches without dynamic shared
         # memory need none (and a template kernel called with deduced arguments has no address here).
         key = "nullptr" if smem == "0" else f"emu_kernel_pointer({kernel})"
+        # Each argument is evaluated once, at the launch, as on a GPU: the lambda that every
+        # emulated thread calls holds copies.
+        # Names, literals and pack expansions (`args...`) are passed through as they are: reading
+        # them again changes nothing, and a copy would turn NULL into a long.
+        values = [a.strip() for a in split_top_level(args)] if args.strip() else []
+        plain = [bool(PLAIN_ARGUMENT.fullmatch(v)) for v in values]
+        captures = "".join(f", emu_arg{i} = ({v})" for i, v in enumerate(values) if not plain[i])
+        names = ", ".join(v if plain[i] else f"emu_arg{i}" for i, v in enumerate(values))
         out.append(f"emu_launch({key}, dim3({grid}), dim3({block}), (size_t)({smem}), "
-                   f"[&]() {{ {kernel}({args}); }})")
+                   f"[&{captures}]() {{ {kernel}({names}); }})")
         pos = close_paren + 1
 
 
