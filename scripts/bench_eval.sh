@@ -14,7 +14,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --threads) threads=$2; shift 2 ;;
     --d12_examples) d12_examples=$2; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench_eval.sh: error: unknown argument '$1' (use --threads N, --d12_examples N)" >&2; exit 2 ;;
   esac
 done

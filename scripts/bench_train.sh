@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # train_gpt2 end to end: tokens/s of full optimizer steps (data, forward, backward, AdamW, log
-# line), the time to write one checkpoint pair (model + AdamW state, fsync'd, sha256'd) and the
-# time to find and verify it on --resume, and peak RSS.
+# line), the time to write one checkpoint pair (model + AdamW state, fsync'd, with CRC-32
+# checksums) and the time to find and verify it on --resume, and peak RSS.
 #   BENCH_MODEL=d2 (default) | d12 ...   BENCH_STEPS=12   BENCH_B=4   BENCH_T=64   THREADS=2
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -6,7 +6,9 @@
 #   scripts/download_gpt2.sh [--bf16] --local HF_DIR NAME [DIR]   skip the download: verify nothing, convert HF_DIR
 #
 # NAME: gpt2, gpt2-medium, gpt2-large, gpt2-xl, distilgpt2 (or any "org/name" GPT-2 repository).
-# DIR defaults to models/, where train_gpt2 and test_memorization look for --model_name NAME.
+# DIR defaults to models/, where train_gpt2 and test_memorization look for --model_name NAME (the
+# five names above; --model_dir DIR for another DIR). Any other model is used by its path:
+# train_gpt2 --model_name DIR/NAME.bin, test_memorization --model_path DIR/NAME.bin.
 # Downloads go to DIR/hf/NAME/ and resume after an interruption (curl -C -). Every file's size, and
 # the sha256 of the large (LFS) files, are checked against what the Hub's API publishes; any
 # mismatch stops the script. MEMLENS_HF_METADATA=FILE uses a saved API answer instead of asking the
@@ -75,9 +77,24 @@ convert() {
   "$ROOT/convert_hf" --input "$hf" --output "$out" "${bf16[@]}"
   echo
   echo "done: $out"
-  echo "copy it into models/ of the memlens checkout on the cluster, for example:"
-  echo "  rsync -avP $out USER@CLUSTER:/path/to/memlens/models/"
-  echo "then, offline there: ./train_gpt2 --model_name $short ...  (--model_name $short reads models/$short.bin)"
+  case $short in
+    gpt2|gpt2-medium|gpt2-large|gpt2-xl|distilgpt2)
+      # a pretrained name: --model_name NAME reads <--model_dir>/NAME.bin (--model_dir defaults to models)
+      local here="--model_name $short"
+      [ "$dir" = models ] || here+=" --model_dir $(printf '%q' "$dir")"
+      echo "use it here: ./train_gpt2 $here ...  and  ./test_memorization $here ..."
+      echo "or copy it into models/ of the memlens checkout on the cluster, for example:"
+      echo "  rsync -avP $(printf '%q' "$out") USER@CLUSTER:/path/to/memlens/models/"
+      echo "then, offline there: ./train_gpt2 --model_name $short ...  (--model_name $short reads models/$short.bin)" ;;
+    *)
+      # any other name is not a pretrained name the programs know: pass the file itself
+      local q; q=$(printf '%q' "$out")
+      echo "use it by its path: ./train_gpt2 --model_name $q ...  and  ./test_memorization --model_path $q ..."
+      echo "or copy it to the cluster, for example:"
+      echo "  rsync -avP $q USER@CLUSTER:/path/to/memlens/models/"
+      echo "then, offline there: ./train_gpt2 --model_name models/$(printf '%q' "$short.bin") ...  and" \
+           "./test_memorization --model_path models/$(printf '%q' "$short.bin") ..." ;;
+  esac
 }
 
 if [ -n "$local_dir" ]; then

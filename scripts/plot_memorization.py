@@ -5,8 +5,9 @@ non-members with their 95% intervals, and the training loss from train_log.jsonl
 usage: plot_memorization.py [RESULTS.json] [--train_log train_log.jsonl] [--output_dir DIR]
 Writes DIR/memorization_overview.png, DIR/memorization_<metric>.png and DIR/training_loss.png
 (DIR defaults to the results file's directory, else the log's). A train_log.jsonl written with
---mem_eval_every also gives DIR/memorization_during_training.png: exact match against training
-step, one color per context length, members solid, non-members dashed. For a dataset with repeated examples
+--mem_eval_every also gives DIR/memorization_during_training.png: exact match (left) and token
+accuracy (right) against training step, one color per context length, members solid, non-members
+dashed. For a dataset with repeated examples
 (generate_dataset --duplicates), DIR/memorization_vs_repeats.png: exact match and ID match against
 training copies (log x-axis, one line per context length), exposure and membership-inference AUC. Needs matplotlib (Debian: python3-matplotlib).
 """
@@ -21,6 +22,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only: works on machines without a display
 import matplotlib.pyplot as plt  # noqa: E402
 
+SUPPORTED_SCHEMA = 1  # test_memorization's schema_version this script reads
 METRICS = [  # key in the results JSON, title, y-axis label, y range (None = automatic)
     ("exact_match_rate", "Exact match", "share of examples", (-0.03, 1.03)),
     ("id_match_rate", "ID match (closing identifier)", "share of examples", (-0.03, 1.03)),
@@ -242,10 +244,20 @@ def main():
         try:
             with open(args.results, encoding="utf-8") as f:
                 results = json.load(f)
-            if results.get("schema_version") != 1 or "results" not in results:
-                raise ValueError("not a test_memorization results file (schema_version 1)")
+            if not isinstance(results, dict) or "schema_version" not in results or "results" not in results:
+                raise ValueError("not a test_memorization results file (no schema_version/results)")
         except (OSError, ValueError) as e:
             print(f"plot_memorization.py: error: {args.results}: {e} (pass the JSON written by test_memorization)",
+                  file=sys.stderr)
+            sys.exit(1)
+        version = results["schema_version"]
+        if isinstance(version, int) and version > SUPPORTED_SCHEMA:
+            print(f"plot_memorization.py: error: {args.results}: schema_version {version} is newer than this "
+                  f"plot_memorization.py knows ({SUPPORTED_SCHEMA}); update memlens", file=sys.stderr)
+            sys.exit(1)
+        if version != SUPPORTED_SCHEMA:
+            print(f"plot_memorization.py: error: {args.results}: schema_version {version!r} is not one this "
+                  f"plot_memorization.py knows ({SUPPORTED_SCHEMA}) (pass the JSON written by test_memorization)",
                   file=sys.stderr)
             sys.exit(1)
     if args.train_log and not os.path.exists(args.train_log):

@@ -24,6 +24,15 @@ PY=/usr/bin/python3
 
 die() { echo "sweep.sh: error: $*" >&2; exit 2; }
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
+# The words of a command as one line that a shell reads back as the same words: plain words as they
+# are, any other in single quotes (a ' inside as '\'').
+shell_quote() {
+  local out="" w q="'"
+  for w in "$@"; do
+    if [[ "$w" =~ ^[A-Za-z0-9_./:=,+@%-]+$ ]]; then out+=" $w"; else out+=" '${w//$q/$q\\$q$q}'"; fi
+  done
+  printf '%s' "${out# }"
+}
 
 sweep_dir=runs/sweep preset=cpu models=d2 epochs=3 lrs=5e-3 repeats=none task_index="" list=0 report=0
 extra=()
@@ -116,7 +125,7 @@ for i in "${!names[@]}"; do
     echo "== sweep [$((i + 1))/$total] ${names[$i]}: complete, skipped"
     skipped=$((skipped + 1)); continue
   fi
-  echo "== sweep [$((i + 1))/$total] ${names[$i]}: $stamp"
+  echo "== sweep [$((i + 1))/$total] ${names[$i]}: $(shell_quote "${cmd[@]}")"
   rm -f "$dir/.sweep_done"
   mkdir -p "$dir"
   # the grid point, for scripts/report.py (written before the run so a failed run is still listed)
