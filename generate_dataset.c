@@ -586,12 +586,20 @@ int main(int argc, char **argv) {
     else if (!strcmp(source, "openai")) from_file = 0, from_openai = 1;
     else die("--source: unknown source '%s' (use offline, file or openai)", source);
     if (from_openai && !openai_model) die("--source openai needs --model NAME (e.g. --model gpt-4o-mini)");
-    if (!from_openai && openai_model) die("--model is only used with --source openai (add --source openai)");
+    // A flag whose help starts "with --source X:" belongs to that source alone; given with another
+    // source it would be silently ignored.
+    for (int i = 0; i < NUM_SPECS; i++) {
+        const char *prefix = "with --source ", *only = specs[i].help;
+        if (!specs[i].was_set || strncmp(only, prefix, strlen(prefix))) continue;
+        only += strlen(prefix);
+        size_t len = strcspn(only, ":");
+        if (strlen(source) != len || strncmp(source, only, len))
+            die("--%s is only used with --source %.*s (add --source %.*s)", specs[i].name, (int)len, only, (int)len, only);
+    }
     if (from_openai && openai_api_base && strncmp(openai_api_base, "http://", 7) && strncmp(openai_api_base, "https://", 8))
         die("--api_base: '%s' is not an http:// or https:// URL (e.g. http://localhost:8000/v1)", openai_api_base);
     output_dir_may_hold_cache = from_openai;
     if (from_file && !input_path) die("--source file needs --input FILE (a JSONL or plain text file of texts)");
-    if (!from_file && input_path) die("--input is only used with --source file (add --source file)");
     if (strcmp(input_format, "auto") && strcmp(input_format, "jsonl") && strcmp(input_format, "text"))
         die("--input_format: unknown format '%s' (use auto, jsonl or text)", input_format);
     if (n_tokens < MIN_TOKENS_PER_EXAMPLE)
@@ -997,13 +1005,13 @@ int main(int argc, char **argv) {
     for (int f = 0; f < num_files; f++) {
         char *path = join_path(output_dir, files[f].name);
         atomic_open(&af[f], path);
-        fwrite_or_die(files[f].data, 1, files[f].len, af[f].f, af[f].tmp_path);
+        fwrite_or_die(files[f].data, 1, files[f].len, af[f].f, af[f].final_path);
         free(path);
     }
     char *meta_path = join_path(output_dir, "metadata.json");
     atomic_open(&af[num_files], meta_path);
-    fwrite_or_die(meta_text, 1, strlen(meta_text), af[num_files].f, af[num_files].tmp_path);
-    fwrite_or_die("\n", 1, 1, af[num_files].f, af[num_files].tmp_path);
+    fwrite_or_die(meta_text, 1, strlen(meta_text), af[num_files].f, af[num_files].final_path);
+    fwrite_or_die("\n", 1, 1, af[num_files].f, af[num_files].final_path);
     for (int f = 0; f <= num_files; f++) atomic_commit_or_die(&af[f]);
 
     double elapsed = now_seconds() - t_start;

@@ -35,6 +35,7 @@
 #include "llmc/utils.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -329,7 +330,7 @@ static void load_data(Eval *ev) {
 static void select_examples(Eval *ev) {
     const Options *o = &ev->opt;
     DatasetMeta meta;
-    dataset_meta_load(&meta, o->metadata_file);
+    dataset_meta_load(&meta, o->metadata_file, "--metadata_file");
     if (meta.tokens_per_example != ev->tokens_per_example)
         die("%s: tokens_per_example %d does not match the shards' record length %d (pass the metadata of the same dataset with --metadata_file)",
             o->metadata_file, meta.tokens_per_example, ev->record_length);
@@ -870,11 +871,11 @@ static cJSON *mean_json(const double *x, size_t n, int resamples, uint64_t seed)
     return o;
 }
 
-// Writes the records to the .jsonl (atomically) and returns the aggregates by split and k.
-static cJSON *records_and_aggregates(Eval *ev, const char *records_path) {
+// Writes the records into `records`, opened here on the .jsonl's temporary name and left for main()
+// to rename together with the results file, and returns the aggregates by split and k.
+static cJSON *records_and_aggregates(Eval *ev, const char *records_path, AtomicFile *records) {
     double t0 = now_seconds();
-    AtomicFile af;
-    atomic_open(&af, records_path);
+    atomic_open(records, records_path);
     cJSON *by_split = cJSON_CreateObject();
     const int resamples = (int)ev->opt.bootstrap_samples;
     for (int s = 0; s < NUM_SPLITS; s++) {
@@ -893,7 +894,7 @@ static cJSON *records_and_aggregates(Eval *ev, const char *records_path) {
                 int in_gen;
                 cJSON *rec = probe_record(ev, s, e, ki, &sim[e], &in_gen);
                 char *line = cJSON_PrintUnformatted(rec);
-                fprintf(af.f, "%s\n", line);
+                fprintf(records->f, "%s\n", line);
                 free(line);
                 cJSON_Delete(rec);
                 const Probe *p = probe_at(ev, s, e, ki);
@@ -952,7 +953,6 @@ static cJSON *records_and_aggregates(Eval *ev, const char *records_path) {
         }
         free(sim); free(acc); free(prefix); free(loss);
     }
-    atomic_commit_or_die(&af);
     ev->t_text = now_seconds() - t0;
     return by_split;
 }
@@ -1131,10 +1131,13 @@ static void print_privacy(cJSON *privacy) {
     cJSON *ex = cJSON_GetObjectItem(privacy, "exposure");
     if (cJSON_IsObject(ex)) {
         fprintf(stderr, "\nexposure (%d candidates, chance %.2f bits):", (int)V(ex, "num_candidates"), V(ex, "chance_mean_exposure"));
+        const char *sep = " ";  // between the splits, not after the last
         for (int s = 0; s < NUM_SPLITS; s++) {
             cJSON *o = cJSON_GetObjectItem(ex, SPLIT_NAMES[s]);
-            if (o) fprintf(stderr, " %s %.2f bits (estimate %.1f),", s ? "non-members" : "members",
-                           V(cJSON_GetObjectItem(o, "mean_exposure"), "value"), V(cJSON_GetObjectItem(o, "mean_exposure_estimate"), "value"));
+            if (!o) continue;
+            fprintf(stderr, "%s%s %.2f bits (estimate %.1f)", sep, s ? "non-members" : "members",
+                    V(cJSON_GetObjectItem(o, "mean_exposure"), "value"), V(cJSON_GetObjectItem(o, "mean_exposure_estimate"), "value"));
+            sep = ", ";
         }
         fprintf(stderr, "\n");
 #undef V
@@ -1283,8 +1286,8 @@ int main(int argc, char **argv) {
                    .bootstrap_samples = 1000, .exposure_candidates_text = "10000", .exposure_context = "body"};
     ArgSpec specs[] = {
         {"model_path", ARG_STRING, &o->model_path, "checkpoint file (llm.c v3/v5) or a directory holding model.bin", 1, 0, 0},
-        {"model_name", ARG_STRING, &o->model_name, "evaluate a pretrained model instead of --model_path: gpt2, gpt2-medium, gpt2-large, gpt2-xl or distilgpt2, read from <model_dir>/<name>.bin", 1, 0, 0},
-        {"model_dir", ARG_STRING, &o->model_dir, "directory holding pretrained checkpoints (scripts/download_gpt2.sh fills it)", 1, 0, 0},
+        {"model_name", ARG_STRING, &o->model_name, "evaluate a pretrained model instead of --model_path (give one of the two): gpt2, gpt2-medium, gpt2-large, gpt2-xl or distilgpt2, read from <model_dir>/<name>.bin", 1, 0, 0},
+        {"model_dir", ARG_STRING, &o->model_dir, "with --model_name: directory holding pretrained checkpoints (scripts/download_gpt2.sh fills it)", 1, 0, 0},
         {"tokenizer", ARG_STRING, &o->tokenizer_path, "GPT-2 tokenizer file (llm.c format)", 1, 0, 0},
         {"train_file", ARG_STRING, &o->train_file, "training shard: members", 1, 0, 0},
         {"test_file", ARG_STRING, &o->test_file, "test shard: non-members", 1, 0, 0},
@@ -1296,7 +1299,7 @@ int main(int argc, char **argv) {
         {"seed", ARG_INT, &o->seed, "which examples are drawn, and the bootstrap streams", 0, 9007199254740991.0, 0},
         {"threads", ARG_INT, &o->threads, "OpenMP threads (0 = all cores)", 0, 1024, 0},
         {"batch_size", ARG_INT, &o->batch_size, "examples per teacher-forced forward pass (generation batches take up to 64 while the KV cache stays under 1 GiB)", 1, 4096, 0},
-        {"splits", ARG_STRING, &o->splits_text, "which splits: train (members), test (non-members) or both", 1, 0, 0},
+        {"splits", ARG_STRING, &o->splits_text, "which splits: train (members), test (non-members) or both (the same as train,test)", 1, 0, 0},
         {"plain_greedy", ARG_BOOL, &o->plain_greedy, "decode every probe autoregressively instead of the teacher-forced fast path", 1, 0, 0},
         {"bootstrap_samples", ARG_INT, &o->bootstrap_samples, "resamples for the intervals of means", 10, 1000000, 0},
         {"exposure_candidates", ARG_STRING, &o->exposure_candidates_text,
@@ -1311,16 +1314,25 @@ int main(int argc, char **argv) {
                "decoding compared with the truth. Writes aggregates with 95% intervals and per-example records.");
     if (o->threads > 0) omp_set_num_threads((int)o->threads);
 
+    // one model: a checkpoint (--model_path) or a pretrained name (--model_name, read from --model_dir)
+    if (arg_was_set(specs, num_specs, "model_path") && o->model_name)
+        die("--model_path and --model_name both given (give one: --model_path for a checkpoint, --model_name for a pretrained model)");
+    if (arg_was_set(specs, num_specs, "model_dir") && !o->model_name)
+        die("--model_dir is only used with --model_name (add --model_name NAME, or leave --model_dir out)");
+
     // --splits
     {
         char *copy = strdup_or_die(o->splits_text), *save = NULL;
         for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-            if (!strcmp(tok, "train") || !strcmp(tok, "members")) ev.split_enabled[0] = 1;
-            else if (!strcmp(tok, "test") || !strcmp(tok, "non_members")) ev.split_enabled[1] = 1;
-            else die("--splits: '%s' is not a split (use train, test or train,test)", tok);
+            int train = !strcmp(tok, "train") || !strcmp(tok, "members");
+            int test = !strcmp(tok, "test") || !strcmp(tok, "non_members");
+            if (!strcmp(tok, "both")) train = test = 1;  // --help offers "both": the same as train,test
+            if (!train && !test) die("--splits: '%s' is not a split (use train, test or both)", tok);
+            ev.split_enabled[0] |= train;
+            ev.split_enabled[1] |= test;
         }
         free(copy);
-        if (!ev.split_enabled[0] && !ev.split_enabled[1]) die("--splits: no split given (use train, test or train,test)");
+        if (!ev.split_enabled[0] && !ev.split_enabled[1]) die("--splits: no split given (use train, test or both)");
     }
     // --exposure_candidates
     if (!strcmp(o->exposure_candidates_text, "all")) ev.exposure_candidates = EXPOSURE_ID_SPACE;
@@ -1341,6 +1353,10 @@ int main(int argc, char **argv) {
 
     // fail on an unwritable output location before any long work (rank 0 alone writes)
     char *records_path = records_path_for(o->output_file);
+    if (dir_exists(o->output_file))
+        die("--output_file %s is a directory (give a file path, e.g. %s/memorization_results.json)", o->output_file, o->output_file);
+    if (dir_exists(records_path))
+        die("--output_file %s: its records file %s is a directory (remove it, or give another --output_file)", o->output_file, records_path);
     if (dist_is_main(&dist)) {
         AtomicFile probe;
         atomic_open(&probe, o->output_file);
@@ -1408,7 +1424,8 @@ int main(int argc, char **argv) {
         identifier_tokens_free(&identifiers);
     }
     double t_evaluated = now_seconds();
-    cJSON *aggregates = records_and_aggregates(&ev, records_path);
+    AtomicFile records;
+    cJSON *aggregates = records_and_aggregates(&ev, records_path, &records);
 
     // ---- the summary
     cJSON *root = cJSON_CreateObject();
@@ -1499,8 +1516,20 @@ int main(int argc, char **argv) {
     atomic_open(&af, o->output_file);
     fputs(text, af.f);
     fputc('\n', af.f);
-    atomic_commit_or_die(&af);
     free(text);
+    // Both files or neither: both are complete on disk before the first rename, and if the second
+    // rename still fails, the first file is taken back (an older .jsonl of that name is then gone).
+    AtomicFile *outputs[2] = {&records, &af};
+    for (int i = 0; i < 2; i++)
+        if (atomic_sync(outputs[i]) != 0)
+            die("cannot write %s: %s (check free disk space and the file-size limit, ulimit -f; earlier results are intact)",
+                outputs[i]->final_path, strerror(errno));
+    atomic_commit_or_die(&records);
+    if (atomic_commit(&af) != 0) {
+        int e = errno;
+        unlink(records_path);
+        die("cannot write %s: %s (check that it can be replaced; %s was removed with it)", o->output_file, strerror(e), records_path);
+    }
 
     print_table(&ev, aggregates);
     print_privacy(privacy);

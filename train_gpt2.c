@@ -10,7 +10,6 @@
 #include <libgen.h>
 #include <omp.h>
 #include <math.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -24,6 +23,7 @@
 #include "llmc/scheduler.h"
 #include "llmc/sha256.h"
 #include "llmc/teacher_forced.h"
+#include "llmc/tokenizer.h"
 #include "llmc/train_args.h"
 #include "llmc/train_state.h"
 #include "llmc/utils.h"
@@ -392,8 +392,6 @@ static void lock_output_dir(const char *dir) {
 
 int main(int argc, char **argv) {
     set_program_name(argv[0]);
-    // A file-size limit (ulimit -f) must surface as a write error (EFBIG) we can report, not kill us.
-    signal(SIGXFSZ, SIG_IGN);
     dist_init(&dist, &argc, &argv);
     TrainArgs args;
     train_args_parse(&args, argc, argv, DESCRIPTION);
@@ -413,6 +411,8 @@ int main(int argc, char **argv) {
     }
     if (train_args_was_set(&args, "tokenizer") && !file_exists(args.tokenizer))
         die("--tokenizer %s: no such file (run `make vocab`, or leave the flag out)", args.tokenizer);
+    // Only its hash is recorded, but a file that is no tokenizer must fail here, as in the other programs.
+    if (file_exists(args.tokenizer)) tokenizer_free(tokenizer_load(args.tokenizer));
 
     GPT2 model;
     ModelOrigin origin;

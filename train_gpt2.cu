@@ -16,7 +16,6 @@
 #include <libgen.h>
 #include <omp.h>
 #include <math.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -34,6 +33,7 @@ extern "C" {
 #include "llmc/scheduler.h"
 #include "llmc/sha256.h"
 #include "llmc/teacher_forced.h"
+#include "llmc/tokenizer.h"
 #include "llmc/train_args.h"
 #include "llmc/train_state.h"
 #include "llmc/utils.h"
@@ -446,8 +446,6 @@ static Precision take_precision_flag(int *argc, char **argv) {
 
 int main(int argc, char **argv) {
     set_program_name(argv[0]);
-    // A file-size limit (ulimit -f) must surface as a write error (EFBIG) we can report, not kill us.
-    signal(SIGXFSZ, SIG_IGN);
     // GPU: --nccl_init decides how the ranks meet: through MPI, or without it (file / TCP rendezvous).
     DistGpuFlags gpu_flags = dist_gpu_take_flags(&argc, argv);
     dist_gpu_launch(&dist, &argc, &argv, &gpu_flags);
@@ -470,6 +468,8 @@ int main(int argc, char **argv) {
     }
     if (train_args_was_set(&args, "tokenizer") && !file_exists(args.tokenizer))
         die("--tokenizer %s: no such file (run `make vocab`, or leave the flag out)", args.tokenizer);
+    // Only its hash is recorded, but a file that is no tokenizer must fail here, as in the other programs.
+    if (file_exists(args.tokenizer)) tokenizer_free(tokenizer_load(args.tokenizer));
 
     // GPU: this rank's GPU (the local rank's unless --gpu says), new enough, before the model is
     // read; then the communicator of the ranks.

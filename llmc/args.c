@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+// 1: a whole number in *out; 0: not a whole number; -1: a whole number too large for int64, so
+// that the error can say "out of range" rather than "not a number".
 static int parse_int64(const char *s, int64_t *out) {
     if (!*s) return 0;
     char *end;
@@ -16,7 +18,9 @@ static int parse_int64(const char *s, int64_t *out) {
         // allow scientific notation for big counts written like 1e6, when it is integral
         char *end2;
         double d = strtod(s, &end2);
-        if (*end2 || !isfinite(d) || d != floor(d) || fabs(d) > 9.2e18) return 0;
+        if (*end2 || isnan(d)) return 0;
+        if (isinf(d) || fabs(d) > 9.2e18) return -1;
+        if (d != floor(d)) return 0;
         v = (long long)d;
     }
     *out = v;
@@ -45,7 +49,9 @@ static void set_value(ArgSpec *a, const char *value) {
     switch (a->type) {
     case ARG_INT: {
         int64_t v;
-        if (!parse_int64(value, &v)) die("--%s: '%s' is not a whole number (use an integer%s)", a->name, value, range);
+        int parsed = parse_int64(value, &v);
+        if (parsed < 0) die("--%s: '%s' is out of range (use an integer%s)", a->name, value, range);
+        if (!parsed) die("--%s: '%s' is not a whole number (use an integer%s)", a->name, value, range);
         if (a->min <= a->max && (v < a->min || v > a->max))
             die("--%s: %lld is out of range (use an integer%s)", a->name, (long long)v, range);
         *(int64_t *)a->dest = v;
@@ -139,8 +145,11 @@ int parse_int_list_or_die(const char *flag, const char *text, int64_t **out, int
         memcpy(item, p, len);
         item[len] = '\0';
         int64_t v;
-        if (!parse_int64(item, &v))
+        int parsed = parse_int64(item, &v);
+        if (!parsed)
             die("--%s: '%s' in '%s' is not a whole number (use comma-separated integers, e.g. 16,32,64)", flag, item, text);
+        if (parsed < 0)
+            die("--%s: '%s' is out of range (each value must be from %lld to %lld)", flag, item, (long long)min, (long long)max);
         if (v < min || v > max)
             die("--%s: %lld is out of range (each value must be from %lld to %lld)", flag, (long long)v, (long long)min, (long long)max);
         if (count == cap) { cap *= 2; vals = realloc_or_die(vals, cap * sizeof(int64_t)); }

@@ -66,9 +66,11 @@ static int *load_records(const char *path, const cJSON *root, const char *key, c
     return records;
 }
 
-void dataset_meta_load(DatasetMeta *m, const char *path) {
+void dataset_meta_load(DatasetMeta *m, const char *path, const char *flag) {
     memset(m, 0, sizeof *m);
-    cJSON *root = json_read_file_or_die(path, "give the metadata.json written by generate_dataset");
+    char hint[160];
+    snprintf(hint, sizeof hint, "give %s%sthe metadata.json written by generate_dataset", flag ? flag : "", flag ? " " : "");
+    cJSON *root = json_read_file_or_die(path, hint);
     if (!cJSON_IsObject(root)) die("%s: not a JSON object (%s)", path, HINT);
     const cJSON *format = cJSON_GetObjectItemCaseSensitive(root, "format");
     if (!cJSON_IsString(format) || strcmp(format->valuestring, "memlens-dataset"))

@@ -35,8 +35,9 @@ typedef struct {
     int *test_records;         // (num_test_records,) example index of test.bin record r
 } DatasetMeta;
 
-// Load and validate metadata.json; dies with one line naming the file and the problem.
-void dataset_meta_load(DatasetMeta *m, const char *path);
+// Load and validate metadata.json; dies with one line naming the file and the problem, and the
+// flag that gave the path (e.g. "--metadata_file"; may be NULL) when the file cannot be read.
+void dataset_meta_load(DatasetMeta *m, const char *path, const char *flag);
 void dataset_meta_free(DatasetMeta *m);
 // Index of the example with this id ("SYNTHETIC_EXAMPLE_NNNNN"), or -1.
 int dataset_meta_find(const DatasetMeta *m, const char *id);

@@ -567,24 +567,33 @@ static void gpt2cu_free(GPT2Cuda *m) {
 }
 
 // GPU `device` must exist and be new enough (bf16 tensor cores: compute capability 8.0+); it
-// becomes the current device. Dies with one line otherwise; returns the device's properties.
-static cudaDeviceProp gpu_check_device_at(Precision precision, int device) {
+// becomes the current device. Dies with one line otherwise, saying what to do without a GPU
+// (no_gpu); returns the device's properties.
+static cudaDeviceProp gpu_check_device_or(Precision precision, int device, const char *no_gpu) {
     int count = 0;
     cudaError_t err = cudaGetDeviceCount(&count);
     if (err != cudaSuccess || count == 0)
-        die("no CUDA GPU found (%s); run the CPU trainer train_gpt2 instead, or check the driver with nvidia-smi",
-            err != cudaSuccess ? cudaGetErrorString(err) : "0 devices");
+        die("no CUDA GPU found (%s); %s, or check the driver with nvidia-smi",
+            err != cudaSuccess ? cudaGetErrorString(err) : "0 devices", no_gpu);
     if (device < 0 || device >= count) die("GPU %d does not exist: %d visible (0..%d)", device, count, count - 1);
     cudaDeviceProp prop;
     cuda_check(cudaGetDeviceProperties(&prop, device));
     if (prop.major < 8)
-        die("GPU %s has compute capability %d.%d; this trainer needs 8.0 or newer (Ampere, Hopper)%s", prop.name,
+        die("GPU %s has compute capability %d.%d; this program needs 8.0 or newer (Ampere, Hopper)%s", prop.name,
             prop.major, prop.minor, precision == PRECISION_BF16 ? " for bf16" : "");
     cuda_check(cudaSetDevice(device));
     return prop;
 }
 
-// The first GPU (one-GPU programs).
-static cudaDeviceProp gpu_check_device(Precision precision) { return gpu_check_device_at(precision, 0); }
+// The trainer's GPU: without one, the CPU trainer does the same work.
+static cudaDeviceProp gpu_check_device_at(Precision precision, int device) {
+    return gpu_check_device_or(precision, device, "run the CPU trainer train_gpt2 instead");
+}
+
+// The first GPU, for the GPU test programs (test_gpt2cu, test_argmax_cuda): they test GPU code, so
+// there is nothing to run instead; the CPU model has its own test.
+static cudaDeviceProp gpu_check_device(Precision precision) {
+    return gpu_check_device_or(precision, 0, "this test needs a GPU (the CPU model's reference test is tests/test_gpt2_reference.sh)");
+}
 
 #endif

@@ -8,7 +8,7 @@
 
 cJSON *json_read_file_or_die(const char *path, const char *hint) {
     size_t len;
-    char *text = read_file_or_die(path, &len);
+    char *text = read_file_hint_or_die(path, &len, hint);
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!root) {

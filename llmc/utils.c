@@ -12,11 +12,6 @@
 
 static const char *g_program = "memlens";
 
-void set_program_name(const char *argv0) {
-    const char *slash = strrchr(argv0, '/');
-    g_program = slash ? slash + 1 : argv0;
-}
-
 const char *program_name(void) { return g_program; }
 
 // ---------------------------------------------------------------------------------------------
@@ -62,6 +57,15 @@ static void install_signal_cleanup(void) {
     signal(SIGINT, on_fatal_signal);
     signal(SIGTERM, on_fatal_signal);
     signal(SIGHUP, on_fatal_signal);
+    // A file-size limit (ulimit -f) must surface as a write error (EFBIG) that is reported and
+    // cleaned up like a full disk, not kill the program silently with its temporary files left.
+    signal(SIGXFSZ, SIG_IGN);
+}
+
+void set_program_name(const char *argv0) {
+    const char *slash = strrchr(argv0, '/');
+    g_program = slash ? slash + 1 : argv0;
+    install_signal_cleanup();  // every program calls this first, so its very first write is covered
 }
 
 void die(const char *fmt, ...) {
@@ -131,13 +135,20 @@ void fread_or_die(void *dst, size_t size, size_t count, FILE *f, const char *pat
     }
 }
 
+// What to check after a failed write: EFBIG comes from the file-size limit, not from the disk.
+static const char *write_fix(int e, const char *otherwise) { return e == EFBIG ? "raise the file-size limit, ulimit -f" : otherwise; }
+
 void fwrite_or_die(const void *src, size_t size, size_t count, FILE *f, const char *path) {
-    if (fwrite(src, size, count, f) != count)
-        die("cannot write %s: %s (check free disk space and permissions)", path, strerror(errno));
+    if (fwrite(src, size, count, f) != count) {
+        int e = errno;
+        die("cannot write %s: %s (%s)", path, strerror(e), write_fix(e, "check free disk space and permissions"));
+    }
 }
 
-char *read_file_or_die(const char *path, size_t *len_out) {
-    FILE *f = fopen_or_die(path, "rb", NULL);
+char *read_file_or_die(const char *path, size_t *len_out) { return read_file_hint_or_die(path, len_out, NULL); }
+
+char *read_file_hint_or_die(const char *path, size_t *len_out, const char *hint) {
+    FILE *f = fopen_or_die(path, "rb", hint);
     size_t cap = 1 << 16, len = 0;
     char *buf = malloc_or_die(cap + 1);
     for (;;) {
@@ -213,8 +224,12 @@ static void atomic_release(AtomicFile *af) {
     af->f = NULL;
 }
 
+int atomic_sync(AtomicFile *af) {
+    return fflush(af->f) == 0 && !ferror(af->f) && fsync(fileno(af->f)) == 0 ? 0 : -1;
+}
+
 int atomic_commit(AtomicFile *af) {
-    int ok = fflush(af->f) == 0 && !ferror(af->f) && fsync(fileno(af->f)) == 0;
+    int ok = atomic_sync(af) == 0;
     int saved_errno = errno;
     if (fclose(af->f) != 0 && ok) { ok = 0; saved_errno = errno; }
     if (ok && rename(af->tmp_path, af->final_path) != 0) { ok = 0; saved_errno = errno; }
@@ -231,9 +246,10 @@ int atomic_commit(AtomicFile *af) {
 
 void atomic_commit_or_die(AtomicFile *af) {
     char *path = strdup_or_die(af->final_path);
-    if (atomic_commit(af) != 0)
-        die("cannot write %s: %s (check free disk space; any earlier version of the file is intact)",
-            path, strerror(errno));
+    if (atomic_commit(af) != 0) {
+        int e = errno;
+        die("cannot write %s: %s (%s; any earlier version of the file is intact)", path, strerror(e), write_fix(e, "check free disk space"));
+    }
     free(path);
 }
 

@@ -8,7 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-// Program name used as the prefix of every error line ("generate_dataset: error: ...").
+// Program name used as the prefix of every error line ("generate_dataset: error: ..."). Also sets
+// up the signal handling every program shares: SIGINT/SIGTERM/SIGHUP remove unfinished temporary
+// files, and SIGXFSZ (ulimit -f) is ignored so that an oversized write fails with EFBIG instead.
 void set_program_name(const char *argv0);
 const char *program_name(void);
 
@@ -28,6 +30,8 @@ void fread_or_die(void *dst, size_t size, size_t count, FILE *f, const char *pat
 void fwrite_or_die(const void *src, size_t size, size_t count, FILE *f, const char *path);
 // Whole file into memory (NUL-terminated for convenience); *len_out gets the byte count.
 char *read_file_or_die(const char *path, size_t *len_out);
+// Same, with a hint (may be NULL) saying how to fix a file that cannot be opened.
+char *read_file_hint_or_die(const char *path, size_t *len_out, const char *hint);
 int file_exists(const char *path);
 int dir_exists(const char *path);
 // mkdir -p; dies with a message naming the path on failure.
@@ -42,6 +46,9 @@ typedef struct {
     char *tmp_path;
 } AtomicFile;
 void atomic_open(AtomicFile *af, const char *final_path);
+// Flush and fsync the temporary file without renaming it: 0, or -1 with errno set (nothing is
+// removed). Lets a program that writes several files find a full disk before renaming any.
+int atomic_sync(AtomicFile *af);
 // Returns 0 on success; on failure (e.g. disk full) removes the temporary file, returns -1 and
 // leaves errno set, so the caller can report it. The previous file under final_path is untouched.
 int atomic_commit(AtomicFile *af);

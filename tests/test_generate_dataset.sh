@@ -360,6 +360,8 @@ expect_error "unknown flag" "unknown flag '--num_example'" $GEN --num_example 5 
 expect_error "non-numeric --num_examples" "--num_examples: 'abc' is not a whole number" $GEN --num_examples abc --output_dir "$TMP/bad1"
 expect_error "--num_examples 0" "--num_examples: 0 is out of range" $GEN --num_examples 0 --output_dir "$TMP/bad1"
 expect_error "more examples than 5-digit identifiers" "--num_examples: 100001 is out of range .* to 100000" $GEN --num_examples 100001 --output_dir "$TMP/bad1"
+expect_error "--num_examples too big for 64 bits is out of range, not 'not a whole number'" \
+  "--num_examples: '99999999999999999999' is out of range \(use an integer from 1 to 100000\)" $GEN --num_examples 99999999999999999999 --output_dir "$TMP/bad1"
 expect_error "--tokens_per_example too small for two identifiers" "--tokens_per_example: 40 is too small to hold two identifiers" \
   $GEN --tokens_per_example 40 --output_dir "$TMP/bad1"
 expect_error "--train_ratio out of range" "--train_ratio: 1.5 is out of range" $GEN --train_ratio 1.5 --output_dir "$TMP/bad1"
@@ -374,6 +376,11 @@ expect_error "--duplicates level 0" "--duplicates: repeat level 0 is out of rang
 expect_error "--source openai without --model" "--source openai needs --model" $GEN --source openai --output_dir "$TMP/bad1"
 expect_error "--source unknown" "--source: unknown source 'web' \(use offline, file or openai\)" $GEN --source web --output_dir "$TMP/bad1"
 expect_error "--source file without --input" "--source file needs --input" $GEN --source file --output_dir "$TMP/bad1"
+# flags of --source openai would be ignored by the other sources without a word
+for flag in "--temperature 0.5" "--concurrency 4" "--verbose"; do
+  expect_error "$flag without --source openai" "^generate_dataset: error: ${flag%% *} is only used with --source openai \(add --source openai\)" \
+    $GEN $flag --output_dir "$TMP/bad1"
+done
 expect_error "--input missing file" "--input: .*nope\.jsonl is not a readable file" \
   $GEN --source file --input "$TMP/nope.jsonl" --output_dir "$TMP/bad1"
 expect_error "--tokenizer missing file" "--tokenizer: .*missing\.bin not found" $GEN --tokenizer "$TMP/missing.bin" --output_dir "$TMP/bad1"
@@ -383,6 +390,11 @@ expect_error "unwritable --output_dir (parent is a file)" "--output_dir: cannot 
 expect_error "unwritable --output_dir (read-only file system)" "--output_dir: cannot write in /proc" \
   $GEN --num_examples 5 --tokens_per_example 128 --output_dir /proc/memlens_out
 check "failed runs wrote nothing" test ! -e "$TMP/bad1"
+# A file-size limit (ulimit -f, 10 KB) is a write error like a full disk, not a silent SIGXFSZ death.
+expect_error "file-size limit (ulimit -f): one line naming the file" \
+  "cannot write .*/fsize/synthetic_dataset\.json: File too large \(raise the file-size limit, ulimit -f" \
+  bash -c "ulimit -f 10; exec $GEN --num_examples 20 --tokens_per_example 128 --output_dir '$TMP/fsize'"
+check "  ... and leaves no files behind" bash -c "[ -z \"\$(ls -A '$TMP/fsize')\" ]"
 sha_before=$(sha256sum "$TMP/a/metadata.json")
 expect_error "existing dataset is not overwritten without --overwrite" "--output_dir: .* already exists and is not empty \(pass --overwrite" \
   $GEN --num_examples 5 --tokens_per_example 128 --output_dir "$TMP/a"

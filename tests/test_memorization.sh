@@ -194,10 +194,57 @@ expect_error "zero context length" "^test_memorization: error: --context_lengths
 expect_error "no context length fits" "--context_lengths: none of" "${BAD[@]}" --context_lengths 60,64
 expect_error "non-numeric --num_examples" "--num_examples" "${BAD[@]}" --num_examples many
 expect_error "unknown --splits value" "--splits" "${BAD[@]}" --splits validation
+# --splits both (what --help offers) is train,test; its exposure line lists the splits without a trailing comma
+"${BAD[@]}" --splits both --exposure_candidates 100 --output_file "$TMP/both.json" > /dev/null 2> "$TMP/both.err"
+check "--splits both evaluates members and non-members" $PY -c "
+import json; r = json.load(open('$TMP/both.json')); assert list(r['results']) == ['train', 'test'], list(r['results'])"
+check "exposure line: members, non-members, no trailing comma" \
+  grep -Eq '^exposure \(100 candidates, chance [0-9.]+ bits\): members [0-9.]+ bits \(estimate [0-9.]+\), non-members [0-9.]+ bits \(estimate [0-9.]+\)$' "$TMP/both.err"
+# a file-size limit (ulimit -f) while writing the results: an error line like a full disk, not a
+# silent SIGXFSZ death; neither file is replaced (both are complete before either is renamed)
+mkdir -p "$TMP/fsize" && cp "$TMP/both.json" "$TMP/both.jsonl" "$TMP/fsize/"
+rc=0; ( ulimit -f 8; exec "${BAD[@]}" --exposure_candidates 100 --output_file "$TMP/fsize/both.json" ) > /dev/null 2> "$TMP/fsize.err" || rc=$?
+check "file-size limit (ulimit -f): exit 1, one error line naming the file" bash -c "
+  [ $rc -eq 1 ] && [ \$(grep -c 'error:' '$TMP/fsize.err') -eq 1 ] &&
+  tail -n 1 '$TMP/fsize.err' | grep -q 'error: cannot write .*fsize/both\.jsonl: File too large'"
+check "  ... earlier results intact, no temporary files" bash -c "
+  cmp '$TMP/both.json' '$TMP/fsize/both.json' && cmp '$TMP/both.jsonl' '$TMP/fsize/both.jsonl' && ! ls '$TMP/fsize' | grep -q tmp"
+# the second rename failing (a preloaded rename() refuses targets ending in .json): the .jsonl
+# that the first rename put in place is taken back
+cat > "$TMP/norename.c" <<'C'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <string.h>
+int rename(const char *from, const char *to) {
+    size_t n = strlen(to);
+    if (n > 5 && !strcmp(to + n - 5, ".json")) { errno = EACCES; return -1; }
+    return ((int (*)(const char *, const char *))dlsym(RTLD_NEXT, "rename"))(from, to);
+}
+C
+gcc -shared -fPIC -o "$TMP/norename.so" "$TMP/norename.c" -ldl
+mkdir -p "$TMP/norename"
+rc=0; LD_PRELOAD="$TMP/norename.so" "${BAD[@]}" --exposure_candidates 0 --output_file "$TMP/norename/r.json" > /dev/null 2> "$TMP/norename.err" || rc=$?
+check "results file cannot be renamed: one error line, its .jsonl taken back, nothing left" bash -c "
+  [ $rc -eq 1 ] && [ \$(grep -c 'error:' '$TMP/norename.err') -eq 1 ] &&
+  tail -n 1 '$TMP/norename.err' | grep -q 'cannot write .*r\.json: Permission denied (.*r\.jsonl was removed with it)' &&
+  [ -z \"\$(ls -A '$TMP/norename')\" ]"
 expect_error "missing model" "--model_path" "${BAD[@]}" --model_path "$TMP/nothing_here"
 expect_error "model directory without model.bin" "has no model.bin" "${BAD[@]}" --model_path "$DS"
-expect_error "missing metadata" "metadata_missing.json" "${BAD[@]}" --metadata_file "$TMP/metadata_missing.json"
+expect_error "missing metadata: names the flag and the fix" \
+  "cannot open .*metadata_missing\.json: No such file or directory \(give --metadata_file the metadata\.json written by generate_dataset\)" \
+  "${BAD[@]}" --metadata_file "$TMP/metadata_missing.json"
 expect_error "unwritable output" "bad_dir" "${BAD[@]}" --output_file "$TMP/bad_dir/sub/x.json/y"
+# a directory as the results file, or as its .jsonl: refused before the model is read (one line)
+mkdir -p "$TMP/outdir" "$TMP/recdir.jsonl"
+expect_error "--output_file that is a directory" "^test_memorization: error: --output_file .*/outdir is a directory \(give a file path" \
+  "${BAD[@]}" --output_file "$TMP/outdir"
+expect_error "--output_file whose .jsonl is a directory" "^test_memorization: error: --output_file .*recdir\.json: its records file .*recdir\.jsonl is a directory" \
+  "${BAD[@]}" --output_file "$TMP/recdir.json"
+check "  ... and nothing written beside them" test ! -e "$TMP/outdir.jsonl" -a ! -e "$TMP/recdir.json"
+# one model source: a checkpoint or a pretrained name
+expect_error "--model_path and --model_name together" "--model_path and --model_name both given \(give one" "${BAD[@]}" --model_name gpt2
+expect_error "--model_dir without --model_name" "--model_dir is only used with --model_name" "${BAD[@]}" --model_dir "$TMP/models"
 # metadata of another dataset with the same shape: the text hashes give it away
 ./generate_dataset --num_examples 16 --tokens_per_example 64 --train_ratio 0.75 --seed 6 --output_dir "$TMP/other" > /dev/null 2>&1
 expect_error "metadata of another dataset" "metadata" "${BAD[@]}" --metadata_file "$TMP/other/metadata.json"
@@ -232,14 +279,16 @@ check "no temporary files left behind" bash -c "! ls '$TMP' | grep -q '\.tmp\.'"
 # --model_name: pretrained names resolve to <model_dir>/<name>.bin (what scripts/download_gpt2.sh writes).
 mkdir -p "$TMP/models" && cp "$TMP/model/model.bin" "$TMP/models/distilgpt2.bin"
 ./test_memorization "${EVAL_ARGS[@]}" --output_file "$TMP/by_path.json" > /dev/null 2>&1
+EVAL_BY_NAME=("${EVAL_ARGS[@]:2}")  # without --model_path: give one model
 check "--model_name distilgpt2 --model_dir evaluates <model_dir>/distilgpt2.bin like --model_path" bash -c "
-  ./test_memorization ${EVAL_ARGS[*]@Q} --model_name distilgpt2 --model_dir '$TMP/models' --output_file '$TMP/by_name.json' > /dev/null 2>&1 &&
+  ./test_memorization ${EVAL_BY_NAME[*]@Q} --model_name distilgpt2 --model_dir '$TMP/models' --output_file '$TMP/by_name.json' > /dev/null 2>&1 &&
   $PY - '$TMP/by_path.json' '$TMP/by_name.json' <<'P'
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:])
 assert a['results'] == b['results'], 'results differ'
 assert b['provenance']['model'].endswith('models/distilgpt2.bin'), b['provenance']['model']
 P"
+BY_NAME=("${BAD[0]}" "${BAD[@]:3}")  # BAD without --model_path
 expect_error "--model_name of a missing pretrained model says how to get it" \
-  "models_none/gpt2.bin not found.*scripts/download_gpt2.sh gpt2" "${BAD[@]}" --model_name gpt2 --model_dir "$TMP/models_none"
-expect_error "--model_name that is not a pretrained name" "not a pretrained name" "${BAD[@]}" --model_name gpt3
+  "models_none/gpt2.bin not found.*scripts/download_gpt2.sh gpt2" "${BY_NAME[@]}" --model_name gpt2 --model_dir "$TMP/models_none"
+expect_error "--model_name that is not a pretrained name" "not a pretrained name" "${BY_NAME[@]}" --model_name gpt3

@@ -397,6 +397,10 @@ expect_error "--total_batch_size not a multiple of B*T" 'total_batch_size 100 is
 expect_error "unknown --lr_schedule" "lr_schedule: 'step' is not a schedule" T "${B[@]}" --lr_schedule step
 expect_error "missing --train_file" 'train_file .*nothere\.bin: no such file' T --train_file "$D/nothere.bin" --output_dir "$TMP/bad"
 expect_error "missing --validation_file" 'validation_file .*nothere\.bin: no such file' T --train_file "$D/train.bin" --validation_file "$D/nothere.bin" --output_dir "$TMP/bad"
+# the tokenizer is only hashed into config.json, but a file that is no tokenizer is refused as elsewhere
+head -c 2048 /dev/zero > "$TMP/badtok.bin"
+expect_error "--tokenizer with a wrong magic number" 'badtok\.bin is not a tokenizer file: magic number 0, expected 20240328' \
+  T "${B[@]}" --tokenizer "$TMP/badtok.bin"
 expect_error "missing pretrained gpt2 says how to get it" 'gpt2\.bin not found.*scripts/download_gpt2\.sh gpt2' \
   $TRAIN --model_name gpt2 --model_dir "$TMP/nomodels" "${B[@]}"
 expect_error "--model_name that is neither a name nor a file" 'model_name nosuchmodel' $TRAIN --model_name nosuchmodel "${B[@]}"

@@ -31,7 +31,7 @@ int main(int argc, char **argv) {
     set_program_name(argv[0]);
     DatasetMeta m;
     if (argc > 1) {
-        dataset_meta_load(&m, argv[1]);
+        dataset_meta_load(&m, argv[1], NULL);
         printf("%d %d %d %d\n", m.num_examples, m.num_train_records, m.num_test_records, m.tokens_per_example);
         for (int i = 0; i < m.num_examples; i++) {
             const DatasetExample *e = &m.examples[i];
@@ -46,7 +46,7 @@ int main(int argc, char **argv) {
     int fd = mkstemp(path);
     if (fd < 0 || write(fd, SMALL, strlen(SMALL)) != (ssize_t)strlen(SMALL)) { perror("temp file"); return 1; }
     close(fd);
-    dataset_meta_load(&m, path);
+    dataset_meta_load(&m, path, NULL);
     unlink(path);
     EXPECT(m.num_examples == 2 && m.tokens_per_example == 64 && m.record_length == 65, "sizes");
     EXPECT(m.seed == 5 && !strcmp(m.tokenizer_sha256, "abc"), "seed / tokenizer hash");
