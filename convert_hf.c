@@ -74,12 +74,6 @@ static const char *printable(const char *s) {
     return out;
 }
 
-static char *join_path(const char *dir, const char *name) {
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc_or_die(n);
-    snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
 
 // ---------------------------------------------------------------------------------------------
 // config.json
@@ -104,7 +98,7 @@ static int config_int(const char *path, const cJSON *root, const char *key, int 
 }
 
 static void read_hf_config(const char *dir, HFConfig *hc) {
-    char *path = join_path(dir, "config.json");
+    char *path = path_join(dir, "config.json");
     if (!file_exists(path))
         die("%s not found (--input must be a Hugging Face model directory with config.json and model.safetensors; "
             "scripts/download_gpt2.sh fetches one)", path);
@@ -212,8 +206,8 @@ static int is_plain_file_name(const char *s) {
 static void open_hf_weights(HFWeights *w, const char *dir) {
     memset(w, 0, sizeof *w);
     w->dir = dir;
-    char *single = join_path(dir, "model.safetensors");
-    char *index = join_path(dir, "model.safetensors.index.json");
+    char *single = path_join(dir, "model.safetensors");
+    char *index = path_join(dir, "model.safetensors.index.json");
     if (file_exists(single)) {
         w->num_files = 1;
         w->files = calloc_or_die(1, sizeof(SafeTensorsFile));
@@ -237,7 +231,7 @@ static void open_hf_weights(HFWeights *w, const char *dir) {
         w->num_files = n;
         w->files = calloc_or_die(n, sizeof(SafeTensorsFile));
         for (int i = 0; i < n; i++) {
-            char *shard = join_path(dir, names[i]);
+            char *shard = path_join(dir, names[i]);
             if (!file_exists(shard))
                 die("%s: shard %s listed in model.safetensors.index.json is missing (download it)", dir, shard);
             safetensors_open(&w->files[i], shard);
@@ -254,7 +248,7 @@ static void open_hf_weights(HFWeights *w, const char *dir) {
         free(names);
         cJSON_Delete(root);
     } else {
-        char *pickle = join_path(dir, "pytorch_model.bin");
+        char *pickle = path_join(dir, "pytorch_model.bin");
         if (file_exists(pickle))
             die("%s: only pytorch_model.bin here, a pickle file, which is not parsed because unpickling can run "
                 "arbitrary code; convert it to model.safetensors on a trusted machine (python: "
@@ -524,9 +518,9 @@ static cJSON *hf_config_json(const GPT2Config *c, int bf16) {
 
 // A tokenizer file from dir under its HF name or the name OpenAI's/npm's release uses.
 static char *find_tokenizer_file(const char *dir, const char *hf_name, const char *openai_name) {
-    char *a = join_path(dir, hf_name);
+    char *a = path_join(dir, hf_name);
     if (file_exists(a)) return a;
-    char *b = join_path(dir, openai_name);
+    char *b = path_join(dir, openai_name);
     if (file_exists(b)) { free(a); return b; }
     die("--tokenizer_dir: %s has neither %s nor %s (give the directory holding the GPT-2 tokenizer files)", dir, hf_name, openai_name);
 }
@@ -579,9 +573,9 @@ static void convert_to_hf(const char *input, const char *dir, const char *tokeni
     }
 
     make_dirs_or_die(dir);
-    char *st_path = join_path(dir, "model.safetensors");
-    char *config_path = join_path(dir, "config.json");
-    char *gen_path = join_path(dir, "generation_config.json");
+    char *st_path = path_join(dir, "model.safetensors");
+    char *config_path = path_join(dir, "config.json");
+    char *gen_path = path_join(dir, "generation_config.json");
 
     // HF names and shapes, in llm.c's order; Conv1D weights transposed back to (in, out).
     int n = 4 + NUM_LAYER_TENSORS * (int)L;
@@ -654,15 +648,15 @@ static void convert_to_hf(const char *input, const char *dir, const char *tokeni
     write_json(&gen_file, gen);
     cJSON_Delete(gen);
     if (tokenizer_dir) {
-        char *p = join_path(dir, "vocab.json");
+        char *p = path_join(dir, "vocab.json");
         atomic_open(&vocab_file, p);
         fwrite_or_die(vocab_text, 1, vocab_len, vocab_file.f, vocab_file.tmp_path);
         free(p);
-        p = join_path(dir, "merges.txt");
+        p = path_join(dir, "merges.txt");
         atomic_open(&merges_file, p);
         fwrite_or_die(merges_text, 1, merges_len, merges_file.f, merges_file.tmp_path);
         free(p);
-        p = join_path(dir, "tokenizer_config.json");
+        p = path_join(dir, "tokenizer_config.json");
         cJSON *tok = cJSON_CreateObject();
         cJSON_AddStringToObject(tok, "tokenizer_class", "GPT2Tokenizer");
         cJSON_AddNumberToObject(tok, "model_max_length", c->max_seq_len);
@@ -696,7 +690,7 @@ int main(int argc, char **argv) {
     const char *input = NULL, *output = NULL, *tokenizer_dir = NULL;
     int bf16 = 0, to_hf = 0, dry_run = 0;
     ArgSpec specs[] = {
-        {"input", ARG_STRING, &input, "Hugging Face model directory (config.json + model.safetensors), or with --to_hf an llm.c .bin", 1, 0, 0},
+        {"input", ARG_STRING, &input, "Hugging Face model directory (config.json + model.safetensors, or sharded: model.safetensors.index.json + its shards), or with --to_hf an llm.c .bin", 1, 0, 0},
         {"output", ARG_STRING, &output, "llm.c model file to write (.bin), or with --to_hf the directory to write", 1, 0, 0},
         {"bf16", ARG_BOOL, &bf16, "write the .bin in bf16 (llm.c version 5) instead of fp32 (version 3)", 1, 0, 0},
         {"to_hf", ARG_BOOL, &to_hf, "convert the other way: llm.c .bin -> Hugging Face directory", 1, 0, 0},

@@ -123,7 +123,7 @@ static ArgSpec specs[] = {
      "with --source openai: answers per example at most (the first, then \"continue\" requests while too short)", 1, 100, 0},
     {"max_output_tokens", ARG_INT, &openai_max_output_tokens,
      "with --source openai: max_tokens per answer (0 = not sent, the server decides)", 0, 1000000, 0},
-    {"verbose", ARG_BOOL, &openai_verbose, "with --source openai: one line per request on stderr (never headers or the key)", 1, 0, 0},
+    {"verbose", ARG_BOOL, &openai_verbose, "with --source openai: a line on stderr when each request goes out and when its answer, error or timeout comes back (never headers or the key)", 1, 0, 0},
 };
 #define NUM_SPECS ((int)(sizeof specs / sizeof specs[0]))
 
@@ -534,12 +534,6 @@ static void check_output_dir(const char *dir) {
 // ---------------------------------------------------------------------------------------------
 // Writing.
 
-static char *join_path(const char *dir, const char *name) {
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc_or_die(n);
-    snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
 
 static size_t count_utf8_chars(const char *s, size_t len) {
     size_t n = 0;
@@ -668,7 +662,7 @@ int main(int argc, char **argv) {
             .retry_base_delay_s = openai_retry_base_delay, .max_turns = (int)openai_max_turns, .seed = (uint64_t)seed,
             .verbose = openai_verbose};
         make_dirs_or_die(output_dir);
-        openai_cache = join_path(output_dir, OPENAI_CACHE_FILE);
+        openai_cache = path_join(output_dir, OPENAI_CACHE_FILE);
         openai_cfg.cache_path = openai_cache;
         const char **genres = malloc_or_die((size_t)num_slots * sizeof(char *));
         int *version = calloc_or_die((size_t)num_slots, sizeof(int));   // per example: 0, then 1, 2, ... when asked anew
@@ -1003,20 +997,20 @@ int main(int argc, char **argv) {
     make_dirs_or_die(output_dir);
     AtomicFile af[8];
     for (int f = 0; f < num_files; f++) {
-        char *path = join_path(output_dir, files[f].name);
+        char *path = path_join(output_dir, files[f].name);
         atomic_open(&af[f], path);
         fwrite_or_die(files[f].data, 1, files[f].len, af[f].f, af[f].final_path);
         free(path);
     }
-    char *meta_path = join_path(output_dir, "metadata.json");
+    char *meta_path = path_join(output_dir, "metadata.json");
     atomic_open(&af[num_files], meta_path);
     fwrite_or_die(meta_text, 1, strlen(meta_text), af[num_files].f, af[num_files].final_path);
     fwrite_or_die("\n", 1, 1, af[num_files].f, af[num_files].final_path);
     for (int f = 0; f <= num_files; f++) atomic_commit_or_die(&af[f]);
 
     double elapsed = now_seconds() - t_start;
-    printf("generate_dataset: %d examples x %d tokens in %s/ (%d train, %d test; %zu train records) in %.2f s\n",
-           n, n_tokens, output_dir, n_train, n_test, n_train_records, elapsed);
+    printf("generate_dataset: %d examples x %d tokens in %s%s (%d train, %d test; %zu train records) in %.2f s\n",
+           n, n_tokens, output_dir, path_separator(output_dir), n_train, n_test, n_train_records, elapsed);
     if (from_openai)
         printf("openai: %s at %s: %d requests (%d retries), %d new answers, %d answers from %s; %d texts asked anew\n",
                openai_cfg.model, openai_cfg.api_base, openai_stats.requests, openai_stats.retries, openai_stats.answers,

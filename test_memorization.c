@@ -146,13 +146,6 @@ static Probe *probe_at(Eval *ev, int split, int example, int ki) { return &ev->p
 // ---------------------------------------------------------------------------------------------
 // Small helpers.
 
-static char *path_join(const char *dir, const char *name) {
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc_or_die(n);
-    snprintf(p, n, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", name);
-    return p;
-}
-
 // The output's companion file: "x.json" -> "x.jsonl", anything else -> "<name>.jsonl".
 static char *records_path_for(const char *output) {
     size_t n = strlen(output);
@@ -1301,7 +1294,7 @@ int main(int argc, char **argv) {
         {"batch_size", ARG_INT, &o->batch_size, "examples per teacher-forced forward pass (generation batches take up to 64 while the KV cache stays under 1 GiB)", 1, 4096, 0},
         {"splits", ARG_STRING, &o->splits_text, "which splits: train (members), test (non-members) or both (the same as train,test)", 1, 0, 0},
         {"plain_greedy", ARG_BOOL, &o->plain_greedy, "decode every probe autoregressively instead of the teacher-forced fast path", 1, 0, 0},
-        {"bootstrap_samples", ARG_INT, &o->bootstrap_samples, "resamples for the intervals of means", 10, 1000000, 0},
+        {"bootstrap_samples", ARG_INT, &o->bootstrap_samples, "resamples for the bootstrap intervals (the means, and the membership-inference AUC and TPR)", 10, 1000000, 0},
         {"exposure_candidates", ARG_STRING, &o->exposure_candidates_text,
          "identifiers each closing identifier is ranked among (the true one included): a number (0 = no exposure) or all (100000)", 1, 0, 0},
         {"exposure_context", ARG_STRING, &o->exposure_context,

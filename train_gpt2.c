@@ -365,18 +365,12 @@ static void format_duration(double seconds, char *out, size_t n) {
     else snprintf(out, n, "%lds", s);
 }
 
-static char *join_path(const char *dir, const char *name) {
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc_or_die(n);
-    snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
 
 // Two trainers writing one output directory would interleave their logs and checkpoints. The
 // lock is released by the kernel when the process ends, however it ends. A process that was just
 // killed may still be finishing an fsync, so wait a few seconds before calling the dir busy.
 static void lock_output_dir(const char *dir) {
-    char *path = join_path(dir, ".train_gpt2.lock");
+    char *path = path_join(dir, ".train_gpt2.lock");
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
     if (fd < 0) die("cannot create %s: %s (choose a writable --output_dir)", path, strerror(errno));
     double give_up = now_seconds() + 5.0;
@@ -461,9 +455,9 @@ int main(int argc, char **argv) {
         remove_stale_temp_files(args.output_dir);
     }
     dist_barrier(&dist, "output directory setup");
-    char *log_path = join_path(args.output_dir, "train_log.jsonl");
-    char *config_path = join_path(args.output_dir, "config.json");
-    char *final_path = join_path(args.output_dir, "model.bin");
+    char *log_path = path_join(args.output_dir, "train_log.jsonl");
+    char *config_path = path_join(args.output_dir, "config.json");
+    char *final_path = path_join(args.output_dir, "model.bin");
     char *identity = run_identity(&args, &model, &origin, &plan);
     TrainState st;
     memset(&st, 0, sizeof st);

@@ -368,7 +368,7 @@ static const char *const GPT2_PRETRAINED_NAMES[] = {"gpt2", "gpt2-medium", "gpt2
 int gpt2_resolve_pretrained(const char *name, const char *model_dir, const char *flag, char *out, size_t out_len) {
     for (size_t i = 0; i < sizeof GPT2_PRETRAINED_NAMES / sizeof *GPT2_PRETRAINED_NAMES; i++) {
         if (strcmp(name, GPT2_PRETRAINED_NAMES[i]) != 0) continue;
-        snprintf(out, out_len, "%s/%s.bin", model_dir, name);
+        snprintf(out, out_len, "%s%s%s.bin", model_dir, path_separator(model_dir), name);
         if (!file_exists(out))
             die("%s %s: %s not found (get it with: scripts/download_gpt2.sh %s %s/, or set --model_dir)",
                 flag, name, out, name, model_dir);

@@ -38,7 +38,7 @@ typedef struct {
     int max_turns;                // first answer + continuations per example
     uint64_t seed;                // request "seed" is seed + example index
     const char *cache_path;       // JSONL cache (created if missing)
-    int verbose;                  // one line per request on stderr (never headers)
+    int verbose;                  // a line per request sent and per answer on stderr (never headers)
 } OpenAIConfig;
 
 typedef struct {

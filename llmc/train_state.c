@@ -185,7 +185,7 @@ done:
 static char *checkpoint_path(const char *dir, const char *kind, int64_t step) {
     size_t n = strlen(dir) + 64;
     char *p = malloc_or_die(n);
-    snprintf(p, n, "%s/%s_%08lld.bin", dir, kind, (long long)step);
+    snprintf(p, n, "%s%s%s_%08lld.bin", dir, path_separator(dir), kind, (long long)step);
     return p;
 }
 
@@ -277,7 +277,7 @@ void remove_stale_temp_files(const char *dir) {
         if (pid == getpid() || (kill(pid, 0) != 0 && errno == ESRCH)) {
             size_t n = strlen(dir) + strlen(e->d_name) + 2;
             char *path = malloc_or_die(n);
-            snprintf(path, n, "%s/%s", dir, e->d_name);
+            snprintf(path, n, "%s%s%s", dir, path_separator(dir), e->d_name);
             unlink(path);
             free(path);
         }

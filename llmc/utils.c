@@ -164,6 +164,18 @@ char *read_file_hint_or_die(const char *path, size_t *len_out, const char *hint)
     return buf;
 }
 
+const char *path_separator(const char *dir) {
+    size_t n = strlen(dir);
+    return n > 0 && dir[n - 1] == '/' ? "" : "/";
+}
+
+char *path_join(const char *dir, const char *name) {
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc_or_die(n);
+    snprintf(p, n, "%s%s%s", dir, path_separator(dir), name);
+    return p;
+}
+
 int file_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);

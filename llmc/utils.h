@@ -32,6 +32,11 @@ void fwrite_or_die(const void *src, size_t size, size_t count, FILE *f, const ch
 char *read_file_or_die(const char *path, size_t *len_out);
 // Same, with a hint (may be NULL) saying how to fix a file that cannot be opened.
 char *read_file_hint_or_die(const char *path, size_t *len_out, const char *hint);
+// "/" to put between a directory and a name in it, or "" when the directory already ends with one
+// (so that --output_dir out/ gives out/model.bin, not out//model.bin).
+const char *path_separator(const char *dir);
+// dir + path_separator(dir) + name, malloc'ed.
+char *path_join(const char *dir, const char *name);
 int file_exists(const char *path);
 int dir_exists(const char *path);
 // mkdir -p; dies with a message naming the path on failure.

@@ -400,3 +400,5 @@ expect_error "existing dataset is not overwritten without --overwrite" "--output
   $GEN --num_examples 5 --tokens_per_example 128 --output_dir "$TMP/a"
 check "  ... and is left untouched" bash -c "[ \"\$(sha256sum '$TMP/a/metadata.json')\" = '$sha_before' ] && [ -z \"\$(ls '$TMP/a' | grep tmp)\" ]"
 check "--help lists every flag" bash -c "$GEN --help | grep -c -- '^  --\(num_examples\|tokens_per_example\|output_dir\|seed\|train_ratio\|source\|input\|duplicates\|overwrite\|tokenizer\|threads\)\( \|$\)' | grep -qx 11"
+# --output_dir with a trailing slash: the paths printed and written have no doubled slash.
+check "--output_dir dir/ prints 'in dir/', not 'dir//'" bash -c "$GEN --num_examples 5 --tokens_per_example 128 --output_dir '$TMP/slash/' | grep -q 'in $TMP/slash/ ('"

@@ -227,6 +227,9 @@ check "2 epochs of 21 examples at B=4 -> 12 steps, epoch column ends at 2.0" bas
     --num_train_epochs 2 --save_every 6 >/dev/null && $PY $TMP/h.py check_steps $TMP/ep/train_log.jsonl 12 2.0"
 check "each epoch is a fresh permutation of all examples (state files, read by Python)" \
   "$PY" "$TMP/h.py" check_epoch_orders "$TMP/ep/state_00000006.bin" "$TMP/ep/state_00000012.bin" 21
+check "--output_dir dir/: 'wrote dir/model.bin', no doubled slash" bash -c "
+  $TRAIN ${TINY[*]} --train_file $D/train.bin --validation_file none --output_dir $TMP/slash/ --max_seq_length 16 \
+    --max_steps 1 | grep -q 'wrote $TMP/slash/model.bin'"
 check "--max_steps 9 overrides epochs and crosses an epoch boundary" bash -c "
   $TRAIN ${TINY[*]} --train_file $D/train.bin --validation_file none --output_dir $TMP/ms --max_seq_length 16 \
     --num_train_epochs 5 --max_steps 9 >/dev/null && $PY $TMP/h.py check_steps $TMP/ms/train_log.jsonl 9 $(/usr/bin/python3 -c 'print(1+12/21)')"

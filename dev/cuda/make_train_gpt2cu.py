@@ -105,7 +105,6 @@ EDITS = [
      '    gpt2cu_argmax((GPT2Cuda *)model, argmax);  // GPU: argmax on the device (llmc/gpt2_cuda.cuh)\n'),
     ('mem_eval_run(&mem, mem_eval_argmax, &model)', 'mem_eval_run(&mem, mem_eval_argmax, &gmodel)'),
     ('    char *tmp = malloc_or_die(n);', '    char *tmp = (char *)malloc_or_die(n);'),
-    ('    char *p = malloc_or_die(n);', '    char *p = (char *)malloc_or_die(n);'),
     ('// ---------------------------------------------------------------------------------------------\n\nint main(',
      '// ---------------------------------------------------------------------------------------------\n\n' + TAKE_PRECISION +
      '// ---------------------------------------------------------------------------------------------\n\nint main('),
