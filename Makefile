@@ -175,7 +175,7 @@ train_gpt2cu: train_gpt2.cu $(wildcard llmc/*.cuh) $(BUILD)/libllmc_portable.a
 test_gpt2cu: test_gpt2cu.cu $(wildcard llmc/*.cuh) $(BUILD)/libllmc_portable.a
 	$(NVCC) $(NVCC_FLAGS) $< $(BUILD)/libllmc_portable.a $(NVCC_LDLIBS) -o $@
 # The GPU evaluator (issue 8): test_memorization.c compiled with -DMEMLENS_CUDA (same driver, the
-# model calls go to the GPU backend llmc/memorization_cuda.cu); one process (no MPI split).
+# model calls go to the GPU backend llmc/memorization_cuda.cu); under mpirun each rank probes its share of the examples (llmc/dist.c).
 ifneq ($(wildcard test_memorization.c),)
 CUDA_PROGRAMS += test_memorizationcu
 $(BUILD)/portable/test_memorizationcu.o: test_memorization.c | $(BUILD)/portable/llmc

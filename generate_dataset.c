@@ -99,7 +99,7 @@ static ArgSpec specs[] = {
      "texts are used in order, each cut at the end to the exact length; texts too short, or repeating a 50-token "
      "span of an earlier text, are skipped and counted in metadata.json", 1, 0, 0},
     {"input_format", ARG_STRING, &input_format,
-     "auto (.jsonl/.json means JSONL, anything else plain text), jsonl or text", 1, 0, 0},
+     "with --source file: auto (.jsonl/.json means JSONL, anything else plain text), jsonl or text", 1, 0, 0},
     {"duplicates", ARG_STRING, &duplicates,
      "training copies per example as REPEATS:COUNT,... e.g. 1:700,2:100,4:50,8:30,16:20; the counts cover the "
      "training examples and must add up to their number (one COUNT may be * for the rest); test examples always "

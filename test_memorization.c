@@ -1347,7 +1347,8 @@ int main(int argc, char **argv) {
     // fail on an unwritable output location before any long work (rank 0 alone writes)
     char *records_path = records_path_for(o->output_file);
     if (dir_exists(o->output_file))
-        die("--output_file %s is a directory (give a file path, e.g. %s/memorization_results.json)", o->output_file, o->output_file);
+        die("--output_file %s is a directory (give a file path, e.g. %s%smemorization_results.json)", o->output_file,
+            o->output_file, path_separator(o->output_file));
     if (dir_exists(records_path))
         die("--output_file %s: its records file %s is a directory (remove it, or give another --output_file)", o->output_file, records_path);
     if (dist_is_main(&dist)) {
@@ -1510,19 +1511,32 @@ int main(int argc, char **argv) {
     fputs(text, af.f);
     fputc('\n', af.f);
     free(text);
-    // Both files or neither: both are complete on disk before the first rename, and if the second
-    // rename still fails, the first file is taken back (an older .jsonl of that name is then gone).
+    // Both files or neither: both are complete on disk before the first rename; an older .jsonl is
+    // kept under a second name (a hard link) until the .json is in place too, so that a failed
+    // second rename puts the old pair back.
     AtomicFile *outputs[2] = {&records, &af};
     for (int i = 0; i < 2; i++)
         if (atomic_sync(outputs[i]) != 0)
             die("cannot write %s: %s (check free disk space and the file-size limit, ulimit -f; earlier results are intact)",
                 outputs[i]->final_path, strerror(errno));
+    char *previous = NULL;
+    if (file_exists(records_path)) {
+        size_t n = strlen(records_path) + 32;
+        previous = malloc_or_die(n);
+        snprintf(previous, n, "%s.previous.%d", records_path, (int)getpid());
+        if (link(records_path, previous) != 0) { free(previous); previous = NULL; }  // no hard links here: no way back
+    }
     atomic_commit_or_die(&records);
     if (atomic_commit(&af) != 0) {
         int e = errno;
+        if (previous && rename(previous, records_path) == 0)
+            die("cannot write %s: %s (check the permissions of its directory; the earlier %s was put back)", o->output_file,
+                strerror(e), records_path);
         unlink(records_path);
-        die("cannot write %s: %s (check that it can be replaced; %s was removed with it)", o->output_file, strerror(e), records_path);
+        die("cannot write %s: %s (check the permissions of its directory; the new %s was removed with it)", o->output_file,
+            strerror(e), records_path);
     }
+    if (previous) { unlink(previous); free(previous); }
 
     print_table(&ev, aggregates);
     print_privacy(privacy);

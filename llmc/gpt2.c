@@ -370,8 +370,8 @@ int gpt2_resolve_pretrained(const char *name, const char *model_dir, const char 
         if (strcmp(name, GPT2_PRETRAINED_NAMES[i]) != 0) continue;
         snprintf(out, out_len, "%s%s%s.bin", model_dir, path_separator(model_dir), name);
         if (!file_exists(out))
-            die("%s %s: %s not found (get it with: scripts/download_gpt2.sh %s %s/, or set --model_dir)",
-                flag, name, out, name, model_dir);
+            die("%s %s: %s not found (get it with: scripts/download_gpt2.sh %s %s%s, or set --model_dir)",
+                flag, name, out, name, model_dir, path_separator(model_dir));
         return 1;
     }
     return 0;

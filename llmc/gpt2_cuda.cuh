@@ -591,9 +591,12 @@ static cudaDeviceProp gpu_check_device_at(Precision precision, int device) {
 }
 
 // The first GPU, for the GPU test programs (test_gpt2cu, test_argmax_cuda): they test GPU code, so
-// there is nothing to run instead; the CPU model has its own test.
+// there is nothing to run instead on the CPU but their emulated build.
 static cudaDeviceProp gpu_check_device(Precision precision) {
-    return gpu_check_device_or(precision, 0, "this test needs a GPU (the CPU model's reference test is tests/test_gpt2_reference.sh)");
+    static char fix[256];
+    snprintf(fix, sizeof fix, "this test needs a GPU; without one, make test runs it on the CPU emulator as build/emu/%s",
+             program_name());
+    return gpu_check_device_or(precision, 0, fix);
 }
 
 #endif

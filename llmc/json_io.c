@@ -74,8 +74,10 @@ int jsonl_append(const char *path, const cJSON *obj) {
 }
 
 void jsonl_append_or_die(const char *path, const cJSON *obj) {
-    if (jsonl_append(path, obj) != 0)
-        die("cannot append to %s: %s (check free disk space and permissions)", path, strerror(errno));
+    if (jsonl_append(path, obj) != 0) {
+        int e = errno;
+        die("cannot append to %s: %s (%s)", path, strerror(e), write_fix(e, "check free disk space and permissions"));
+    }
 }
 
 int64_t jsonl_truncate_after(const char *path, const char *key, double max_value) {

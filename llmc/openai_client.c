@@ -368,7 +368,11 @@ static void cache_append(Cache *c, int index, int turn, const char *sha, const c
     while (done < len) {
         ssize_t w = write(c->fd, line + done, len - done);
         if (w < 0 && errno == EINTR) continue;
-        if (w < 0) die("%s: cannot append an answer: %s (free some disk space, then rerun to resume)", c->path, strerror(errno));
+        if (w < 0) {
+            int e = errno;
+            die("%s: cannot append an answer: %s (%s, then rerun to resume)", c->path, strerror(e),
+                write_fix(e, "free some disk space"));
+        }
         done += (size_t)w;
     }
     if (fsync(c->fd) != 0) die("%s: fsync failed: %s (check the disk, then rerun to resume)", c->path, strerror(errno));

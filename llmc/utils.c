@@ -54,9 +54,14 @@ static void install_signal_cleanup(void) {
     static int installed = 0;
     if (installed) return;
     installed = 1;
-    signal(SIGINT, on_fatal_signal);
-    signal(SIGTERM, on_fatal_signal);
-    signal(SIGHUP, on_fatal_signal);
+    // A signal the launcher made us ignore stays ignored: `nohup` (SIGHUP), `&` in a
+    // non-interactive shell (SIGINT).
+    const int fatal[] = {SIGINT, SIGTERM, SIGHUP};
+    for (int i = 0; i < 3; i++) {
+        struct sigaction old;
+        if (sigaction(fatal[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+        signal(fatal[i], on_fatal_signal);
+    }
     // A file-size limit (ulimit -f) must surface as a write error (EFBIG) that is reported and
     // cleaned up like a full disk, not kill the program silently with its temporary files left.
     signal(SIGXFSZ, SIG_IGN);
@@ -135,8 +140,7 @@ void fread_or_die(void *dst, size_t size, size_t count, FILE *f, const char *pat
     }
 }
 
-// What to check after a failed write: EFBIG comes from the file-size limit, not from the disk.
-static const char *write_fix(int e, const char *otherwise) { return e == EFBIG ? "raise the file-size limit, ulimit -f" : otherwise; }
+const char *write_fix(int e, const char *otherwise) { return e == EFBIG ? "raise the file-size limit, ulimit -f" : otherwise; }
 
 void fwrite_or_die(const void *src, size_t size, size_t count, FILE *f, const char *path) {
     if (fwrite(src, size, count, f) != count) {

@@ -28,6 +28,9 @@ char *strdup_or_die(const char *s);
 FILE *fopen_or_die(const char *path, const char *mode, const char *hint);
 void fread_or_die(void *dst, size_t size, size_t count, FILE *f, const char *path);
 void fwrite_or_die(const void *src, size_t size, size_t count, FILE *f, const char *path);
+// The fix to suggest after a write failed with errno e: EFBIG comes from the file-size limit
+// (ulimit -f), anything else gets `otherwise`.
+const char *write_fix(int e, const char *otherwise);
 // Whole file into memory (NUL-terminated for convenience); *len_out gets the byte count.
 char *read_file_or_die(const char *path, size_t *len_out);
 // Same, with a hint (may be NULL) saying how to fix a file that cannot be opened.

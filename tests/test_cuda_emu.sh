@@ -63,28 +63,34 @@ check "train_gpt2cu killed after the step-2 checkpoint (SIGKILL, exit 137)" test
 check "killed + resumed: resumed at step 2, model.bin bitwise equal to the uninterrupted run" \
   bash -c "grep -q 'resuming from step 2' '$TMP/resume.log' && cmp '$TMP/bf16/model.bin' '$TMP/killed/model.bin'"
 
-# Data parallelism: train_gpt2cu as 2 ranks, each a process, on the emulated NCCL
-# (dev/cuda/emu/nccl_emu.cpp), which first checks itself. The ranks meet by a file (no MPI), and
-# must train the model of one CPU process with the same global batch; a rank killed after the
-# step-2 checkpoint makes the other stop with one line; the resumed run (under mpirun when there
-# is one) is bitwise the uninterrupted one.
+# Data parallelism: train_gpt2cu as 2 ranks, each a process with its own emulated GPU, on the
+# emulated NCCL (dev/cuda/emu/nccl_emu.cpp), which first checks itself. The ranks meet by a file (no
+# MPI), and must train the model of one CPU process with the same global batch; two ranks on one
+# GPU are refused as NCCL refuses them; a rank killed after the step-2 checkpoint makes the other
+# stop with one line, and a stopped (hung) rank makes the other stop at its MEMLENS_DIST_TIMEOUT;
+# the resumed run (under mpirun when there is one) is bitwise the uninterrupted one.
+saved_tmpdir=${TMPDIR-}
+export TMPDIR=$TMP  # the emulated communicators' files (a killed rank leaves its file behind)
 check "NCCL emulator self-test: rank-order sums, broadcast, chunks; mismatched collectives, dead and late ranks reported" \
   "$EMU/nccl_selftest"
-export TMPDIR=$TMP  # the emulated communicators' files (a killed rank leaves its file behind)
-two_ranks() {  # two_ranks OUTPUT_DIR ENV_FOR_RANK_0 [flags...]: both ranks, file rendezvous; rank r's output in OUTPUT_DIR.rankr.log
+# two_ranks OUTPUT_DIR ENV_FOR_RANK_0 [flags...]: both ranks, file rendezvous, EMU_DEVICES emulated
+# GPUs (default 2); rank r's output in OUTPUT_DIR.rankr.log, the exit codes in OUTPUT_DIR.rc. A
+# rank left waiting gives up after MEMLENS_DIST_TIMEOUT=60 s; `timeout` (TERM: exit 124) backs it.
+two_ranks() {
   local out=$1 env0=$2; shift 2
   rm -f "$TMP/nccl_id"
-  env MEMLENS_WORLD_SIZE=2 MEMLENS_RANK=1 MEMLENS_LOCAL_RANK=1 OMP_NUM_THREADS=1 timeout -s KILL 300 "$EMU/train_gpt2cu" \
+  local common=(MEMLENS_WORLD_SIZE=2 MEMLENS_EMU_DEVICES=${EMU_DEVICES:-2} MEMLENS_DIST_TIMEOUT=60 OMP_NUM_THREADS=1)
+  env "${common[@]}" MEMLENS_RANK=1 MEMLENS_LOCAL_RANK=1 timeout -k 10 300 "$EMU/train_gpt2cu" \
     --nccl_init "file:$TMP/nccl_id" "$@" --output_dir "$out" > "$out.rank1.log" 2>&1 &
   local pid1=$! rc0=0 rc1=0
-  (env $env0 MEMLENS_WORLD_SIZE=2 MEMLENS_RANK=0 MEMLENS_LOCAL_RANK=0 OMP_NUM_THREADS=1 timeout -s KILL 300 "$EMU/train_gpt2cu" \
+  (env $env0 "${common[@]}" MEMLENS_RANK=0 MEMLENS_LOCAL_RANK=0 timeout -k 10 300 "$EMU/train_gpt2cu" \
     --nccl_init "file:$TMP/nccl_id" "$@" --output_dir "$out" > "$out.rank0.log" 2>&1; exit $?) 2>/dev/null || rc0=$?
   wait $pid1 || rc1=$?
   echo "$rc0 $rc1" > "$out.rc"
 }
 PROBE=(--mem_eval_every 2 --mem_eval_examples 4 --mem_eval_context_lengths 16,32 --mem_eval_new_tokens 16)
 two_ranks "$TMP/w2" "" "${TRAIN[@]}" --precision fp32 "${PROBE[@]}"
-check "train_gpt2cu as 2 ranks on the emulated NCCL (file rendezvous): both finish" \
+check "train_gpt2cu as 2 ranks on the emulated NCCL (file rendezvous, GPUs 0 and 1): both finish" \
   bash -c "[ \"\$(cat '$TMP/w2.rc')\" = '0 0' ] && grep -q 'data parallel: 2 ranks' '$TMP/w2.rank0.log'"
 ./train_gpt2 "${TRAIN[@]}" --per_device_train_batch_size 8 "${PROBE[@]}" --output_dir "$TMP/cpu8" > "$TMP/train_cpu8.log" 2>&1 ||
   { fail "train_gpt2 (CPU, batch 8) for the 2-rank comparison"; tail -3 "$TMP/train_cpu8.log"; }
@@ -100,16 +106,38 @@ def probes(path):
     return out
 a, b = probes(sys.argv[1]), probes(sys.argv[2])
 sys.exit(0 if len(a) == 2 and a == b else "probes differ: %s vs %s" % (a, b))' "$TMP/cpu8/train_log.jsonl" "$TMP/w2/train_log.jsonl"
-# (TMPDIR stays $TMP for the killed run: its communicator file is left behind there)
+EMU_DEVICES=1 two_ranks "$TMP/w2onegpu" "" "${TRAIN[@]}" --precision fp32
+check "2 ranks on one GPU: both stop at setup, one line naming the shared GPU (as NCCL's duplicate-GPU check)" \
+  bash -c "! grep -qx '0 0' '$TMP/w2onegpu.rc' && ! grep -q ' 0$\|^0 ' '$TMP/w2onegpu.rc' &&
+           cat '$TMP/w2onegpu.rank0.log' '$TMP/w2onegpu.rank1.log' | grep -q '^train_gpt2cu: error: rank [01] of 2: setup of the NCCL communicator failed in NCCL: invalid usage: .*both use GPU 0'"
 two_ranks "$TMP/w2kill" "MEMLENS_TEST_KILL_AT=after_state:2" "${TRAIN[@]}" --precision fp32
 check "rank 0 killed after the step-2 checkpoint: rank 1 stops with one line naming the exited rank" \
-  bash -c "[ \"\$(cat '$TMP/w2kill.rc')\" != '0 0' ] && cut -d' ' -f1 '$TMP/w2kill.rc' | grep -qx 137 &&
+  bash -c "cut -d' ' -f1 '$TMP/w2kill.rc' | grep -qx 137 && ! cut -d' ' -f2 '$TMP/w2kill.rc' | grep -qx 0 &&
+           [ -f '$TMP/w2kill/state_00000002.bin' ] && [ ! -f '$TMP/w2kill/state_00000004.bin' ] &&
            grep -q '^train_gpt2cu: error: rank 1 of 2: .*failed in NCCL: remote process exited.*rank 0 (pid [0-9]*) exited' '$TMP/w2kill.rank1.log'"
+# A hung rank: rank 1 stopped (SIGSTOP) after step 1; rank 0's own deadline ends its wait.
+hung_rank() {
+  rm -f "$TMP/nccl_id"
+  local common=(MEMLENS_WORLD_SIZE=2 MEMLENS_EMU_DEVICES=2 MEMLENS_DIST_TIMEOUT=10 OMP_NUM_THREADS=1)
+  env "${common[@]}" MEMLENS_RANK=1 MEMLENS_LOCAL_RANK=1 "$EMU/train_gpt2cu" --nccl_init "file:$TMP/nccl_id" "${TRAIN[@]}" \
+    --precision fp32 --output_dir "$TMP/w2hang" > "$TMP/w2hang.rank1.log" 2>&1 &
+  local pid1=$! rc0=0
+  env "${common[@]}" MEMLENS_RANK=0 MEMLENS_LOCAL_RANK=0 timeout -k 10 200 "$EMU/train_gpt2cu" --nccl_init "file:$TMP/nccl_id" \
+    "${TRAIN[@]}" --precision fp32 --output_dir "$TMP/w2hang" > "$TMP/w2hang.rank0.log" 2>&1 &
+  local pid0=$!
+  for _ in $(seq 600); do [ -s "$TMP/w2hang/train_log.jsonl" ] && break; sleep 0.1; done
+  kill -STOP $pid1
+  wait $pid0 || rc0=$?
+  kill -KILL $pid1; wait $pid1 2>/dev/null
+  [ $rc0 -ne 0 ] && [ $rc0 -ne 124 ] && [ -s "$TMP/w2hang/train_log.jsonl" ] &&
+    grep -q '^train_gpt2cu: error: rank 0 of 2: .*: no answer from the other ranks in 10 s (a rank died or hangs' "$TMP/w2hang.rank0.log"
+}
+check "rank 1 stopped (hung) after step 1: rank 0 stops at MEMLENS_DIST_TIMEOUT=10 with one line" hung_rank
 if command -v mpirun > /dev/null && ldd "$EMU/train_gpt2cu" | grep -q libmpi; then
-  MPIRUN=(mpirun --oversubscribe -x OMP_NUM_THREADS=1 -x TMPDIR)
+  MPIRUN=(mpirun --oversubscribe -x OMP_NUM_THREADS=1 -x TMPDIR -x MEMLENS_EMU_DEVICES=2 -x MEMLENS_DIST_TIMEOUT=60)
   [ "$(id -u)" -eq 0 ] && MPIRUN+=(--allow-run-as-root)
   how="mpirun -np 2, the NCCL id by MPI"
-  OMPI_MCA_btl_vader_single_copy_mechanism=none timeout -s KILL 300 "${MPIRUN[@]}" -np 2 "$EMU/train_gpt2cu" "${TRAIN[@]}" \
+  OMPI_MCA_btl_vader_single_copy_mechanism=none timeout -k 20 300 "${MPIRUN[@]}" -np 2 "$EMU/train_gpt2cu" "${TRAIN[@]}" \
     --precision fp32 --output_dir "$TMP/w2kill" --resume > "$TMP/w2resume.log" 2>&1
 else
   how="no mpirun here: file rendezvous"
@@ -118,7 +146,7 @@ else
 fi
 check "2 ranks resumed ($how): from step 2, model.bin bitwise equal to the uninterrupted 2-rank run" \
   bash -c "grep -q 'resuming from step 2' '$TMP/w2resume.log' && cmp '$TMP/w2/model.bin' '$TMP/w2kill/model.bin'"
-unset TMPDIR
+if [ -n "$saved_tmpdir" ]; then export TMPDIR=$saved_tmpdir; else unset TMPDIR; fi
 
 # The kernel playground of dev/cuda: each kernel family against the CPU's, fp32 and bf16 (the
 # tensor-core attention with its mma / ldmatrix fragments emulated), at small sizes.

@@ -394,7 +394,7 @@ check "failed runs wrote nothing" test ! -e "$TMP/bad1"
 expect_error "file-size limit (ulimit -f): one line naming the file" \
   "cannot write .*/fsize/synthetic_dataset\.json: File too large \(raise the file-size limit, ulimit -f" \
   bash -c "ulimit -f 10; exec $GEN --num_examples 20 --tokens_per_example 128 --output_dir '$TMP/fsize'"
-check "  ... and leaves no files behind" bash -c "[ -z \"\$(ls -A '$TMP/fsize')\" ]"
+check "  ... and leaves no files behind" bash -c "[ -d '$TMP/fsize' ] && [ -z \"\$(ls -A '$TMP/fsize')\" ]"
 sha_before=$(sha256sum "$TMP/a/metadata.json")
 expect_error "existing dataset is not overwritten without --overwrite" "--output_dir: .* already exists and is not empty \(pass --overwrite" \
   $GEN --num_examples 5 --tokens_per_example 128 --output_dir "$TMP/a"

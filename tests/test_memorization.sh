@@ -227,8 +227,15 @@ mkdir -p "$TMP/norename"
 rc=0; LD_PRELOAD="$TMP/norename.so" "${BAD[@]}" --exposure_candidates 0 --output_file "$TMP/norename/r.json" > /dev/null 2> "$TMP/norename.err" || rc=$?
 check "results file cannot be renamed: one error line, its .jsonl taken back, nothing left" bash -c "
   [ $rc -eq 1 ] && [ \$(grep -c 'error:' '$TMP/norename.err') -eq 1 ] &&
-  tail -n 1 '$TMP/norename.err' | grep -q 'cannot write .*r\.json: Permission denied (.*r\.jsonl was removed with it)' &&
+  tail -n 1 '$TMP/norename.err' | grep -q 'cannot write .*r\.json: Permission denied (.*the new .*r\.jsonl was removed with it)' &&
   [ -z \"\$(ls -A '$TMP/norename')\" ]"
+# ... and with an earlier pair there, the earlier .jsonl is put back beside the earlier .json
+mkdir -p "$TMP/norename2" && cp "$TMP/both.json" "$TMP/norename2/r.json" && cp "$TMP/both.jsonl" "$TMP/norename2/r.jsonl"
+rc=0; LD_PRELOAD="$TMP/norename.so" "${BAD[@]}" --exposure_candidates 0 --output_file "$TMP/norename2/r.json" > /dev/null 2> "$TMP/norename2.err" || rc=$?
+check "  ... an earlier pair is left as it was (its .jsonl put back), nothing else left" bash -c "
+  [ $rc -eq 1 ] && tail -n 1 '$TMP/norename2.err' | grep -q 'the earlier .*r\.jsonl was put back' &&
+  cmp '$TMP/both.json' '$TMP/norename2/r.json' && cmp '$TMP/both.jsonl' '$TMP/norename2/r.jsonl' &&
+  [ \"\$(ls -A '$TMP/norename2' | wc -l)\" -eq 2 ]"
 expect_error "missing model" "--model_path" "${BAD[@]}" --model_path "$TMP/nothing_here"
 expect_error "model directory without model.bin" "has no model.bin" "${BAD[@]}" --model_path "$DS"
 expect_error "missing metadata: names the flag and the fix" \

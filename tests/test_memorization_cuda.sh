@@ -99,10 +99,13 @@ check "two $ON runs give identical records and results" bash -c "cmp '$TMP/gpu.j
 if command -v mpirun > /dev/null && ldd "$GPU" | grep -q libmpi; then
   MPIRUN=(mpirun --oversubscribe -x OMP_NUM_THREADS=1)
   [ "$(id -u)" -eq 0 ] && MPIRUN+=(--allow-run-as-root)
-  OMPI_MCA_btl_vader_single_copy_mechanism=none timeout -s KILL 300 "${MPIRUN[@]}" -np 2 $GPU "${EVAL_ARGS[@]}" \
-    --output_file "$TMP/gpu_w2.json" > "$TMP/gpu_w2.log" 2>&1
-  check "$ON evaluator as 2 ranks (mpirun) gives the records and results of one process" bash -c "cmp '$TMP/gpu.jsonl' '$TMP/gpu_w2.jsonl' && \
-    $PY -c \"import json,sys; a,b=(json.load(open(p)) for p in sys.argv[1:]); sys.exit(0 if (a['results'],a['privacy'])==(b['results'],b['privacy']) else 1)\" '$TMP/gpu.json' '$TMP/gpu_w2.json'"
+  rc=0
+  OMPI_MCA_btl_vader_single_copy_mechanism=none timeout -k 20 300 "${MPIRUN[@]}" -np 2 $GPU "${EVAL_ARGS[@]}" --threads 1 \
+    --output_file "$TMP/gpu_w2.json" > "$TMP/gpu_w2.log" 2>&1 || rc=$?
+  [ $rc = 0 ] || tail -5 "$TMP/gpu_w2.log"
+  check "$ON evaluator as 2 ranks (mpirun; world_size 2 in its config) gives the records and results of one process" \
+    bash -c "[ $rc = 0 ] && cmp '$TMP/gpu.jsonl' '$TMP/gpu_w2.jsonl' && \
+    $PY -c \"import json,sys; a,b=(json.load(open(p)) for p in sys.argv[1:]); sys.exit(0 if (a['results'],a['privacy'])==(b['results'],b['privacy']) and b['config']['world_size']==2 else 1)\" '$TMP/gpu.json' '$TMP/gpu_w2.json'"
 else
   skip "mpirun or an MPI build missing: the $ON evaluator as 2 ranks"
 fi

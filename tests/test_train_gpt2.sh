@@ -230,6 +230,19 @@ check "each epoch is a fresh permutation of all examples (state files, read by P
 check "--output_dir dir/: 'wrote dir/model.bin', no doubled slash" bash -c "
   $TRAIN ${TINY[*]} --train_file $D/train.bin --validation_file none --output_dir $TMP/slash/ --max_seq_length 16 \
     --max_steps 1 | grep -q 'wrote $TMP/slash/model.bin'"
+# Under nohup (SIGHUP ignored by the launcher) a hangup must not end the run: the cleanup handler
+# is installed only for signals that were not ignored.
+survives_hangup() {
+  nohup $TRAIN ${TINY[*]} --train_file $D/train.bin --validation_file none --output_dir $TMP/hup --max_seq_length 16 \
+    --max_steps 100000 > $TMP/hup.log 2>&1 &
+  local pid=$! alive=1
+  for _ in $(seq 100); do [ -s $TMP/hup/train_log.jsonl ] && break; sleep 0.1; done
+  kill -HUP $pid; sleep 0.5
+  kill -0 $pid 2>/dev/null || alive=0
+  kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null
+  [ $alive = 1 ] && [ -s $TMP/hup/train_log.jsonl ]
+}
+check "nohup: SIGHUP does not end the run (an ignored signal stays ignored)" survives_hangup
 check "--max_steps 9 overrides epochs and crosses an epoch boundary" bash -c "
   $TRAIN ${TINY[*]} --train_file $D/train.bin --validation_file none --output_dir $TMP/ms --max_seq_length 16 \
     --num_train_epochs 5 --max_steps 9 >/dev/null && $PY $TMP/h.py check_steps $TMP/ms/train_log.jsonl 9 $(/usr/bin/python3 -c 'print(1+12/21)')"

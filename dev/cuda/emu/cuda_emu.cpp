@@ -120,8 +120,33 @@ static std::map<const void *, unsigned long long> shared_poisoned;  // static __
 
 void *emu_dynamic_shared() { return dynamic_smem.data(); }
 
+// A whole number from the environment within [lo, hi], or `otherwise` when unset.
+static int env_int_in(const char *name, int lo, int hi, int otherwise, const char *what) {
+    const char *s = getenv(name);
+    if (!s || !*s) return otherwise;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*end || v < lo || v > hi) emu_die("%s=%s: give %d..%d (%s)", name, s, lo, hi, what);
+    return (int)v;
+}
+
+// The most shared memory a block may opt into: A100's 163 KiB by default, the smallest of the GPUs
+// memlens supports (H100: 227), so that a kernel sized for an H100 only fails here as on an A100.
+static size_t optin_smem_limit() {
+    static int kib = env_int_in("MEMLENS_EMU_SMEM_OPTIN_KIB", 48, 227, 163, "KiB of opt-in shared memory per block");
+    return (size_t)kib * 1024;
+}
+
+// MEMLENS_EMU_DEVICES: how many "GPUs" the emulator shows (default 1), so that several ranks can
+// each take their own, as NCCL requires. They share one memory: the process's.
+static int emulated_devices() {
+    static int n = env_int_in("MEMLENS_EMU_DEVICES", 1, 64, 1, "emulated GPUs");
+    return n;
+}
+static int current_device = 0;
+
 cudaError_t emu_func_set_attribute(const void *kernel, cudaFuncAttribute attr, int value) {
-    if (attr != cudaFuncAttributeMaxDynamicSharedMemorySize || value < 0 || value > 227 * 1024) return cudaErrorInvalidValue;
+    if (attr != cudaFuncAttributeMaxDynamicSharedMemorySize || value < 0 || (size_t)value > optin_smem_limit()) return cudaErrorInvalidValue;
     max_dynamic_smem[kernel] = value;
     return cudaSuccess;
 }
@@ -271,7 +296,7 @@ void emu_launch(const void *kernel, dim3 grid, dim3 block, size_t smem, const st
     blockDim = block;
     kernel_body = &body;
     launch_dynamic_smem = smem;
-    launch_total_smem_limit = it != max_dynamic_smem.end() ? 227 * 1024 : 48 * 1024;
+    launch_total_smem_limit = it != max_dynamic_smem.end() ? optin_smem_limit() : 48 * 1024;
     dynamic_smem.assign(smem + 16, 0xff);  // NaN floats: what a block did not write reads as garbage
     const unsigned long long blocks = (unsigned long long)grid.x * grid.y * grid.z;
     for (unsigned long long i = 0; i < blocks; i++) {
@@ -341,16 +366,20 @@ cudaError_t cudaGetLastError() {
 }
 cudaError_t cudaPeekAtLastError() { return last_error; }
 cudaError_t cudaGetDeviceCount(int *count) {
-    *count = 1;
+    *count = emulated_devices();
     return cudaSuccess;
 }
-cudaError_t cudaSetDevice(int device) { return device == 0 ? cudaSuccess : cudaErrorInvalidDevice; }
+cudaError_t cudaSetDevice(int device) {
+    if (device < 0 || device >= emulated_devices()) return cudaErrorInvalidDevice;
+    current_device = device;
+    return cudaSuccess;
+}
 cudaError_t cudaGetDevice(int *device) {
-    *device = 0;
+    *device = current_device;
     return cudaSuccess;
 }
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp *prop, int device) {
-    if (device != 0) return cudaErrorInvalidDevice;
+    if (device < 0 || device >= emulated_devices()) return cudaErrorInvalidDevice;
     memset(prop, 0, sizeof *prop);
     snprintf(prop->name, sizeof prop->name, "memlens CPU emulator (not a GPU)");
     prop->major = 9;
@@ -360,7 +389,7 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp *prop, int device) {
     prop->maxThreadsPerBlock = 1024;
     prop->totalGlobalMem = emu_total_memory();
     prop->sharedMemPerBlock = 48 * 1024;
-    prop->sharedMemPerBlockOptin = 227 * 1024;
+    prop->sharedMemPerBlockOptin = optin_smem_limit();
     return cudaSuccess;
 }
 cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }

@@ -7,9 +7,12 @@
 //   - ranks calling different collectives, or the same one with different counts, types or roots;
 //   - buffers outside device memory;
 //   - ranks that disagree on the number of ranks, or two processes claiming one rank.
-// A rank that exited or aborted, or no answer within MEMLENS_DIST_TIMEOUT seconds (default 600),
-// ends the call with ncclRemoteError and a message for ncclGetLastError, as NCCL's asynchronous
-// error does on a GPU.
+// As NCCL does, it refuses two ranks on one GPU (MEMLENS_EMU_DEVICES gives the emulator several)
+// and ranks on different machines (which NCCL allows, but one shared file cannot serve).
+// A rank that exited or aborted ends the call with ncclRemoteError and a message for
+// ncclGetLastError, as NCCL's asynchronous error does on a GPU. A rank that does not answer within
+// MEMLENS_DIST_TIMEOUT seconds (default 600) leaves a non-blocking communicator's call in progress
+// for good, as a hung peer leaves NCCL's: the caller's own deadline has to end it.
 #include <nccl.h>
 
 #include <errno.h>
@@ -30,6 +33,9 @@ static const int MAX_RANKS = 64;
 static const size_t SLOT_BYTES = (size_t)4 << 20;  // each rank's part of one chunk of a collective
 static const size_t HEADER_BYTES = 16384;
 static const char ID_TAG[] = "memlens-emu-nccl-";
+// The unique id: the shared file's path (NUL-terminated) in the first ID_PATH_BYTES, the host name
+// after it.
+static const size_t ID_PATH_BYTES = 96;
 static_assert(std::atomic<int>::is_always_lock_free && std::atomic<long long>::is_always_lock_free,
               "the shared file needs address-free atomics");
 
@@ -48,6 +54,7 @@ struct Shared {
     std::atomic<int> departed;
     std::atomic<int> aborted_by;   // 1 + the rank that called ncclCommAbort, or 0
     std::atomic<int> pid[MAX_RANKS];  // 0: not yet joined; -1: left through ncclCommDestroy
+    std::atomic<int> device[MAX_RANKS];  // 1 + the rank's GPU (cudaGetDevice at joining), or 0
     std::atomic<unsigned> barrier_waiting, barrier_generation;
     OpDesc op[MAX_RANKS];
 };
@@ -60,6 +67,8 @@ struct EmuNcclComm {
     int rank, nranks;
     char path[NCCL_UNIQUE_ID_BYTES];
     ncclResult_t state;  // ncclInProgress until every rank joined; an error sticks
+    bool blocking;
+    bool hung;           // a peer did not answer in time: in progress for good
     long long seq;
     double timeout_seconds;
 };
@@ -146,9 +155,17 @@ static ncclResult_t barrier(EmuNcclComm *c, const char *what) {
         // (a rank that left or exited after the barrier opened does not count: look again)
         if (s->barrier_generation.load() != generation) return ncclSuccess;
         if (failure) return set_error(c, ncclRemoteError, "nccl emulator: rank %d at %s: %s", c->rank, what, failure);
-        if (now_seconds() > deadline)
-            return set_error(c, ncclRemoteError, "nccl emulator: rank %d at %s: no answer from the other ranks in %.0f s",
+        if (now_seconds() > deadline) {
+            if (!c->blocking) {  // as with a hung peer on a GPU: the call never completes
+                c->hung = true;
+                snprintf(last_error, sizeof last_error, "nccl emulator: rank %d at %s: no answer from the other ranks in "
+                         "%.0f s", c->rank, what, c->timeout_seconds);
+                return ncclInProgress;
+            }
+            return set_error(c, ncclRemoteError, "nccl emulator: rank %d at %s: no answer from the other ranks in %.0f s "
+                             "(a rank hangs; raise MEMLENS_DIST_TIMEOUT if ranks can legitimately drift apart this long)",
                              c->rank, what, c->timeout_seconds);
+        }
         struct timespec t = {0, pause_us * 1000};
         nanosleep(&t, NULL);
         if (pause_us < 1000) pause_us *= 2;
@@ -195,6 +212,7 @@ static void describe(char *out, size_t len, int kind, long long count, int type,
 static ncclResult_t begin_collective(EmuNcclComm *c, OpKind kind, const void *send, void *recv, size_t count,
                                      ncclDataType_t type, int root) {
     if (!c) return set_error(NULL, ncclInvalidArgument, "nccl emulator: a collective on a NULL communicator");
+    if (c->hung) return ncclInProgress;
     if (c->state != ncclSuccess)
         return c->state == ncclInProgress
                    ? set_error(NULL, ncclInvalidUsage, "nccl emulator: rank %d: a collective before the communicator is ready "
@@ -218,14 +236,15 @@ static ncclResult_t begin_collective(EmuNcclComm *c, OpKind kind, const void *se
     if (rc != ncclSuccess) return rc;
     for (int r = 0; r < c->nranks; r++) {
         const OpDesc &o = c->shared->op[r];
+        // (the barriers pair each rank's n-th collective, so seq is the same on every rank: it
+        // only numbers the collective in the message)
         if (o.kind.load() != mine.kind.load() || o.type.load() != mine.type.load() || o.root.load() != mine.root.load() ||
-            o.count.load() != mine.count.load() || o.seq.load() != mine.seq.load()) {
+            o.count.load() != mine.count.load()) {
             char a[160], b[160];
             describe(a, sizeof a, mine.kind.load(), mine.count.load(), mine.type.load(), mine.root.load());
             describe(b, sizeof b, o.kind.load(), o.count.load(), o.type.load(), o.root.load());
-            return set_error(c, ncclInvalidUsage, "nccl emulator: rank %d calls collective #%lld, %s, while rank %d calls "
-                             "collective #%lld, %s (on a GPU this hangs or corrupts memory)", c->rank, mine.seq.load(), a, r,
-                             o.seq.load(), b);
+            return set_error(c, ncclInvalidUsage, "nccl emulator: at collective #%lld rank %d calls %s, while rank %d calls "
+                             "%s (on a GPU this hangs or corrupts memory)", mine.seq.load(), c->rank, a, r, b);
         }
     }
     // no rank may overwrite its descriptor before every rank has compared
@@ -237,6 +256,8 @@ ncclResult_t ncclGetVersion(int *version) {
     return ncclSuccess;
 }
 
+// The shared file is created here, by the one rank that makes the id, and only opened by the
+// others: a rank that comes after an abort removed it finds no file instead of a fresh one.
 ncclResult_t ncclGetUniqueId(ncclUniqueId *id) {
     memset(id, 0, sizeof *id);
     const char *dir = getenv("TMPDIR");
@@ -244,9 +265,13 @@ ncclResult_t ncclGetUniqueId(ncclUniqueId *id) {
     struct timespec t;
     clock_gettime(CLOCK_REALTIME, &t);
     unsigned nonce = (unsigned)(t.tv_nsec ^ (t.tv_sec << 20) ^ ((unsigned)getpid() << 8));
-    int n = snprintf(id->internal, sizeof id->internal, "%s/%s%d-%08x", dir, ID_TAG, (int)getpid(), nonce);
-    if (n < 0 || (size_t)n >= sizeof id->internal)
+    int n = snprintf(id->internal, ID_PATH_BYTES, "%s/%s%d-%08x", dir, ID_TAG, (int)getpid(), nonce);
+    if (n < 0 || (size_t)n >= ID_PATH_BYTES)
         return set_error(NULL, ncclSystemError, "nccl emulator: TMPDIR=%s is too long for a unique id (use a shorter TMPDIR)", dir);
+    gethostname(id->internal + ID_PATH_BYTES, NCCL_UNIQUE_ID_BYTES - ID_PATH_BYTES - 1);
+    int fd = open(id->internal, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
+    if (fd < 0) return set_error(NULL, ncclSystemError, "nccl emulator: cannot create %s: %s", id->internal, strerror(errno));
+    close(fd);
     return ncclSuccess;
 }
 
@@ -255,20 +280,30 @@ ncclResult_t ncclCommInitRankConfig(ncclComm_t *comm, int nranks, ncclUniqueId i
     if (nranks < 1 || nranks > MAX_RANKS || rank < 0 || rank >= nranks)
         return set_error(NULL, ncclInvalidArgument, "nccl emulator: rank %d of %d ranks (1..%d ranks emulated)", rank, nranks,
                          MAX_RANKS);
-    if (!memchr(id.internal, 0, sizeof id.internal) || !strstr(id.internal, ID_TAG))
+    if (!memchr(id.internal, 0, ID_PATH_BYTES) || !strstr(id.internal, ID_TAG) || !memchr(id.internal + ID_PATH_BYTES, 0,
+                                                                                          NCCL_UNIQUE_ID_BYTES - ID_PATH_BYTES))
         return set_error(NULL, ncclInvalidArgument, "nccl emulator: the unique id does not come from ncclGetUniqueId");
+    char host[NCCL_UNIQUE_ID_BYTES] = "";
+    gethostname(host, NCCL_UNIQUE_ID_BYTES - ID_PATH_BYTES - 1);
+    if (strcmp(host, id.internal + ID_PATH_BYTES) != 0)
+        return set_error(NULL, ncclInvalidUsage, "nccl emulator: rank %d runs on %s, but the id was made on %s (the emulated NCCL "
+                         "joins processes of one machine only)", rank, host, id.internal + ID_PATH_BYTES);
     EmuNcclComm *c = new EmuNcclComm();
     c->rank = rank;
     c->nranks = nranks;
     c->timeout_seconds = read_timeout();
+    c->blocking = !config || config->blocking;
     snprintf(c->path, sizeof c->path, "%s", id.internal);
     c->map_bytes = HEADER_BYTES + (size_t)nranks * SLOT_BYTES;  // sparse: only the used pages take memory
-    int fd = open(c->path, O_RDWR | O_CREAT, 0600);
+    int fd = open(c->path, O_RDWR | O_NOFOLLOW);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0 || ((size_t)st.st_size < c->map_bytes && ftruncate(fd, (off_t)c->map_bytes) != 0)) {
         int e = errno;
         if (fd >= 0) close(fd);
         delete c;
+        if (e == ENOENT)
+            return set_error(NULL, ncclRemoteError, "nccl emulator: rank %d: %s is gone (another rank aborted, or ended, "
+                             "before this one joined)", rank, id.internal);
         return set_error(NULL, ncclSystemError, "nccl emulator: %s: %s", id.internal, strerror(e));
     }
     void *map = mmap(NULL, c->map_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -288,23 +323,38 @@ ncclResult_t ncclCommInitRankConfig(ncclComm_t *comm, int nranks, ncclUniqueId i
     if (!c->shared->pid[rank].compare_exchange_strong(expected, (int)getpid()))
         return set_error(c, ncclInvalidUsage, "nccl emulator: rank %d is claimed twice (pid %d and pid %d)", rank, expected,
                          (int)getpid());
+    // NCCL refuses two ranks on one GPU ("Duplicate GPU detected"); so does the emulator. Each rank
+    // publishes its device, then looks at the others': of two that collide, the later one sees it.
+    int device = 0;
+    cudaGetDevice(&device);
+    c->shared->device[rank].store(device + 1);
+    for (int r = 0; r < nranks; r++)
+        if (r != rank && c->shared->device[r].load() == device + 1)
+            return set_error(c, ncclInvalidUsage, "nccl emulator: ranks %d and %d both use GPU %d (NCCL refuses two ranks on one "
+                             "GPU: give each rank its own; the emulator shows MEMLENS_EMU_DEVICES of them)", r, rank, device);
     c->shared->joined.fetch_add(1);
     c->state = ncclInProgress;
-    if (config && !config->blocking) return ncclInProgress;
+    if (!c->blocking) return ncclInProgress;
     ncclResult_t rc;
-    while (ncclCommGetAsyncError(c, &rc) == ncclSuccess && rc == ncclInProgress) usleep(1000);
+    const double deadline = now_seconds() + c->timeout_seconds;
+    while (ncclCommGetAsyncError(c, &rc) == ncclSuccess && rc == ncclInProgress) {
+        if (now_seconds() > deadline)
+            return set_error(c, ncclRemoteError, "nccl emulator: rank %d joining: %d of %d ranks came in %.0f s", rank,
+                             c->shared->joined.load(), nranks, c->timeout_seconds);
+        usleep(1000);
+    }
     return rc;
 }
 
 ncclResult_t ncclCommGetAsyncError(ncclComm_t c, ncclResult_t *async_error) {
     if (!c) return set_error(NULL, ncclInvalidArgument, "nccl emulator: ncclCommGetAsyncError on a NULL communicator");
-    if (c->state == ncclInProgress) {
+    if (c->state == ncclInProgress && !c->hung) {
         char why[256];
         const char *failure = peer_failure(c, why, sizeof why);
         if (c->shared->joined.load() == c->nranks) c->state = ncclSuccess;
         else if (failure) set_error(c, ncclRemoteError, "nccl emulator: rank %d joining: %s", c->rank, failure);
     }
-    *async_error = c->state;
+    *async_error = c->hung ? ncclInProgress : c->state;
     return ncclSuccess;
 }
 
@@ -350,6 +400,7 @@ ncclResult_t ncclBroadcast(const void *sendbuff, void *recvbuff, size_t count, n
 
 ncclResult_t ncclCommFinalize(ncclComm_t c) {
     if (!c) return set_error(NULL, ncclInvalidArgument, "nccl emulator: ncclCommFinalize on a NULL communicator");
+    if (c->hung) return ncclInProgress;
     return c->state == ncclInProgress ? ncclInvalidUsage : c->state;  // every collective has completed already
 }
 

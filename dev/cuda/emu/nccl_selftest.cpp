@@ -18,24 +18,35 @@
 
 static int failures = 0;
 
-// One process per rank runs body(rank, comm) (comm already joined unless join is false) and exits
-// with its result (0 = as expected); the scenario passes when every rank did. ranks_told(rank),
-// when given, is the number of ranks that rank passes to ncclCommInitRankConfig.
-static void scenario(const char *name, int nranks, const std::function<int(int, ncclComm_t)> &body, bool join = true,
-                     const std::function<int(int)> &ranks_told = nullptr) {
+struct Options {
+    bool join = true;        // body gets a joined communicator (else the one init returned, error or not)
+    bool own_device = true;  // rank r on emulated GPU r (else every rank on GPU 0)
+    bool rank1_first = false;  // rank 0 starts its init only after rank 1's returned
+    std::function<int(int)> ranks_told;  // the number of ranks rank r is told (default: nranks)
+};
+
+// One process per rank runs body(rank, comm) and exits with its result (0 = as expected); the
+// scenario passes when every rank did.
+static void scenario(const char *name, int nranks, const std::function<int(int, ncclComm_t)> &body, Options o = Options()) {
     ncclUniqueId id;
     if (ncclGetUniqueId(&id) != ncclSuccess) { printf("FAIL %s: ncclGetUniqueId\n", name); failures++; return; }
+    int order[2];
+    if (pipe(order) != 0) { printf("FAIL %s: pipe\n", name); failures++; return; }
     std::vector<pid_t> pids;
     for (int r = 0; r < nranks; r++) {
         fflush(stdout);
         pid_t pid = fork();
         if (pid == 0) {
             alarm(60);  // a hang is a failure, not a stuck test
+            char byte = 0;
+            if (o.own_device) cudaSetDevice(r);
+            if (o.rank1_first && r == 0 && read(order[0], &byte, 1) != 1) _exit(92);
             ncclComm_t comm = NULL;
             ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
             config.blocking = 0;
-            ncclResult_t rc = ncclCommInitRankConfig(&comm, ranks_told ? ranks_told(r) : nranks, id, r, &config);
-            if (join) {
+            ncclResult_t rc = ncclCommInitRankConfig(&comm, o.ranks_told ? o.ranks_told(r) : nranks, id, r, &config);
+            if (o.rank1_first && r == 1 && write(order[1], &byte, 1) != 1) _exit(93);
+            if (o.join) {
                 while (rc == ncclInProgress) { usleep(1000); ncclCommGetAsyncError(comm, &rc); }
                 if (rc != ncclSuccess) { fprintf(stderr, "rank %d: init: %s\n", r, ncclGetLastError(comm)); _exit(90); }
                 _exit(body(r, comm));
@@ -44,6 +55,8 @@ static void scenario(const char *name, int nranks, const std::function<int(int, 
         }
         pids.push_back(pid);
     }
+    close(order[0]);
+    close(order[1]);
     bool ok = true;
     for (int r = 0; r < nranks; r++) {
         int status = 0;
@@ -54,6 +67,7 @@ static void scenario(const char *name, int nranks, const std::function<int(int, 
             ok = false;
         }
     }
+    unlink(id.internal);  // (a scenario that ends in an error leaves the communicator's file)
     printf("%s %s\n", ok ? "PASS" : "FAIL", name);
     failures += !ok;
 }
@@ -76,6 +90,7 @@ static int expect(ncclResult_t rc, ncclResult_t want, const char *text, int rank
 static float value_f(int rank, size_t i) { return (rank + 1) * 0.1f + (float)(i % 1000) * 1e-3f + (float)rank / 3.0f; }
 
 int main() {
+    setenv("MEMLENS_EMU_DEVICES", "4", 1);  // a GPU per rank (read by each forked rank)
     // Sums of floats (over two chunks of the slot, in place), doubles and ints; a broadcast of
     // bytes (over two chunks) from rank 2 into another buffer; then the communicator is closed.
     scenario("3 ranks: all-reduce float32 (1.5 M, in place), float64, int32 == rank-order sums; broadcast of 5 MiB", 3,
@@ -123,8 +138,8 @@ int main() {
     scenario("ranks calling different collectives: every rank gets ncclInvalidUsage naming both", 3, [](int r, ncclComm_t comm) {
         float *buf = device_array<float>(16);
         ncclResult_t rc = r == 2 ? ncclBroadcast(buf, buf, 11, ncclFloat, 0, comm, 0) : ncclAllReduce(buf, buf, 10, ncclFloat, ncclSum, comm, 0);
-        return expect(rc, ncclInvalidUsage, r == 2 ? "broadcast of 11 float32 from rank 0, while rank 0 calls collective #1, all-reduce of 10"
-                                                   : "all-reduce of 10 float32, while rank 2 calls collective #1, broadcast of 11", r);
+        return expect(rc, ncclInvalidUsage, r == 2 ? "rank 2 calls broadcast of 11 float32 from rank 0, while rank 0 calls all-reduce of 10"
+                                                   : "calls all-reduce of 10 float32, while rank 2 calls broadcast of 11", r);
     });
     scenario("a rank that exited: the others' all-reduce ends with ncclRemoteError naming it", 3, [](int r, ncclComm_t comm) {
         if (r == 1) return 0;  // exits without a word
@@ -133,21 +148,35 @@ int main() {
         return expect(ncclAllReduce(buf, buf, 8, ncclFloat, ncclSum, comm, 0), ncclRemoteError, r == 0 ? "rank 1 (pid" : ") exited", r);
     });
     setenv("MEMLENS_DIST_TIMEOUT", "1", 1);
-    scenario("a rank that does not answer within MEMLENS_DIST_TIMEOUT: ncclRemoteError", 2, [](int r, ncclComm_t comm) {
+    scenario("a rank that does not answer within MEMLENS_DIST_TIMEOUT: the call stays in progress, as with a hung peer", 2,
+             [](int r, ncclComm_t comm) {
         float *buf = device_array<float>(8);
-        if (r == 1) { sleep(3); return 0; }
-        return expect(ncclAllReduce(buf, buf, 8, ncclFloat, ncclSum, comm, 0), ncclRemoteError,
-                      "no answer from the other ranks in 1 s", r);
+        if (r == 1) { sleep(5); return 0; }
+        if (expect(ncclAllReduce(buf, buf, 8, ncclFloat, ncclSum, comm, 0), ncclInProgress,
+                   "no answer from the other ranks in 1 s", r)) return 1;
+        ncclResult_t async = ncclSuccess;
+        ncclCommGetAsyncError(comm, &async);
+        return async == ncclInProgress && ncclAllReduce(buf, buf, 8, ncclFloat, ncclSum, comm, 0) == ncclInProgress ? 0 : 2;
     });
     unsetenv("MEMLENS_DIST_TIMEOUT");
+    Options disagree;
+    disagree.join = false;
+    disagree.rank1_first = true;  // rank 1, told of 3 ranks, joins first
+    disagree.ranks_told = [](int r) { return r == 0 ? 2 : 3; };
     scenario("ranks that disagree on their number: ncclInvalidUsage", 2, [](int r, ncclComm_t comm) {
         ncclResult_t async = ncclSuccess;
         if (comm) ncclCommGetAsyncError(comm, &async);
         return r == 0 ? expect(async, ncclInvalidUsage, "rank 0 was told of 2 ranks, another rank of 3", r) : 0;
-    }, false, [](int r) {
-        if (r == 0) usleep(300000);  // rank 1, told of 3 ranks, joins first
-        return r == 0 ? 2 : 3;
-    });
+    }, disagree);
+    Options one_gpu;
+    one_gpu.join = false;
+    one_gpu.own_device = false;
+    one_gpu.rank1_first = true;
+    scenario("two ranks on one GPU: ncclInvalidUsage, as NCCL's duplicate-GPU check", 2, [](int r, ncclComm_t comm) {
+        ncclResult_t async = ncclSuccess;
+        if (comm) ncclCommGetAsyncError(comm, &async);
+        return r == 0 ? expect(async, ncclInvalidUsage, "ranks 1 and 0 both use GPU 0", r) : 0;
+    }, one_gpu);
     scenario("a host buffer: ncclInvalidArgument", 1, [](int r, ncclComm_t comm) {
         float host[4] = {0};
         return expect(ncclAllReduce(host, host, 4, ncclFloat, ncclSum, comm, 0), ncclInvalidArgument, "not device memory", r);
