@@ -53,12 +53,20 @@ static void print_ids(const TokenList *ids) {
 static void encode_listed_files(const char *list_path, const char *tokenizer_path) {
     if (!file_exists(list_path)) die("--input_list: %s is not a readable file (check the path)", list_path);
     char *list = read_file_or_die(list_path, NULL);
-    Tokenizer *tok = tokenizer_load(tokenizer_path);
-    TokenList ids = {0};
-    char *save = NULL;
+    // every listed path is checked before the first line of ids goes out
+    size_t num_paths = 0, cap = 16;
+    char **paths = malloc_or_die(cap * sizeof *paths), *save = NULL;
     for (char *path = strtok_r(list, "\n", &save); path; path = strtok_r(NULL, "\n", &save)) {
         if (!*path) continue;
         if (!file_exists(path)) die("--input_list: %s names %s, which is not a readable file (fix the list)", list_path, path);
+        if (num_paths == cap) { cap *= 2; paths = realloc_or_die(paths, cap * sizeof *paths); }
+        paths[num_paths++] = path;
+    }
+    if (num_paths == 0) die("--input_list: %s names no files (one path per line)", list_path);
+    Tokenizer *tok = tokenizer_load(tokenizer_path);
+    TokenList ids = {0};
+    for (size_t i = 0; i < num_paths; i++) {
+        const char *path = paths[i];
         size_t len;
         char *text = read_file_or_die(path, &len);
         token_list_clear(&ids);
@@ -71,6 +79,7 @@ static void encode_listed_files(const char *list_path, const char *tokenizer_pat
     if (fflush(stdout) != 0 || ferror(stdout)) die("cannot write to stdout: %s", strerror(errno));
     token_list_free(&ids);
     tokenizer_free(tok);
+    free(paths);
     free(list);
 }
 

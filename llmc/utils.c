@@ -211,6 +211,11 @@ void make_dirs_or_die(const char *path) {
 
 void atomic_open(AtomicFile *af, const char *final_path) {
     install_signal_cleanup();
+    // The rename at commit would replace whatever is there: a device (--output /dev/null as
+    // root), a FIFO or a directory must stay what it is.
+    struct stat st;
+    if (stat(final_path, &st) == 0 && !S_ISREG(st.st_mode))
+        die("cannot write %s: it exists and is not a regular file (give the path of a file to create or replace)", final_path);
     size_t n = strlen(final_path) + 32;
     af->final_path = strdup_or_die(final_path);
     af->tmp_path = malloc_or_die(n);

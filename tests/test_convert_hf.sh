@@ -108,6 +108,12 @@ for kind in fp32 bf16; do
     bash -c "$CONV --to_hf --input $TMP/b_$kind.bin --output $TMP/hf2_$kind >/dev/null && cmp $TMP/hf_$kind/model.safetensors $TMP/hf2_$kind/model.safetensors"
   queue_logits "$kind: the HF export computes the checkpoint's logits" $TMP/hf_$kind $TMP/a_$kind.bin 300
 done
+# --output naming something that is not a regular file (a FIFO here; /dev/null as root would be the
+# same): refused, and it stays what it was
+mkfifo $TMP/fifo.bin
+expect_error "--output that is not a regular file (a FIFO) is refused" "cannot write .*fifo\.bin: it exists and is not a regular file" \
+  $CONV --input $TMP/hf_fp32 --output $TMP/fifo.bin
+check "  ... and is still a FIFO, with no temporary file beside it" bash -c "[ -p $TMP/fifo.bin ] && ! ls $TMP/fifo.bin.tmp.* 2>/dev/null | grep -q ."
 echo "-- logits: C forward of each converted model vs the HF-convention PyTorch forward (float64)"
 run_logits_jobs
 check "to_hf layout: HF names, Conv1D shapes, unpadded vocab, no lm_head, dtypes, config" $PY - $TMP/hf_fp32 $TMP/hf_bf16 <<'EOF'

@@ -222,3 +222,8 @@ expect_error "--decode: negative id" "^tokenize: error: --decode: '-1' " sh -c "
 echo "$doc" > "$TMP/list_bad.txt"; echo "$TMP/missing.txt" >> "$TMP/list_bad.txt"
 expect_error "--input_list naming a missing file" "^tokenize: error: --input_list: .*list_bad.txt names .*missing.txt" \
   $TOKENIZE --input_list "$TMP/list_bad.txt"
+check "  ... is found before any ids are printed (the good first file's included)" \
+  bash -c "[ -z \"\$($TOKENIZE --input_list '$TMP/list_bad.txt' 2>/dev/null)\" ]"
+: > "$TMP/list_empty.txt"
+expect_error "--input_list naming no files" "^tokenize: error: --input_list: .*list_empty.txt names no files" \
+  $TOKENIZE --input_list "$TMP/list_empty.txt"
