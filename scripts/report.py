@@ -64,6 +64,16 @@ def value(e):
     return None
 
 
+def sub(d, *keys):
+    """d[keys[0]][keys[1]]..., with a missing or null member (a split not evaluated, exposure turned
+    off) read as an empty object."""
+    for key in keys:
+        d = d.get(key) if isinstance(d, dict) else None
+        if d is None:
+            return {}
+    return d if isinstance(d, dict) else {}
+
+
 def load_run(path):
     r = load_json(path, "results file")
     if not isinstance(r, dict) or "schema_version" not in r or "results" not in r:
@@ -73,7 +83,7 @@ def load_run(path):
     run_dir = os.path.dirname(os.path.dirname(os.path.abspath(path)))
     point_path = os.path.join(run_dir, "sweep_point.json")
     point = load_json(point_path, "sweep point") if os.path.exists(point_path) else {}
-    model = r.get("model", {})
+    model = r.get("model") or {}
     return {
         "path": path,
         "run": point.get("run", os.path.basename(run_dir)),
@@ -89,12 +99,12 @@ def load_run(path):
 
 
 def per_k_rows(run):
-    res = run["results"]["results"]
-    train = res.get("train", {}).get("by_context_length", {})
-    test = res.get("test", {}).get("by_context_length", {})
+    res = run["results"]
+    train = sub(res, "results", "train", "by_context_length")
+    test = sub(res, "results", "test", "by_context_length")
     rows = []
     for key in sorted(set(train) | set(test), key=int):
-        a, b = train.get(key, {}), test.get(key, {})
+        a, b = train.get(key) or {}, test.get(key) or {}
         rows.append({
             "run": run["run"], "model": run["model"], "parameters": run["parameters"], "epochs": run["epochs"],
             "learning_rate": run["learning_rate"], "duplicates": run["duplicates"] or "none", "k": int(key),
@@ -110,19 +120,18 @@ ATTACKS = ("loss", "zlib", "min_k_10", "min_k_20")
 
 
 def privacy_row(run):
-    priv = run["results"].get("privacy", {})
-    mia = priv.get("membership_inference", {}).get("attacks", {})
-    exp = priv.get("exposure", {})
+    mia = sub(run["results"], "privacy", "membership_inference", "attacks")
+    exp = sub(run["results"], "privacy", "exposure")
     row = {"run": run["run"], "model": run["model"], "parameters": run["parameters"], "epochs": run["epochs"],
            "learning_rate": run["learning_rate"], "duplicates": run["duplicates"] or "none"}
     for a in ATTACKS:
-        att = mia.get(a, {})
+        att = mia.get(a) or {}
         row[f"auc_{a}"] = value(att.get("auc"))
-        row[f"tpr_at_1pct_fpr_{a}"] = value(att.get("tpr_at_fpr", {}).get("0.01"))
-        row[f"tpr_at_0.1pct_fpr_{a}"] = value(att.get("tpr_at_fpr", {}).get("0.001"))
+        row[f"tpr_at_1pct_fpr_{a}"] = value(sub(att, "tpr_at_fpr", "0.01"))
+        row[f"tpr_at_0.1pct_fpr_{a}"] = value(sub(att, "tpr_at_fpr", "0.001"))
     for split, name in (("train", "members"), ("test", "non_members")):
-        row[f"{name}_exposure"] = value(exp.get(split, {}).get("mean_exposure"))
-        row[f"{name}_exposure_estimate"] = value(exp.get(split, {}).get("mean_exposure_estimate"))
+        row[f"{name}_exposure"] = value(sub(exp, split, "mean_exposure"))
+        row[f"{name}_exposure_estimate"] = value(sub(exp, split, "mean_exposure_estimate"))
     row["exposure_candidates"] = exp.get("num_candidates")
     return row
 
@@ -214,21 +223,23 @@ def plots(runs, k_rows, priv_rows, out_dir):
         save(fig, path); plt.close(fig); written.append(path)
     # 3. repetition, per run with repeated examples
     for run in runs:
-        by_k = run["results"]["results"].get("train", {}).get("by_context_length", {})
-        if not any(len(a.get("by_repeats", {})) > 1 for a in by_k.values()):
+        by_k = sub(run["results"], "results", "train", "by_context_length")
+        if not any(len(sub(a, "by_repeats")) > 1 for a in by_k.values()):
             continue
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
         for key in sorted(by_k, key=int):
-            reps = by_k[key].get("by_repeats", {})
+            reps = sub(by_k, key, "by_repeats")
             xs = sorted(reps, key=int)
-            ax1.plot([int(x) for x in xs], [value(reps[x].get("exact_match_rate")) for x in xs], marker="o", label=f"k={key}")
+            ys = [value(sub(reps, x).get("exact_match_rate")) for x in xs]
+            ax1.plot([int(x) for x in xs], [float("nan") if y is None else y for y in ys], marker="o", label=f"k={key}")
         ax1.set_ylabel("members' exact match rate")
-        exp = run["results"].get("privacy", {}).get("exposure", {}).get("train", {}).get("by_repeats", {})
+        exp = sub(run["results"], "privacy", "exposure", "train", "by_repeats")
         if exp:
             xs = sorted(exp, key=int)
-            ax2.plot([int(x) for x in xs], [value(exp[x].get("mean_exposure")) for x in xs], marker="o", label="exposure (rank)")
-            ax2.plot([int(x) for x in xs], [value(exp[x].get("mean_exposure_estimate")) for x in xs], marker="s", label="exposure (skew-normal)")
-            chance = run["results"]["privacy"]["exposure"].get("test", {}).get("mean_exposure")
+            for metric, marker, label in (("mean_exposure", "o", "exposure (rank)"), ("mean_exposure_estimate", "s", "exposure (skew-normal)")):
+                ys = [value(sub(exp, x).get(metric)) for x in xs]
+                ax2.plot([int(x) for x in xs], [float("nan") if y is None else y for y in ys], marker=marker, label=label)
+            chance = sub(run["results"], "privacy", "exposure", "test").get("mean_exposure")
             if value(chance) is not None:
                 ax2.axhline(value(chance), color="gray", ls="--", lw=0.8, label="non-members")
             ax2.legend(fontsize=7)

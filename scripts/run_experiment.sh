@@ -17,14 +17,16 @@
 # (stamped in DIR/.stamps/); an interrupted training run resumes from its last checkpoint.
 # Results: DIR/results/memorization_results.json (+ .jsonl) and DIR/results/*.png.
 set -euo pipefail
+caller_pwd=$PWD
 cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
 
 usage() {
-  sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+  sed -n '2,/^set -euo/p' scripts/run_experiment.sh | sed '$d' | sed 's/^# \{0,1\}//'
   cat <<'EOF'
 Overrides (defaults come from the preset):
-  --output_dir DIR          where everything goes (default runs/<preset>)
+  --output_dir DIR          where everything goes (default runs/<preset> in the repository; a
+                            relative DIR is taken from the directory you run the script in)
   --gpus N                  train and evaluate with N data-parallel ranks (mpirun -np N; one per GPU,
                             or N CPU processes); --batch_size stays the global batch and must be a
                             multiple of N. $MEMLENS_LAUNCH replaces "mpirun -np N" (Slurm scripts)
@@ -34,7 +36,8 @@ Overrides (defaults come from the preset):
   --duplicates SPEC         training copies per example (generate_dataset --duplicates)
   --model NAME              train_gpt2 --model_name (e.g. gpt2, d12) instead of the preset's model
   --max_steps N             training steps (0 = use --epochs)
-  --epochs N                training epochs
+  --epochs N                training epochs; replaces the preset's step count (the cpu preset trains
+                            a fixed number of steps), so it cannot be combined with --max_steps N > 0
   --learning_rate X         peak learning rate
   --batch_size N            training batch size (examples per step)
   --eval_examples N         examples per split evaluated (0 = all)
@@ -43,7 +46,10 @@ Overrides (defaults come from the preset):
   --exposure_candidates N   identifiers each closing identifier is ranked among (test_memorization; 0 = off, all)
   --threads N               threads for every step (0 = all cores)
   --seed N                  seed for the dataset, the initialisation and the evaluation sample
-  --gen_args "..."  --train_args "..."  --eval_args "..."   extra flags passed to each program
+  --gen_args "..."  --train_args "..."  --eval_args "..."   extra flags passed to each program;
+                            the programs run in the repository root, so a relative path inside
+                            these strings (e.g. --gen_args "--input my.jsonl") is relative to the
+                            repository root, not to your directory: pass absolute paths
 EOF
 }
 
@@ -54,9 +60,10 @@ declare -A o=()
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
-    --preset) preset=${2:?--preset needs a value}; shift 2 ;;
-    --output_dir) out_dir=${2:?--output_dir needs a value}; shift 2 ;;
-    --gpus) gpus=${2:?--gpus needs a value}; shift 2 ;;
+    --preset|--output_dir|--gpus)
+      [ $# -ge 2 ] && [ -n "$2" ] || { echo "run_experiment.sh: error: $1 needs a value (see --help)" >&2; exit 2; }
+      case "$1" in --preset) preset=$2 ;; --output_dir) out_dir=$2 ;; --gpus) gpus=$2 ;; esac
+      shift 2 ;;
     --num_examples|--tokens_per_example|--train_ratio|--duplicates|--model|--max_steps|--epochs|--learning_rate|\
     --batch_size|--eval_examples|--context_lengths|--max_new_tokens|--exposure_candidates|--threads|--seed|--gen_args|--train_args|--eval_args)
       [ $# -ge 2 ] || { echo "run_experiment.sh: error: $1 needs a value (see --help)" >&2; exit 2; }
@@ -82,7 +89,11 @@ case "$preset" in
     d_num_examples=1000; d_tokens=1024; d_ratio=0.9; d_model=gpt2; d_arch=""
     d_steps=0; d_epochs=3; d_lr=5e-5; d_batch=4; d_schedule="--lr_schedule linear --warmup_steps 0"
     d_eval_examples=50; d_ks=16,32,64,128,256,512; d_new=100; d_exposure=10000
-    if [ -x ./train_gpt2cu ]; then trainer=./train_gpt2cu; else trainer=./train_gpt2; fi ;;
+    if have_cuda_setup; then trainer=./train_gpt2cu
+    else
+      trainer=./train_gpt2
+      [ ! -x ./train_gpt2cu ] || echo "run_experiment: note: no usable NVIDIA GPU (nvidia-smi -L failed), so the seed preset trains with the CPU trainer ./train_gpt2"
+    fi ;;
   *) echo "run_experiment.sh: error: --preset '$preset' is not a preset (use auto, cpu or seed)" >&2; exit 2 ;;
 esac
 
@@ -91,6 +102,13 @@ tokens=${o[tokens_per_example]:-$d_tokens}
 ratio=${o[train_ratio]:-$d_ratio}
 steps=${o[max_steps]:-$d_steps}
 epochs=${o[epochs]:-$d_epochs}
+# --epochs replaces the preset's step count; with an explicit --max_steps N > 0 it would be ignored
+if [ -n "${o[epochs]:-}" ]; then
+  if [ -n "${o[max_steps]:-}" ] && [ "${o[max_steps]}" != 0 ]; then
+    echo "run_experiment.sh: error: --epochs ${o[epochs]} and --max_steps ${o[max_steps]} both set the training length; give one (or --max_steps 0)" >&2; exit 2
+  fi
+  steps=0
+fi
 lr=${o[learning_rate]:-$d_lr}
 batch=${o[batch_size]:-$d_batch}
 eval_examples=${o[eval_examples]:-$d_eval_examples}
@@ -99,7 +117,10 @@ new_tokens=${o[max_new_tokens]:-$d_new}
 exposure_candidates=${o[exposure_candidates]:-$d_exposure}
 threads=${o[threads]:-0}
 seed=${o[seed]:-1337}
-out_dir=${out_dir:-runs/$preset}
+# a DIR given relative is the caller's; the default stays runs/<preset> in the repository (as before,
+# so that its stamps still match)
+if [ -n "${out_dir:-}" ]; then case "$out_dir" in /*) ;; *) out_dir=$caller_pwd/$out_dir ;; esac
+else out_dir=runs/$preset; fi
 if [ -n "${o[model]:-}" ]; then model_flags="--model_name ${o[model]}"
 elif [ -n "$d_model" ]; then model_flags="--model_name $d_model"
 else model_flags=$d_arch; fi
@@ -127,16 +148,17 @@ for prog in ./generate_dataset "$trainer" ./test_memorization; do
 done
 
 data=$out_dir/data; model=$out_dir/model; results=$out_dir/results; stamps=$out_dir/.stamps
-mkdir -p "$out_dir" "$stamps" "$results"
+mkdir -p "$out_dir" "$stamps" "$results" 2>/dev/null || {
+  echo "run_experiment.sh: error: --output_dir: cannot create the directories of $out_dir (a file in the way, or no write permission); pass a writable directory" >&2; exit 2; }
 t_start=$(date +%s)
 
-# run_step NAME COMPLETE_TEST -- CMD...: runs CMD unless COMPLETE_TEST passes and the stamp says
-# the same command made the output. A changed command invalidates the later steps too.
+# run_step NAME COMPLETE_TEST -- CMD...: runs CMD unless COMPLETE_TEST (a function name) passes and
+# the stamp says the same command made the output. A changed command invalidates the later steps too.
 invalidated=0
 run_step() {
   local name=$1 complete=$2; shift 3
   local stamp="$stamps/$name" cmd="$*"
-  if [ $invalidated -eq 0 ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$cmd" ] && eval "$complete"; then
+  if [ $invalidated -eq 0 ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$cmd" ] && "$complete"; then
     echo "== $name: done already, skipped ($stamp)"
     return
   fi
@@ -155,7 +177,8 @@ gen_cmd=(./generate_dataset --num_examples "$num_examples" --tokens_per_example 
 [ -n "${o[duplicates]:-}" ] && gen_cmd+=(--duplicates "${o[duplicates]}")
 # shellcheck disable=SC2206
 gen_cmd+=(${o[gen_args]:-})
-run_step generate "[ -s $data/metadata.json ] && [ -s $data/train.bin ] && [ -s $data/test.bin ]" -- "${gen_cmd[@]}"
+generate_complete() { [ -s "$data/metadata.json" ] && [ -s "$data/train.bin" ] && [ -s "$data/test.bin" ]; }
+run_step generate generate_complete -- "${gen_cmd[@]}"
 
 # 2. training: resumes from the newest checkpoint after an interruption; starts over when the
 # command changed (then the old checkpoints belong to another run)
@@ -189,12 +212,14 @@ eval_cmd=("${launch[@]}" ./test_memorization --model_path "$model/model.bin" --t
           --threads "$threads" --exposure_candidates "$exposure_candidates")
 # shellcheck disable=SC2206
 eval_cmd+=(${o[eval_args]:-})
-run_step test "[ -s $results/memorization_results.json ] && [ -s $results/memorization_results.jsonl ]" -- "${eval_cmd[@]}"
+test_complete() { [ -s "$results/memorization_results.json" ] && [ -s "$results/memorization_results.jsonl" ]; }
+run_step test test_complete -- "${eval_cmd[@]}"
 
 # 4. plots
 plot_cmd=($PY scripts/plot_memorization.py "$results/memorization_results.json" --train_log "$model/train_log.jsonl"
           --output_dir "$results")
-run_step plot "[ -s $results/memorization_overview.png ] && [ -s $results/training_loss.png ]" -- "${plot_cmd[@]}"
+plot_complete() { [ -s "$results/memorization_overview.png" ] && [ -s "$results/training_loss.png" ]; }
+run_step plot plot_complete -- "${plot_cmd[@]}"
 
 # 5. the table
 $PY - "$results/memorization_results.json" <<'P'
@@ -208,7 +233,7 @@ head = f"{'split':<22}{'k':>5}{'n':>5}  {'exact match':<20}{'ID match':<20}{'sim
 print(head)
 print("-" * len(head))
 for split, label in (("train", "members (train)"), ("test", "non-members (test)")):
-    if split not in r["results"]:
+    if not (r["results"] or {}).get(split):  # a split not evaluated (--splits) is null
         continue
     for a in sorted(r["results"][split]["by_context_length"].values(), key=lambda a: a["k"]):
         def iv(e):
@@ -225,7 +250,7 @@ if attacks:
 ex = priv.get("exposure")
 if ex:
     print(f"exposure ({ex['num_candidates']} candidates, chance {ex['chance_mean_exposure']:.2f} bits): " + ", ".join(
-        f"{label} {ex[split]['mean_exposure']['value']:.2f} bits" for split, label in (("train", "members"), ("test", "non-members")) if split in ex))
+        f"{label} {ex[split]['mean_exposure']['value']:.2f} bits" for split, label in (("train", "members"), ("test", "non-members")) if ex.get(split)))
 P
 echo
 echo "run_experiment: preset $preset done in $(( $(date +%s) - t_start )) s"

@@ -18,12 +18,17 @@
 # --task_index I runs only grid point I (0-based; Slurm array jobs: scripts/slurm/sweep.sbatch),
 # --list prints the grid (index, run directory, command) and runs nothing, --report runs
 # scripts/report.py on the sweep directory at the end.
+# A relative --sweep_dir is taken from the directory you run the script in (the default runs/sweep
+# lies in the repository); run_experiment.sh runs its programs in the repository root, so relative
+# paths inside --gen_args/--train_args/--eval_args after -- are relative to the repository root.
+# Duplicate values in a list, and flags after -- that the grid sets itself, are refused.
 set -euo pipefail
+caller_pwd=$PWD
 cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
 
 die() { echo "sweep.sh: error: $*" >&2; exit 2; }
-usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^set -euo/p' scripts/sweep.sh | sed '$d' | sed 's/^# \{0,1\}//'; }
 # The words of a command as one line that a shell reads back as the same words: plain words as they
 # are, any other in single quotes (a ' inside as '\'').
 shell_quote() {
@@ -34,7 +39,7 @@ shell_quote() {
   printf '%s' "${out# }"
 }
 
-sweep_dir=runs/sweep preset=cpu models=d2 epochs=3 lrs=5e-3 repeats=none task_index="" list=0 report=0
+sweep_dir="" preset=cpu models=d2 epochs=3 lrs=5e-3 repeats=none task_index="" list=0 report=0
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -53,6 +58,17 @@ while [ $# -gt 0 ]; do
   esac
 done
 case "$preset" in cpu|seed) ;; *) die "--preset '$preset' is not a preset (use cpu or seed)" ;; esac
+case "$sweep_dir" in "") sweep_dir=runs/sweep ;; /*) ;; *) sweep_dir=$caller_pwd/$sweep_dir ;; esac
+# flags after -- that every grid point sets itself (all run_experiment.sh flags but --help take a value)
+i=0
+while [ $i -lt ${#extra[@]} ]; do
+  case "${extra[$i]}" in
+    --epochs|--model|--learning_rate|--duplicates|--preset|--max_steps|--output_dir)
+      die "${extra[$i]} after -- is set by the grid; use the sweep's own flags (--epochs, --models, --learning_rates, --repeats, --preset, --sweep_dir) instead" ;;
+    -h|--help) i=$((i + 1)) ;;
+    *) i=$((i + 2)) ;;
+  esac
+done
 
 IFS=, read -r -a model_list <<< "$models"
 IFS=, read -r -a epoch_list <<< "$epochs"
@@ -74,6 +90,20 @@ done
 for l in "${lr_list[@]}"; do
   [[ "$l" =~ ^[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$ ]] || die "--learning_rates: '$l' is not a number (e.g. 5e-3,1e-3)"
 done
+# no_duplicates FLAG VALUES...: two equal values would make two grid points with one directory
+no_duplicates() {
+  local flag=$1; shift
+  declare -A seen=()
+  local v
+  for v in "$@"; do
+    [ -z "${seen[$v]:-}" ] || die "$flag: '$v' is given twice (two grid points would share one run directory)"
+    seen[$v]=1
+  done
+}
+no_duplicates --models "${model_list[@]}"
+no_duplicates --epochs "${epoch_list[@]}"
+no_duplicates --learning_rates "${lr_list[@]}"
+no_duplicates --repeats "${repeat_list[@]}"
 for r in "${repeat_list[@]}"; do
   [ "$r" = none ] || [[ "$r" =~ ^[0-9]+:([0-9]+|\*)(,[0-9]+:([0-9]+|\*))*$ ]] ||
     die "--repeats: '$r' is not a schedule (use REPEATS:COUNT pairs like 1:60,4:15,16:15, or none; separate schedules with ';')"
@@ -105,6 +135,11 @@ command_for() {
   cmd+=("${extra[@]}")
 }
 total=${#names[@]}
+declare -A seen_name=()
+for n in "${names[@]}"; do  # e.g. models a/b and a_b
+  [ -z "${seen_name[$n]:-}" ] || die "two grid points share the run directory $n (rename a model or a schedule)"
+  seen_name[$n]=1
+done
 if [ -n "$task_index" ]; then
   [[ "$task_index" =~ ^[0-9]+$ ]] && [ "$task_index" -lt "$total" ] ||
     die "--task_index '$task_index' is outside the grid of $total runs (use 0 to $((total - 1)); --list shows them)"

@@ -308,3 +308,55 @@ echo '{"schema_version": 1, "results": ' > "$TMP/broken/r/results/memorization_r
 expect_error "report: a directory without results" "report.py: error: no memorization_results.json below" $PY scripts/report.py "$TMP/empty"
 expect_error "report: a truncated results file" "report.py: error: .*memorization_results.json: the results file is not JSON" $PY scripts/report.py "$TMP/broken"
 expect_error "report: a missing path" "report.py: error: $TMP/nope: no such file" $PY scripts/report.py "$TMP/nope"
+
+echo "== scripts/report.py: results with a null split or a null exposure"
+mkdir -p "$TMP/rep_train/results" "$TMP/rep_noexp/results"
+"${tm_small[@]}" --splits train --output_file "$TMP/rep_train/results/memorization_results.json" > /dev/null 2>&1
+"${tm_small[@]}" --exposure_candidates 0 --output_file "$TMP/rep_noexp/results/memorization_results.json" > /dev/null 2>&1
+check "report: --splits train results (null test split) give a report" bash -c "
+  $PY -c \"import json, sys; r = json.load(open(sys.argv[1])); assert r['results'].get('test') is None and r['privacy']['membership_inference'] is None\" $TMP/rep_train/results/memorization_results.json &&
+  $PY scripts/report.py $TMP/rep_train --output_dir $TMP/rep_train/report && [ -s $TMP/rep_train/report/runs.csv ] && [ -s $TMP/rep_train/report/privacy.md ]"
+check "report: a results split written as null gives a report" bash -c "
+  mkdir -p $TMP/rep_null/results && $PY -c \"import json, sys; r = json.load(open(sys.argv[1])); r['results']['test'] = None; json.dump(r, open(sys.argv[2], 'w'))\" \
+    $TMP/rep_train/results/memorization_results.json $TMP/rep_null/results/memorization_results.json &&
+  $PY scripts/report.py $TMP/rep_null --output_dir $TMP/rep_null/report && [ -s $TMP/rep_null/report/runs.md ]"
+check "report: --exposure_candidates 0 results (null exposure) give a report, exposure cells n/a" bash -c "
+  $PY scripts/report.py $TMP/rep_noexp --output_dir $TMP/rep_noexp/report && grep -q 'n/a' $TMP/rep_noexp/report/privacy.md && [ -s $TMP/rep_noexp/report/runs.md ]"
+
+echo "== scripts/run_experiment.sh and the Slurm scripts: arguments, paths, resume"
+RE=scripts/run_experiment.sh
+for f in --preset --output_dir --gpus; do
+  expect_error "run_experiment: $f without a value" "run_experiment.sh: error: $f needs a value" $RE $f
+done
+echo x > "$TMP/a_file"
+expect_error "run_experiment: an --output_dir that is a file" "run_experiment.sh: error: --output_dir: cannot create .*a_file" $RE --preset cpu --output_dir "$TMP/a_file"
+expect_error "run_experiment: a relative --output_dir is taken from the caller's directory" "cannot create .*$TMP/a_file" \
+  bash -c "cd $TMP && $ROOT/$RE --preset cpu --output_dir a_file"
+expect_error "run_experiment: --epochs with --max_steps N" "run_experiment.sh: error: --epochs 2 and --max_steps 5" $RE --preset cpu --epochs 2 --max_steps 5 --output_dir "$TMP/a_file"
+check "run_experiment: nothing created before the arguments are valid" bash -c "! $RE --preset cpu --gpus 0 --output_dir $TMP/notyet 2>/dev/null && [ ! -e $TMP/notyet ]"
+tiny_re=(--preset cpu --output_dir "$TMP/with space/r" --num_examples 16 --tokens_per_example 64 --batch_size 4 --epochs 1
+  --eval_examples 4 --context_lengths 8 --max_new_tokens 4 --exposure_candidates 0 --threads 2 --train_args "--layers 1 --channels 32 --heads 2")
+check "run_experiment: --epochs replaces the cpu preset's steps; a directory with a space runs" \
+  bash -c "$RE $(printf '%q ' "${tiny_re[@]}") > $TMP/re.log 2>&1 && grep -q -- '--num_train_epochs 1' $TMP/re.log && ! grep -q -- '--max_steps' $TMP/re.log"
+check "run_experiment: ... and a rerun there skips every step" \
+  bash -c "[ \$($RE $(printf '%q ' "${tiny_re[@]}") | grep -c 'done already, skipped') -eq 4 ]"
+for s in experiment_1node_8gpu experiment_multinode; do
+  # the defaults pass run_experiment.sh's checks (batch a multiple of the ranks) and stop at the file
+  for p in cpu seed; do
+    expect_error "slurm $s, PRESET=$p, DRY_RUN=0: the default batch suits the ranks (runs; stops at the --output_dir file)" \
+      "run_experiment.sh: error: --output_dir: cannot create" env MEMLENS="$ROOT" OUT="$TMP/a_file" PRESET=$p DRY_RUN=0 bash scripts/slurm/$s.sbatch
+  done
+  check "slurm $s: DRY_RUN=1 only prints" bash -c "MEMLENS=$ROOT OUT=$TMP/a_file DRY_RUN=1 bash scripts/slurm/$s.sbatch | grep -q -- '--batch_size'"
+done
+for s in experiment_1node_8gpu experiment_multinode train_1node_8gpu train_multinode; do
+  expect_error "slurm $s: a missing MEMLENS" "$s.sbatch: error: MEMLENS=$TMP/nope is not a directory; set MEMLENS" env MEMLENS="$TMP/nope" bash scripts/slurm/$s.sbatch
+done
+
+echo "== scripts/sweep.sh: duplicate grid values, grid flags after --, relative --sweep_dir"
+expect_error "sweep: duplicate --epochs" "sweep.sh: error: --epochs: '3' is given twice" scripts/sweep.sh --epochs 3,3 --list
+expect_error "sweep: duplicate --repeats" "sweep.sh: error: --repeats: 'none' is given twice" scripts/sweep.sh --repeats 'none;none' --list
+for f in --epochs --model --learning_rate --duplicates --preset --max_steps --output_dir; do
+  expect_error "sweep: $f after --" "sweep.sh: error: $f after -- is set by the grid" scripts/sweep.sh --list -- --threads 2 $f x
+done
+check "sweep: a relative --sweep_dir is taken from the caller's directory" \
+  bash -c "cd $TMP && $ROOT/scripts/sweep.sh --sweep_dir rel --list | grep -q \"^0\"$'\t'\"$TMP/rel/model-\""
