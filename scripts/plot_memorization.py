@@ -260,6 +260,11 @@ def main():
                   f"plot_memorization.py knows ({SUPPORTED_SCHEMA}) (pass the JSON written by test_memorization)",
                   file=sys.stderr)
             sys.exit(1)
+        if (not isinstance(results.get("results"), dict) or not isinstance(results.get("model"), dict)
+                or not isinstance(results.get("context_lengths"), list)):
+            print(f"plot_memorization.py: error: {args.results}: results, model or context_lengths missing or of the "
+                  f"wrong type (pass the JSON written by test_memorization)", file=sys.stderr)
+            sys.exit(1)
     if args.train_log and not os.path.exists(args.train_log):
         print(f"plot_memorization.py: error: {args.train_log} does not exist (pass train_gpt2's train_log.jsonl)",
               file=sys.stderr)
@@ -272,13 +277,22 @@ def main():
             print(f"plot_memorization.py: error: {args.train_log}: not JSON lines ({e}) (pass the train_log.jsonl "
                   f"written by train_gpt2)", file=sys.stderr)
             sys.exit(1)
+        except OSError as e:
+            print(f"plot_memorization.py: error: {args.train_log}: cannot read it ({e.strerror}) (pass the "
+                  f"train_log.jsonl written by train_gpt2)", file=sys.stderr)
+            sys.exit(1)
         if not has_mem_eval and results is None:
             print(f"plot_memorization.py: error: {args.train_log} has no mem_eval rows (train with --mem_eval_every N "
                   f"to record memorization during training)", file=sys.stderr)
             sys.exit(1)
     out_dir = args.output_dir or os.path.dirname(os.path.abspath(args.results or args.train_log))
     written = []
-    os.makedirs(out_dir, exist_ok=True)
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as e:
+        print(f"plot_memorization.py: error: --output_dir {out_dir}: cannot create it ({e.strerror}) (pass a writable "
+              f"directory)", file=sys.stderr)
+        sys.exit(1)
     if results is not None:
         written += plot_results(results, out_dir)
         path = plot_repeats(results, out_dir)

@@ -36,12 +36,14 @@ def die(msg):
 
 def load_json(path, what):
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8") as f:
             return json.load(f)
     except OSError as e:
         die(f"{path}: cannot read the {what} ({e.strerror}); pass a readable file")
     except json.JSONDecodeError as e:
         die(f"{path}: the {what} is not JSON ({e.msg} at line {e.lineno}); rerun the step that wrote it")
+    except UnicodeDecodeError:
+        die(f"{path}: the {what} is not UTF-8 text; pass the JSON file memlens wrote")
 
 
 def find_results(paths):
@@ -76,13 +78,18 @@ def sub(d, *keys):
 
 def load_run(path):
     r = load_json(path, "results file")
-    if not isinstance(r, dict) or "schema_version" not in r or "results" not in r:
+    if not isinstance(r, dict) or "schema_version" not in r or not isinstance(r.get("results"), dict):
         die(f"{path}: not a test_memorization results file (no schema_version/results); pass memorization_results.json files")
-    if r["schema_version"] > SUPPORTED_SCHEMA:
-        die(f"{path}: schema_version {r['schema_version']} is newer than this report.py knows ({SUPPORTED_SCHEMA}); update memlens")
+    version = r["schema_version"]
+    if not isinstance(version, int) or isinstance(version, bool):
+        die(f"{path}: schema_version {version!r} is not a version number; pass the JSON written by test_memorization")
+    if version > SUPPORTED_SCHEMA:
+        die(f"{path}: schema_version {version} is newer than this report.py knows ({SUPPORTED_SCHEMA}); update memlens")
     run_dir = os.path.dirname(os.path.dirname(os.path.abspath(path)))
     point_path = os.path.join(run_dir, "sweep_point.json")
     point = load_json(point_path, "sweep point") if os.path.exists(point_path) else {}
+    if not isinstance(point, dict):
+        die(f"{point_path}: not a sweep point (a JSON object); delete it and rerun that point with scripts/sweep.sh")
     model = r.get("model") or {}
     return {
         "path": path,

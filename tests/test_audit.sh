@@ -308,6 +308,20 @@ echo '{"schema_version": 1, "results": ' > "$TMP/broken/r/results/memorization_r
 expect_error "report: a directory without results" "report.py: error: no memorization_results.json below" $PY scripts/report.py "$TMP/empty"
 expect_error "report: a truncated results file" "report.py: error: .*memorization_results.json: the results file is not JSON" $PY scripts/report.py "$TMP/broken"
 expect_error "report: a missing path" "report.py: error: $TMP/nope: no such file" $PY scripts/report.py "$TMP/nope"
+# malformed files are one line each, never a traceback
+mkdir -p "$TMP/odd1/r/results" "$TMP/odd2/r/results" "$TMP/odd3/r/results"
+echo '{"schema_version": "1", "results": {}}' > "$TMP/odd1/r/results/memorization_results.json"
+printf '{"schema_version": 1, "results": {"train": "\xff"}}' > "$TMP/odd2/r/results/memorization_results.json"
+echo '{"schema_version": 1, "results": []}' > "$TMP/odd3/r/results/memorization_results.json"
+expect_error "report: a schema_version that is not a number" "report.py: error: .*schema_version '1' is not a version number" $PY scripts/report.py "$TMP/odd1"
+expect_error "report: a results file that is not UTF-8" "report.py: error: .*is not UTF-8 text" $PY scripts/report.py "$TMP/odd2"
+expect_error "report: results that are a list" "report.py: error: .*not a test_memorization results file" $PY scripts/report.py "$TMP/odd3"
+expect_error "plot_memorization: results without model/context_lengths" "plot_memorization.py: error: .*results, model or context_lengths missing" \
+  $PY scripts/plot_memorization.py "$TMP/odd3/r/results/memorization_results.json"
+expect_error "plot_memorization: an --output_dir that cannot be made" "plot_memorization.py: error: --output_dir .*cannot create it" \
+  $PY scripts/plot_memorization.py "$RES" --output_dir "$RES/sub"
+expect_error "plot_memorization: a --train_log that is a directory" "plot_memorization.py: error: .*cannot read it" \
+  $PY scripts/plot_memorization.py --train_log "$TMP"
 
 echo "== scripts/report.py: results with a null split or a null exposure"
 mkdir -p "$TMP/rep_train/results" "$TMP/rep_noexp/results"
