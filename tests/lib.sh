@@ -34,4 +34,13 @@ expect_error() {
   pass "$name"
 }
 
+# OpenMPI as the tests use it, in the array MPIRUN: --oversubscribe (more ranks than the 2 cores),
+# --allow-run-as-root where the tests run as root, no cross-process memory access (containers
+# often forbid it). Extra mpirun flags go after it: "${MPIRUN[@]}" -x VAR -np 2 PROGRAM ...
+mpi_launcher() {
+  MPIRUN=(mpirun --oversubscribe)
+  [ "$(id -u)" -eq 0 ] && MPIRUN+=(--allow-run-as-root)
+  export OMPI_MCA_btl_vader_single_copy_mechanism=none
+}
+
 have_gpu() { command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; }

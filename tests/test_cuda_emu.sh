@@ -134,10 +134,10 @@ hung_rank() {
 }
 check "rank 1 stopped (hung) after step 1: rank 0 stops at MEMLENS_DIST_TIMEOUT=10 with one line" hung_rank
 if command -v mpirun > /dev/null && ldd "$EMU/train_gpt2cu" | grep -q libmpi; then
-  MPIRUN=(mpirun --oversubscribe -x OMP_NUM_THREADS=1 -x TMPDIR -x MEMLENS_EMU_DEVICES=2 -x MEMLENS_DIST_TIMEOUT=60)
-  [ "$(id -u)" -eq 0 ] && MPIRUN+=(--allow-run-as-root)
+  mpi_launcher
   how="mpirun -np 2, the NCCL id by MPI"
-  OMPI_MCA_btl_vader_single_copy_mechanism=none timeout -k 20 300 "${MPIRUN[@]}" -np 2 "$EMU/train_gpt2cu" "${TRAIN[@]}" \
+  timeout -k 20 300 "${MPIRUN[@]}" -x OMP_NUM_THREADS=1 -x TMPDIR -x MEMLENS_EMU_DEVICES=2 -x MEMLENS_DIST_TIMEOUT=60 \
+    -np 2 "$EMU/train_gpt2cu" "${TRAIN[@]}" \
     --precision fp32 --output_dir "$TMP/w2kill" --resume > "$TMP/w2resume.log" 2>&1
 else
   how="no mpirun here: file rendezvous"

@@ -63,10 +63,7 @@ for prog in train_gpt2 test_memorization build/tests/test_dist_unit; do
 done
 TRAIN=$TMP/bin/train_gpt2
 
-# OpenMPI refuses root without --allow-run-as-root; --oversubscribe lets 3 ranks share 2 cores.
-MPIRUN=(mpirun --oversubscribe)
-[ "$(id -u)" -eq 0 ] && MPIRUN+=(--allow-run-as-root)
-export OMPI_MCA_btl_vader_single_copy_mechanism=none  # containers often forbid cross-process memory access
+mpi_launcher  # MPIRUN (tests/lib.sh); --oversubscribe lets 3 ranks share 2 cores
 mpi() { local n=$1; shift; timeout -s KILL 120 "${MPIRUN[@]}" -np "$n" "$@"; }
 
 # ---------------------------------------------------------------------------------------------

@@ -155,9 +155,8 @@ expect_error "plot_memorization.py --train_log without probe rows" 'plot_memoriz
 
 # ---- 2 MPI ranks: rank 0 alone probes (same weights on every rank); training is unchanged
 if command -v mpirun > /dev/null && ldd "$TRAIN" | grep -q libmpi; then
-  MPIRUN=(timeout -s KILL 120 mpirun --oversubscribe -np 2)
-  [ "$(id -u)" -eq 0 ] && MPIRUN+=(--allow-run-as-root)
-  export OMPI_MCA_btl_vader_single_copy_mechanism=none  # containers often forbid cross-process memory access
+  mpi_launcher
+  MPIRUN=(timeout -s KILL 120 "${MPIRUN[@]}" -np 2)
   MPI_RUN=("${BASE[@]}" --max_steps 20 --threads 1 --per_device_train_batch_size 4)
   two_ranks() {
     "${MPIRUN[@]}" "$TRAIN" "${MPI_RUN[@]}" "${PROBE[@]}" --output_dir "$TMP/mpi_with" > /dev/null 2>&1 &&

@@ -90,22 +90,29 @@ EDGE_ARGS=("${EVAL_ARGS[@]}" --model_path "$TMP/model64.bin" --context_lengths 8
 $GPU "${EDGE_ARGS[@]}" --output_file "$TMP/gpu_edge.json" > "$TMP/gpu_edge.log" 2>&1
 check "$ON == CPU: records ending at the model's maximum length" $COMPARE "$TMP/cpu_edge.json" "$TMP/gpu_edge.json"
 
+# same_files A.json B.json [WORLD_SIZE]: identical records (.jsonl), equal results and privacy
+# (timings differ), and B's config.world_size when given.
+same_files() {
+  cmp "${1%.json}.jsonl" "${2%.json}.jsonl" && $PY - "$1" "$2" "${3:-}" <<'P'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+ok = (a["results"], a["privacy"]) == (b["results"], b["privacy"])
+sys.exit(0 if ok and (not sys.argv[3] or b["config"]["world_size"] == int(sys.argv[3])) else 1)
+P
+}
 $GPU "${EVAL_ARGS[@]}" --output_file "$TMP/gpu2.json" > /dev/null 2>&1
-check "two $ON runs give identical records and results" bash -c "cmp '$TMP/gpu.jsonl' '$TMP/gpu2.jsonl' && \
-  $PY -c \"import json,sys; a,b=(json.load(open(p)) for p in sys.argv[1:]); sys.exit(0 if (a['results'],a['privacy'])==(b['results'],b['privacy']) else 1)\" '$TMP/gpu.json' '$TMP/gpu2.json'"
+check "two $ON runs give identical records and results" same_files "$TMP/gpu.json" "$TMP/gpu2.json"
 
 # Data parallelism (mpirun -np 2): each rank probes its share of the examples on the GPU, rank 0
 # gathers them; the files must be those of one process.
 if command -v mpirun > /dev/null && ldd "$GPU" | grep -q libmpi; then
-  MPIRUN=(mpirun --oversubscribe -x OMP_NUM_THREADS=1)
-  [ "$(id -u)" -eq 0 ] && MPIRUN+=(--allow-run-as-root)
+  mpi_launcher
   rc=0
-  OMPI_MCA_btl_vader_single_copy_mechanism=none timeout -k 20 300 "${MPIRUN[@]}" -np 2 $GPU "${EVAL_ARGS[@]}" --threads 1 \
+  timeout -k 20 300 "${MPIRUN[@]}" -x OMP_NUM_THREADS=1 -np 2 $GPU "${EVAL_ARGS[@]}" --threads 1 \
     --output_file "$TMP/gpu_w2.json" > "$TMP/gpu_w2.log" 2>&1 || rc=$?
   [ $rc = 0 ] || tail -5 "$TMP/gpu_w2.log"
   check "$ON evaluator as 2 ranks (mpirun; world_size 2 in its config) gives the records and results of one process" \
-    bash -c "[ $rc = 0 ] && cmp '$TMP/gpu.jsonl' '$TMP/gpu_w2.jsonl' && \
-    $PY -c \"import json,sys; a,b=(json.load(open(p)) for p in sys.argv[1:]); sys.exit(0 if (a['results'],a['privacy'])==(b['results'],b['privacy']) and b['config']['world_size']==2 else 1)\" '$TMP/gpu.json' '$TMP/gpu_w2.json'"
+    same_files "$TMP/gpu.json" "$TMP/gpu_w2.json" 2
 else
   skip "mpirun or an MPI build missing: the $ON evaluator as 2 ranks"
 fi

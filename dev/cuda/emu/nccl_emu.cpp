@@ -146,16 +146,22 @@ static ncclResult_t barrier(EmuNcclComm *c, const char *what) {
         return ncclSuccess;
     }
     const double deadline = now_seconds() + c->timeout_seconds;
+    double next_look = 0;  // peers' liveness (a kill() and a /proc read each) at most every 50 ms
     long spins = 0, pause_us = 1;
     char why[256];
     for (;;) {
         if (s->barrier_generation.load() != generation) return ncclSuccess;
         if (++spins < 64) continue;
-        const char *failure = peer_failure(c, why, sizeof why);
+        const double now = now_seconds();
+        const char *failure = NULL;
+        if (now >= next_look) {
+            failure = peer_failure(c, why, sizeof why);
+            next_look = now + 0.05;
+        }
         // (a rank that left or exited after the barrier opened does not count: look again)
         if (s->barrier_generation.load() != generation) return ncclSuccess;
         if (failure) return set_error(c, ncclRemoteError, "nccl emulator: rank %d at %s: %s", c->rank, what, failure);
-        if (now_seconds() > deadline) {
+        if (now > deadline) {
             if (!c->blocking) {  // as with a hung peer on a GPU: the call never completes
                 c->hung = true;
                 snprintf(last_error, sizeof last_error, "nccl emulator: rank %d at %s: no answer from the other ranks in "
