@@ -74,7 +74,6 @@ static const char *printable(const char *s) {
     return out;
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // config.json
 

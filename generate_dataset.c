@@ -534,7 +534,6 @@ static void check_output_dir(const char *dir) {
 // ---------------------------------------------------------------------------------------------
 // Writing.
 
-
 static size_t count_utf8_chars(const char *s, size_t len) {
     size_t n = 0;
     for (size_t i = 0; i < len; i++) if (((unsigned char)s[i] & 0xC0) != 0x80) n++;

@@ -392,7 +392,6 @@ static void format_duration(double seconds, char *out, size_t n) {
     else snprintf(out, n, "%lds", s);
 }
 
-
 // Two trainers writing one output directory would interleave their logs and checkpoints. The
 // lock is released by the kernel when the process ends, however it ends. A process that was just
 // killed may still be finishing an fsync, so wait a few seconds before calling the dir busy.
