@@ -98,7 +98,12 @@ gpt2_tokenizer.bin: $(BUILD)/make_tokenizer dev/data/fetch_vocab.sh
 unit-tests: $(UNIT_BINS)
 asan-tests: $(UNIT_ASAN_BINS)
 
-test: test-deps all vocab unit-tests asan-tests
+# `make test` installs the dependencies first, alone, then builds with one job per core (a serial
+# build was half of CI's wait), then tests. BUILD_JOBS=1 builds serially.
+BUILD_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+TEST_BUILD := all vocab unit-tests asan-tests
+test: test-deps
+	@$(MAKE) --no-print-directory -j$(BUILD_JOBS) $(TEST_BUILD)
 	@tests/run_tests.sh
 
 bench: all vocab test-deps
@@ -250,7 +255,7 @@ $(EMU)/train_gpt2cu: $(EMU)/src.stamp $(EMU)/cuda_emu.o $(EMU)/nccl_emu.o $(BUIL
 	  $(EMU)/nccl_emu.o $(BUILD)/libllmc.a $(LDLIBS) -o $@
 $(EMU)/selftest: $(EMU)/src.stamp $(EMU)/cuda_emu.o $(BUILD)/libllmc.a
 	$(CXX) -x c++ $(EMU_CXXFLAGS) $(EMU)/src/dev/cuda/emu/selftest.cu -x none $(EMU)/cuda_emu.o $(BUILD)/libllmc.a $(LDLIBS) -o $@
-test: emu
+TEST_BUILD += emu
 clean: clean-emu
 .PHONY: clean-emu
 clean-emu:

@@ -1,7 +1,7 @@
 // convert_hf: Hugging Face GPT-2 (config.json + safetensors) <-> llm.c model file (.bin).
 //
 //   convert_hf --input DIR --output FILE.bin [--bf16] [--dry_run]
-//   convert_hf --to_hf --input FILE.bin --output DIR [--tokenizer_dir D]
+//   convert_hf --to_hf --input FILE.bin --output DIR [--tokenizer_dir D] [--overwrite]
 //
 // What differs between the two layouts:
 //   - HF's GPT-2 uses Conv1D for c_attn, attn.c_proj, c_fc, mlp.c_proj: weights are (in, out);
@@ -18,8 +18,10 @@
 #include "llmc/utils.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
 // ---------------------------------------------------------------------------------------------
 // Where each llm.c tensor lives in HF's GPT-2.
@@ -524,8 +526,53 @@ static char *find_tokenizer_file(const char *dir, const char *hf_name, const cha
     die("--tokenizer_dir: %s has neither %s nor %s (give the directory holding the GPT-2 tokenizer files)", dir, hf_name, openai_name);
 }
 
-static void convert_to_hf(const char *input, const char *dir, const char *tokenizer_dir) {
+// Files of the other Hugging Face weight layouts (sharded safetensors, pickles, TF/Flax): next to
+// the model.safetensors written here, loaders would pick them or mix them in.
+static int is_other_weight_file(const char *name) {
+    static const char *exact[] = {"model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json",
+                                  "tf_model.h5", "flax_model.msgpack"};
+    for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
+        if (!strcmp(name, exact[i])) return 1;
+    int a, b, end = 0;
+    size_t n = strlen(name);
+    if (sscanf(name, "model-%d-of-%d.safetensors%n", &a, &b, &end) == 2 && (size_t)end == n) return 1;
+    if (sscanf(name, "pytorch_model-%d-of-%d.bin%n", &a, &b, &end) == 2 && (size_t)end == n) return 1;
+    return 0;
+}
+
+// --to_hf --output DIR: a new or empty directory; a non-empty one only with --overwrite, and never
+// one holding another weight layout. Checked before any work.
+static void check_hf_output_dir(const char *dir, int overwrite, const char *tokenizer_dir) {
+    struct stat st;
+    if (stat(dir, &st) != 0) return;   // created later (make_dirs_or_die names any problem)
+    if (!S_ISDIR(st.st_mode)) die("--output: %s exists and is not a directory (with --to_hf give the directory to write)", dir);
+    DIR *d = opendir(dir);
+    if (!d) die("--output: cannot read %s: %s (choose a readable, writable directory)", dir, strerror(errno));
+    int empty = 1, kept_tokenizer = 0;
+    char other[256] = "";
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        empty = 0;
+        if (!other[0] && is_other_weight_file(e->d_name)) snprintf(other, sizeof other, "%s", e->d_name);
+        if (!strcmp(e->d_name, "vocab.json") || !strcmp(e->d_name, "merges.txt") || !strcmp(e->d_name, "tokenizer.json"))
+            kept_tokenizer = 1;
+    }
+    closedir(d);
+    if (empty) return;
+    if (!overwrite)
+        die("--output: %s already exists and is not empty (pass --overwrite to replace the model files in it, "
+            "or choose another directory)", dir);
+    if (other[0])
+        die("--output: %s holds %s, weights in another layout that loaders would use instead of or mix with the "
+            "model.safetensors written here (remove it, or choose another directory)", dir, other);
+    if (kept_tokenizer && !tokenizer_dir)
+        warn("--output: %s keeps the tokenizer files already there (pass --tokenizer_dir to replace them)", dir);
+}
+
+static void convert_to_hf(const char *input, const char *dir, const char *tokenizer_dir, int overwrite) {
     double t0 = now_seconds();
+    check_hf_output_dir(dir, overwrite, tokenizer_dir);
     GPT2 model;
     gpt2_init_from_checkpoint(&model, input);   // validates the whole file
     // The file's version says whether it holds bf16 values: then the HF file keeps BF16, losslessly.
@@ -687,28 +734,30 @@ static void convert_to_hf(const char *input, const char *dir, const char *tokeni
 int main(int argc, char **argv) {
     set_program_name(argv[0]);
     const char *input = NULL, *output = NULL, *tokenizer_dir = NULL;
-    int bf16 = 0, to_hf = 0, dry_run = 0;
+    int bf16 = 0, to_hf = 0, dry_run = 0, overwrite = 0;
     ArgSpec specs[] = {
         {"input", ARG_STRING, &input, "Hugging Face model directory (config.json + model.safetensors, or sharded: model.safetensors.index.json + its shards), or with --to_hf an llm.c .bin", 1, 0, 0},
         {"output", ARG_STRING, &output, "llm.c model file to write (.bin), or with --to_hf the directory to write", 1, 0, 0},
         {"bf16", ARG_BOOL, &bf16, "write the .bin in bf16 (llm.c version 5) instead of fp32 (version 3)", 1, 0, 0},
         {"to_hf", ARG_BOOL, &to_hf, "convert the other way: llm.c .bin -> Hugging Face directory", 1, 0, 0},
         {"tokenizer_dir", ARG_STRING, &tokenizer_dir, "with --to_hf: directory with vocab.json + merges.txt (or encoder.json + vocab.bpe) to copy", 1, 0, 0},
+        {"overwrite", ARG_BOOL, &overwrite, "with --to_hf: write into an --output directory that is not empty, replacing the files convert_hf writes", 1, 0, 0},
         {"dry_run", ARG_BOOL, &dry_run, "check config.json and every tensor's name, shape and dtype, print the plan, write nothing", 1, 0, 0},
     };
     int num_specs = sizeof specs / sizeof specs[0];
     parse_args(argc, argv, specs, num_specs,
                "Convert GPT-2 between Hugging Face (config.json + safetensors) and llm.c's model file.\n"
                "  convert_hf --input DIR --output FILE.bin [--bf16] [--dry_run]\n"
-               "  convert_hf --to_hf --input FILE.bin --output DIR [--tokenizer_dir D]");
+               "  convert_hf --to_hf --input FILE.bin --output DIR [--tokenizer_dir D] [--overwrite]");
     if (!input) die("--input is required (a Hugging Face model directory, or an llm.c .bin with --to_hf; see --help)");
     if (!output && !dry_run) die("--output is required (the .bin to write, or the directory with --to_hf; see --help)");
     if (to_hf) {
         if (bf16) die("--bf16 does not apply with --to_hf (the safetensors dtype follows the checkpoint: F32 or BF16)");
         if (dry_run) die("--dry_run applies to HF -> llm.c only (drop it with --to_hf)");
         if (!file_exists(input)) die("--input: %s is not a file (with --to_hf give an llm.c model .bin)", input);
-        convert_to_hf(input, output, tokenizer_dir);
+        convert_to_hf(input, output, tokenizer_dir, overwrite);
     } else {
+        if (overwrite) die("--overwrite applies with --to_hf only (the .bin given to --output is replaced when it exists)");
         if (tokenizer_dir) die("--tokenizer_dir applies with --to_hf only (the llm.c tokenizer is gpt2_tokenizer.bin; see make vocab)");
         if (!dir_exists(input)) {
             const char *base = strrchr(input, '/') ? strrchr(input, '/') + 1 : input;

@@ -24,19 +24,22 @@ OPTIONAL=" tokenizer_config.json generation_config.json "   # not every reposito
 err() { echo "download_gpt2.sh: error: $*" >&2; exit 1; }
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 
-bf16=() local_dir=
+# flags may come before or after NAME and DIR; "--" ends them (for a DIR that starts with -)
+bf16=() local_dir= positional=()
 while [ $# -gt 0 ]; do
   case $1 in
     --bf16) bf16=(--bf16); shift ;;
-    --local) [ $# -ge 2 ] || err "--local needs a Hugging Face model directory"; local_dir=$2; shift 2 ;;
+    --local) [ $# -ge 2 ] && [ -n "$2" ] || err "--local needs a Hugging Face model directory"; local_dir=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
+    --) shift; positional+=("$@"); break ;;
     -*) err "unknown flag '$1' (see --help)" ;;
-    *) break ;;
+    *) positional+=("$1"); shift ;;
   esac
 done
-[ $# -ge 1 ] && [ $# -le 2 ] || err "usage: download_gpt2.sh [--bf16] [--local HF_DIR] NAME [DIR] (see --help)"
-name=$1
-dir=${2:-models}
+[ ${#positional[@]} -ge 1 ] && [ ${#positional[@]} -le 2 ] ||
+  err "usage: download_gpt2.sh [--bf16] [--local HF_DIR] NAME [DIR] (see --help)"
+name=${positional[0]}
+dir=${positional[1]:-models}
 [ "$dir" = / ] || dir=${dir%/}
 [[ $name =~ ^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$ ]] ||
   err "'$name' is not a Hub model name (e.g. gpt2, gpt2-medium, gpt2-large, gpt2-xl, distilgpt2)"

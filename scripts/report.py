@@ -5,7 +5,8 @@ and results files) into one table and a set of comparison plots.
     /usr/bin/python3 scripts/report.py SWEEP_DIR [MORE_DIRS_OR_RESULT_FILES...] [--output_dir DIR]
 
 Finds every results/memorization_results.json below the given directories (and the run's
-sweep_point.json, written by sweep.sh, for the grid parameters), and writes to --output_dir
+sweep_point.json, written by sweep.sh, for the grid parameters; a sweep.sh run that has not
+finished, i.e. failed or still running, is left out with a line on stderr), and writes to --output_dir
 (default: SWEEP_DIR/report):
   runs.csv, runs.md          one row per run and context length k: members' and non-members'
                              exact match, ID match, token accuracy, loss
@@ -74,6 +75,27 @@ def sub(d, *keys):
         if d is None:
             return {}
     return d if isinstance(d, dict) else {}
+
+
+def incomplete_sweep_point(path):
+    """Why the sweep.sh run holding results file PATH is not complete (it failed, runs now, or runs
+    again with another command, so its results may be an older command's), or None: complete,
+    or not a sweep.sh run at all."""
+    run_dir = os.path.dirname(os.path.dirname(os.path.abspath(path)))
+    point_path = os.path.join(run_dir, "sweep_point.json")
+    if not os.path.exists(point_path):
+        return None
+    point = load_json(point_path, "sweep point")
+    if not isinstance(point, dict) or "command" not in point:
+        return None  # load_run says what is wrong with it
+    try:
+        with open(os.path.join(run_dir, ".sweep_done"), encoding="utf-8") as f:
+            done = f.read().rstrip("\n")
+    except (OSError, UnicodeDecodeError):
+        return f"{run_dir}: sweep.sh has not finished this run (no .sweep_done: it failed or is running)"
+    if done != point["command"]:
+        return f"{run_dir}: sweep.sh is running this point again with another command (.sweep_done and sweep_point.json differ)"
+    return None
 
 
 def load_run(path):
@@ -269,6 +291,12 @@ def main():
     files = find_results(args.paths)
     if not files:
         die(f"no memorization_results.json below {', '.join(args.paths)} (run scripts/sweep.sh first)")
+    left_out = [(f, why) for f in files for why in [incomplete_sweep_point(f)] if why]
+    for _, why in left_out:
+        print(f"report.py: left out {why}; rerun scripts/sweep.sh", file=sys.stderr)
+    files = [f for f in files if f not in {f for f, _ in left_out}]
+    if not files:
+        die(f"no complete run below {', '.join(args.paths)} ({len(left_out)} left out, see above)")
     runs = [load_run(f) for f in files]
     runs.sort(key=lambda r: (str(r["model"]), r["parameters"] or 0, r["epochs"] or 0, r["learning_rate"] or 0, str(r["duplicates"])))
     first = args.paths[0] if os.path.isdir(args.paths[0]) else os.path.dirname(args.paths[0]) or "."

@@ -14,7 +14,8 @@
 #         tokens, exposure among 10,000 candidate identifiers.
 #   auto  seed when an NVIDIA GPU and the CUDA trainer (./train_gpt2cu) are present, else cpu.
 # Every step is skipped when its output exists, is complete, and was made by the same command
-# (stamped in DIR/.stamps/); an interrupted training run resumes from its last checkpoint.
+# (stamped in DIR/.stamps/); an interrupted training run resumes from its last checkpoint. When
+# a step reruns, the results and plots of the earlier command are removed first.
 # Results: DIR/results/memorization_results.json (+ .jsonl) and DIR/results/*.png.
 set -euo pipefail
 caller_pwd=$PWD
@@ -155,6 +156,12 @@ t_start=$(date +%s)
 # run_step NAME COMPLETE_TEST -- CMD...: runs CMD unless COMPLETE_TEST (a function name) passes and
 # the stamp says the same command made the output. A changed command invalidates the later steps too.
 invalidated=0
+# remove_stale_outputs STEP: once STEP reruns, the results and plots were made from older inputs; they
+# go before it runs, so that a rerun that fails cannot leave them looking current (scripts/report.py)
+remove_stale_outputs() {
+  case $1 in generate|train|test) rm -f "$results/memorization_results.json" "$results/memorization_results.jsonl" ;; esac
+  rm -f "$results"/*.png
+}
 run_step() {
   local name=$1 complete=$2; shift 3
   local stamp="$stamps/$name" cmd="$*"
@@ -166,6 +173,7 @@ run_step() {
   echo "== $name: $cmd"
   local t0; t0=$(date +%s)
   rm -f "$stamp"
+  remove_stale_outputs "$name"
   "$@"
   echo "$cmd" > "$stamp"
   echo "== $name: $(( $(date +%s) - t0 )) s"
@@ -199,6 +207,7 @@ else
   echo "== train: ${train_cmd[*]} ${resume[*]}"
   echo "${train_cmd[*]}" > "$stamps/train.started"
   rm -f "$stamps/train" "$model/model.bin"
+  remove_stale_outputs train
   t0=$(date +%s)
   "${train_cmd[@]}" "${resume[@]}"
   echo "${train_cmd[*]}" > "$stamps/train"

@@ -15,10 +15,12 @@ fail() { echo "  FAIL  $1"; echo fail >> "$RESULTS"; }
 skip() { echo "  skipped: $1"; echo skip >> "$RESULTS"; }
 
 # check NAME CMD...: passes when CMD exits 0; on failure prints the last lines of its output.
+# MEMLENS_TEST_TIMES=1 prints the seconds each check took, below its line (to see where `make test` spends its time).
 check() {
   local name=$1; shift
-  local log="$TMP/.check.log"
+  local log="$TMP/.check.log" t0=$SECONDS
   if "$@" > "$log" 2>&1; then pass "$name"; else fail "$name"; tail -n 15 "$log" | sed 's/^/        /'; fi
+  [ -z "${MEMLENS_TEST_TIMES:-}" ] || echo "        ($((SECONDS - t0)) s)"
 }
 
 # expect_error NAME PATTERN CMD...: CMD must exit non-zero, print exactly one line on stderr,

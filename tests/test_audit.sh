@@ -374,3 +374,25 @@ for f in --epochs --model --learning_rate --duplicates --preset --max_steps --ou
 done
 check "sweep: a relative --sweep_dir is taken from the caller's directory" \
   bash -c "cd $TMP && $ROOT/scripts/sweep.sh --sweep_dir rel --list | grep -q \"^0\"$'\t'\"$TMP/rel/model-\""
+
+echo "== stale results: a rerun that fails leaves none that look current; report.py leaves unfinished points out"
+mkdir -p "$TMP/mixed"
+cp -a "$RUN" "$TMP/mixed/done"
+cp -a "$RUN" "$TMP/mixed/changed" && echo "another command" > "$TMP/mixed/changed/.sweep_done"
+cp -a "$RUN" "$TMP/mixed/unfinished" && rm "$TMP/mixed/unfinished/.sweep_done"
+check "report: only the finished point is a run; the two others are left out, one stderr line each" bash -c "
+  $PY scripts/report.py $TMP/mixed --output_dir $TMP/mixed_report > $TMP/mixed.out 2> $TMP/mixed.err &&
+  grep -q 'report.py: 1 runs' $TMP/mixed.out && [ \$(grep -c '' $TMP/mixed.err) -eq 2 ] &&
+  grep -q 'left out $TMP/mixed/changed: sweep.sh is running this point again with another command' $TMP/mixed.err &&
+  grep -q 'left out $TMP/mixed/unfinished: sweep.sh has not finished this run' $TMP/mixed.err &&
+  [ \$(tail -n +2 $TMP/mixed_report/privacy.csv | wc -l) -eq 1 ]"
+rm "$TMP/mixed/done/.sweep_done"
+check "report: nothing finished is one error that says why" bash -c "
+  ! $PY scripts/report.py $TMP/mixed --output_dir $TMP/mixed_report 2> $TMP/mixed.err &&
+  tail -n 1 $TMP/mixed.err | grep -q 'report.py: error: no complete run below $TMP/mixed (3 left out, see above)'"
+# the science point again with an evaluation flag that fails: data and model are reused, the
+# evaluation reruns and fails, and the results of the earlier command are gone with it
+check "sweep: a point rerun whose evaluation fails fails, keeps data and model, and removes the old results and plots" bash -c "
+  ! scripts/sweep.sh $(printf '%q ' "${sweep_args[@]}") --eval_args '--no_such_flag 1' > $TMP/stale.log 2>&1 &&
+  grep -q 'FAILED' $TMP/stale.log && grep -q 'generate: done already' $RUN/sweep.log && grep -q 'train: done already' $RUN/sweep.log &&
+  [ ! -e $RES ] && [ ! -e ${RES%.json}.jsonl ] && ! ls $RUN/results/*.png 2>/dev/null && [ ! -e $RUN/.sweep_done ] && [ -s $RUN/model/model.bin ]"

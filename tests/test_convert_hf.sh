@@ -114,6 +114,18 @@ mkfifo $TMP/fifo.bin
 expect_error "--output that is not a regular file (a FIFO) is refused" "cannot write .*fifo\.bin: it exists and is not a regular file" \
   $CONV --input $TMP/hf_fp32 --output $TMP/fifo.bin
 check "  ... and is still a FIFO, with no temporary file beside it" bash -c "[ -p $TMP/fifo.bin ] && ! ls $TMP/fifo.bin.tmp.* 2>/dev/null | grep -q ."
+# --to_hf into a directory that is not empty: only with --overwrite, and never beside another weight layout
+cp -r $TMP/hf_fp32 $TMP/hf_again
+expect_error "--to_hf into a non-empty directory without --overwrite" "^convert_hf: error: --output: .*hf_again already exists and is not empty \(pass --overwrite" \
+  $CONV --to_hf --input $TMP/a_bf16.bin --output $TMP/hf_again
+check "  ... and its files are unchanged" cmp $TMP/hf_fp32/model.safetensors $TMP/hf_again/model.safetensors
+check "--to_hf --overwrite replaces the model files (the bf16 model's now)" \
+  bash -c "$CONV --to_hf --overwrite --input $TMP/a_bf16.bin --output $TMP/hf_again >/dev/null && cmp $TMP/hf_bf16/model.safetensors $TMP/hf_again/model.safetensors &&
+           cmp $TMP/hf_bf16/config.json $TMP/hf_again/config.json"
+touch $TMP/hf_again/model-00001-of-00002.safetensors
+expect_error "--to_hf --overwrite beside shards of another layout" "^convert_hf: error: --output: .*hf_again holds model-00001-of-00002.safetensors, weights in another layout" \
+  $CONV --to_hf --overwrite --input $TMP/a_fp32.bin --output $TMP/hf_again
+expect_error "--overwrite without --to_hf" "^convert_hf: error: --overwrite applies with --to_hf only" $CONV --overwrite --input $TMP/hf_fp32 --output $TMP/x.bin
 echo "-- logits: C forward of each converted model vs the HF-convention PyTorch forward (float64)"
 run_logits_jobs
 check "to_hf layout: HF names, Conv1D shapes, unpadded vocab, no lm_head, dtypes, config" $PY - $TMP/hf_fp32 $TMP/hf_bf16 <<'EOF'
@@ -322,4 +334,8 @@ kill $server 2>/dev/null; wait $server 2>/dev/null
 unset MEMLENS_HF_ENDPOINT
 check "download_gpt2.sh --local HF_DIR: converts a local directory" \
   bash -c "scripts/download_gpt2.sh --bf16 --local $TMP/bf16 mymodel $TMP/models3 >/dev/null && cmp $TMP/models3/mymodel.bin $TMP/bf16.bin"
+check "download_gpt2.sh NAME DIR --local HF_DIR --bf16: flags after the name work the same" \
+  bash -c "scripts/download_gpt2.sh mymodel $TMP/models5 --local $TMP/bf16 --bf16 >/dev/null && cmp $TMP/models5/mymodel.bin $TMP/bf16.bin"
+expect_error "download_gpt2.sh with three names" "download_gpt2.sh: error: usage:" scripts/download_gpt2.sh gpt2 $TMP/models4 extra
+expect_error "download_gpt2.sh with an unknown flag after the name" "download_gpt2.sh: error: unknown flag '--fp8'" scripts/download_gpt2.sh gpt2 --fp8
 expect_error "download_gpt2.sh with a bad name" "is not a Hub model name" scripts/download_gpt2.sh 'gpt2;rm' $TMP/models4
