@@ -5,15 +5,17 @@ and results files) into one table and a set of comparison plots.
     /usr/bin/python3 scripts/report.py SWEEP_DIR [MORE_DIRS_OR_RESULT_FILES...] [--output_dir DIR]
 
 Finds every results/memorization_results.json below the given directories (and the run's
-sweep_point.json, written by sweep.sh, for the grid parameters; a sweep.sh run that has not
-finished, i.e. failed or still running, is left out with a line on stderr), and writes to --output_dir
+sweep_point.json, written by sweep.sh and eval_checkpoints.sh, for the grid parameters or the step;
+a point that has not finished, i.e. failed or still running, is left out with a line on stderr), and
+writes to --output_dir
 (default: SWEEP_DIR/report):
   runs.csv, runs.md          one row per run and context length k: members' and non-members'
                              exact match, ID match, token accuracy, loss
   privacy.csv, privacy.md    one row per run: membership-inference AUC and TPR at 1% / 0.1% FPR
                              per attack, mean exposure of members and non-members
   exact_match_vs_k.png       members' exact match against k, one line per run
-  vs_<parameter>.png         for every grid parameter that varies: members' exact match (one line
+  vs_<parameter>.png         for every grid parameter that varies (parameters, epochs, learning_rate,
+                             the training step of eval_checkpoints.sh): members' exact match (one line
                              per k) and the attacks' AUC against it, averaged over the other parameters
   repeats_<run>.png          runs with repeated examples: exact match and exposure against the
                              number of training copies (log x-axis), one line per k
@@ -78,9 +80,9 @@ def sub(d, *keys):
 
 
 def incomplete_sweep_point(path):
-    """Why the sweep.sh run holding results file PATH is not complete (it failed, runs now, or runs
-    again with another command, so its results may be an older command's), or None: complete,
-    or not a sweep.sh run at all."""
+    """Why the sweep.sh (or eval_checkpoints.sh) point holding results file PATH is not complete (it
+    failed, runs now, or runs again with another command, so its results may be an older command's),
+    or None: complete, or not such a point at all."""
     run_dir = os.path.dirname(os.path.dirname(os.path.abspath(path)))
     point_path = os.path.join(run_dir, "sweep_point.json")
     if not os.path.exists(point_path):
@@ -92,9 +94,9 @@ def incomplete_sweep_point(path):
         with open(os.path.join(run_dir, ".sweep_done"), encoding="utf-8") as f:
             done = f.read().rstrip("\n")
     except (OSError, UnicodeDecodeError):
-        return f"{run_dir}: sweep.sh has not finished this run (no .sweep_done: it failed or is running)"
+        return f"{run_dir}: not finished (no .sweep_done: it failed or is running)"
     if done != point["command"]:
-        return f"{run_dir}: sweep.sh is running this point again with another command (.sweep_done and sweep_point.json differ)"
+        return f"{run_dir}: being run again with another command (.sweep_done and sweep_point.json differ)"
     return None
 
 
@@ -123,6 +125,7 @@ def load_run(path):
         "epochs": point.get("epochs"),
         "learning_rate": point.get("learning_rate"),
         "duplicates": point.get("duplicates"),
+        "step": point.get("step"),
         "results": r,
     }
 
@@ -136,7 +139,7 @@ def per_k_rows(run):
         a, b = train.get(key) or {}, test.get(key) or {}
         rows.append({
             "run": run["run"], "model": run["model"], "parameters": run["parameters"], "epochs": run["epochs"],
-            "learning_rate": run["learning_rate"], "duplicates": run["duplicates"] or "none", "k": int(key),
+            "learning_rate": run["learning_rate"], "duplicates": run["duplicates"] or "none", "step": run["step"], "k": int(key),
             "members_exact_match": value(a.get("exact_match_rate")), "non_members_exact_match": value(b.get("exact_match_rate")),
             "members_id_match": value(a.get("id_match_rate")), "non_members_id_match": value(b.get("id_match_rate")),
             "members_token_accuracy": value(a.get("token_accuracy")), "non_members_token_accuracy": value(b.get("token_accuracy")),
@@ -152,7 +155,7 @@ def privacy_row(run):
     mia = sub(run["results"], "privacy", "membership_inference", "attacks")
     exp = sub(run["results"], "privacy", "exposure")
     row = {"run": run["run"], "model": run["model"], "parameters": run["parameters"], "epochs": run["epochs"],
-           "learning_rate": run["learning_rate"], "duplicates": run["duplicates"] or "none"}
+           "learning_rate": run["learning_rate"], "duplicates": run["duplicates"] or "none", "step": run["step"]}
     for a in ATTACKS:
         att = mia.get(a) or {}
         row[f"auc_{a}"] = value(att.get("auc"))
@@ -226,7 +229,7 @@ def plots(runs, k_rows, priv_rows, out_dir):
     save(fig, path); plt.close(fig); written.append(path)
     # 2. each varying grid parameter
     for param, label, log in (("parameters", "model parameters", True), ("epochs", "epochs", False),
-                              ("learning_rate", "learning rate", True)):
+                              ("learning_rate", "learning rate", True), ("step", "training step", False)):
         values = sorted({r[param] for r in runs if r[param] is not None})
         if len(values) < 2:
             continue
@@ -293,12 +296,13 @@ def main():
         die(f"no memorization_results.json below {', '.join(args.paths)} (run scripts/sweep.sh first)")
     left_out = [(f, why) for f in files for why in [incomplete_sweep_point(f)] if why]
     for _, why in left_out:
-        print(f"report.py: left out {why}; rerun scripts/sweep.sh", file=sys.stderr)
+        print(f"report.py: left out {why}; finish it with the script that made it (sweep.sh, eval_checkpoints.sh)", file=sys.stderr)
     files = [f for f in files if f not in {f for f, _ in left_out}]
     if not files:
         die(f"no complete run below {', '.join(args.paths)} ({len(left_out)} left out, see above)")
     runs = [load_run(f) for f in files]
-    runs.sort(key=lambda r: (str(r["model"]), r["parameters"] or 0, r["epochs"] or 0, r["learning_rate"] or 0, str(r["duplicates"])))
+    runs.sort(key=lambda r: (str(r["model"]), r["parameters"] or 0, r["epochs"] or 0, r["learning_rate"] or 0, str(r["duplicates"]),
+                             r["step"] or 0))
     first = args.paths[0] if os.path.isdir(args.paths[0]) else os.path.dirname(args.paths[0]) or "."
     out_dir = args.output_dir or os.path.join(first, "report")
     try:

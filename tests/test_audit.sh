@@ -50,6 +50,7 @@ for _ in range(resamples):
     for b in tprs: tprs[b].append(tpr_at(f, t, b))
 lo, hi = np.quantile(aucs, [0.025, 0.975])
 assert abs(lo - got["auc_estimate"]["ci_low"]) < 1e-12 and abs(hi - got["auc_estimate"]["ci_high"]) < 1e-12, (lo, hi, got["auc_estimate"])
+assert sorted(item["fpr"] for item in got["tpr_at"]) == [0.001, 0.01, 0.1], got["tpr_at"]  # every budget, none missing
 for item in got["tpr_at"]:
     b = item["fpr"]
     assert abs(item["value"] - tpr_at(fpr, tpr, b)) < 1e-12, (b, item, tpr_at(fpr, tpr, b))
@@ -102,11 +103,15 @@ for a, loc, scale in [(4.0, -30.0, 3.0), (-2.5, -12.0, 0.7), (0.0, 1.0, 2.0)]:
     xs = loc + scale * np.array([-3.0, -1.0, 0.0, 0.5, 2.0, 4.0, 6.0])
     want = stats.skewnorm.logsf(xs, a, loc=loc, scale=scale)
     out = run("--skewnorm_logsf", loc, scale, a, *xs)
+    assert len(out) == len(xs), (len(out), len(xs))  # zip would stop at a short output
     for w, g, xx in zip(want, out, xs):
         if w > np.log(1e-12):  # where scipy's sf is accurate
             assert abs(w - g) < 1e-6 * (1 + abs(w)), (a, xx, w, g)
 # far tail: shape 1 has CDF Phi(z)^2, so log sf = norm.logsf(z) + log(1 + Phi(z)) exactly
-for z, g in zip([5.0, 12.0, 30.0, 80.0], run("--skewnorm_logsf", 0, 1, 1, 5.0, 12.0, 30.0, 80.0)):
+zs = [5.0, 12.0, 30.0, 80.0]
+out = run("--skewnorm_logsf", 0, 1, 1, *zs)
+assert len(out) == len(zs), (len(out), len(zs))
+for z, g in zip(zs, out):
     w = stats.norm.logsf(z) + np.log1p(stats.norm.cdf(z))
     assert abs(w - g) < 1e-6 * abs(w), (z, w, g)
 # a negative shape far out: scipy's quadrature of the density, scaled to avoid underflow
@@ -239,7 +244,8 @@ for name, f in score.items():
     for budget in ("0.01", "0.001"):
         want = max(t for fp, t in zip(fpr, tpr) if fp <= float(budget) + 1e-12)
         assert abs(a["tpr_at_fpr"][budget]["value"] - want) < 1e-12, (name, budget)
-    for rep, g in a.get("by_repeats", {}).items():
+    assert a["by_repeats"], name  # the dataset has repeats: an empty breakdown would check nothing
+    for rep, g in a["by_repeats"].items():
         sel = [x for x in ex if not x["member"] or x["repeats"] == int(rep)]
         ys = np.array([x["member"] for x in sel], dtype=int)
         assert g["num_members"] == ys.sum()
@@ -360,7 +366,9 @@ for s in experiment_1node_8gpu experiment_multinode; do
     expect_error "slurm $s, PRESET=$p, DRY_RUN=0: the default batch suits the ranks (runs; stops at the --output_dir file)" \
       "run_experiment.sh: error: --output_dir: cannot create" env MEMLENS="$ROOT" OUT="$TMP/a_file" PRESET=$p DRY_RUN=0 bash scripts/slurm/$s.sbatch
   done
-  check "slurm $s: DRY_RUN=1 only prints" bash -c "MEMLENS=$ROOT OUT=$TMP/a_file DRY_RUN=1 bash scripts/slurm/$s.sbatch | grep -q -- '--batch_size'"
+  # no pipe: the script's own exit status counts (with DRY_RUN=0 it runs and fails on the a_file --output_dir)
+  check "slurm $s: DRY_RUN=1 only prints" bash -c "MEMLENS=$ROOT OUT=$TMP/a_file DRY_RUN=1 bash scripts/slurm/$s.sbatch > $TMP/dry.out 2>&1 &&
+    grep -q -- '--batch_size' $TMP/dry.out && ! grep -q 'error' $TMP/dry.out"
 done
 for s in experiment_1node_8gpu experiment_multinode train_1node_8gpu train_multinode; do
   expect_error "slurm $s: a missing MEMLENS" "$s.sbatch: error: MEMLENS=$TMP/nope is not a directory; set MEMLENS" env MEMLENS="$TMP/nope" bash scripts/slurm/$s.sbatch
@@ -383,8 +391,8 @@ cp -a "$RUN" "$TMP/mixed/unfinished" && rm "$TMP/mixed/unfinished/.sweep_done"
 check "report: only the finished point is a run; the two others are left out, one stderr line each" bash -c "
   $PY scripts/report.py $TMP/mixed --output_dir $TMP/mixed_report > $TMP/mixed.out 2> $TMP/mixed.err &&
   grep -q 'report.py: 1 runs' $TMP/mixed.out && [ \$(grep -c '' $TMP/mixed.err) -eq 2 ] &&
-  grep -q 'left out $TMP/mixed/changed: sweep.sh is running this point again with another command' $TMP/mixed.err &&
-  grep -q 'left out $TMP/mixed/unfinished: sweep.sh has not finished this run' $TMP/mixed.err &&
+  grep -q 'left out $TMP/mixed/changed: being run again with another command' $TMP/mixed.err &&
+  grep -q 'left out $TMP/mixed/unfinished: not finished (no .sweep_done' $TMP/mixed.err &&
   [ \$(tail -n +2 $TMP/mixed_report/privacy.csv | wc -l) -eq 1 ]"
 rm "$TMP/mixed/done/.sweep_done"
 check "report: nothing finished is one error that says why" bash -c "

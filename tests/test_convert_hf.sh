@@ -94,6 +94,9 @@ gpt2-xl 48 1600 25 1557611200
 distilgpt2 6 768 12 81912576
 EOF
 check "--dry_run writes nothing" bash -c "! ls $TMP/*.tmp.* $TMP/gpt2-xl/*.bin 2>/dev/null | grep -q ."
+check "--dry_run with an --output: says nothing written, and writes neither that file nor a temporary" \
+  bash -c "$CONV --input $TMP/distilgpt2 --output $TMP/dry.bin --dry_run > $TMP/dry.out && grep -q 'nothing written' $TMP/dry.out &&
+    ! ls $TMP/dry.bin* 2>/dev/null | grep -q ."
 rm -f $TMP/gpt2*/model.safetensors $TMP/distilgpt2/model.safetensors
 
 # ---------------------------------------------------------------------------------------------

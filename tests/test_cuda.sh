@@ -38,7 +38,8 @@ check "dev/cuda kernel playground compiles (make -C dev/cuda)" \
 check "train_gpt2.cu is up to date with train_gpt2.c" $PY dev/cuda/make_train_gpt2cu.py --check
 
 # Flag errors come before any GPU work, so they are checked everywhere.
-check "--help exits 0 and lists --precision" bash -c "$TRAIN --help | grep -q -- '--precision bf16|fp32'"
+# (to a file, not a pipe: the exit status of --help counts)
+check "--help exits 0 and lists --precision" bash -c "$TRAIN --help > $TMP/help.out 2>&1 && grep -q -- '--precision bf16|fp32' $TMP/help.out"
 expect_error "unknown --precision" "^train_gpt2cu: error: --precision fp16: .*use --precision bf16 or --precision fp32" \
   $TRAIN "${FLAGS[@]}" --precision fp16 --output_dir "$TMP/o1"
 expect_error "--precision without a value" "^train_gpt2cu: error: --precision needs a value" $TRAIN "${FLAGS[@]}" --precision
@@ -67,6 +68,10 @@ check "test_gpt2cu: fp32 GPU model vs the CPU model (head sizes 16..128)" $TEST 
 check "test_gpt2cu: bf16 GPU model vs the CPU model" $TEST --mode cpu --precision bf16
 check "test_gpt2cu: two bf16 runs bitwise equal" $TEST --mode determinism --model_name d2 --batch 2 --seq 64 --steps 3
 check "train_gpt2cu: uninterrupted run" $TRAIN "${FLAGS[@]}" --output_dir "$TMP/full"
-MEMLENS_TEST_KILL_AT=after_state:4 $TRAIN "${FLAGS[@]}" --output_dir "$TMP/killed" > /dev/null 2>&1
-check "train_gpt2cu: resume after a kill" $TRAIN "${FLAGS[@]}" --output_dir "$TMP/killed" --resume
+# (in a subshell whose stderr is dropped: bash's own "Killed" notice is not part of the test output)
+rc=0; (MEMLENS_TEST_KILL_AT=after_state:4 $TRAIN "${FLAGS[@]}" --output_dir "$TMP/killed" > "$TMP/killed.log" 2>&1; exit $?) 2>/dev/null || rc=$?
+check "train_gpt2cu: killed after the step-4 checkpoint (SIGKILL, exit 137)" test "$rc" -eq 137
+# --resume on a finished run also exits 0: the log must say it resumed from the step-4 checkpoint
+rc=0; $TRAIN "${FLAGS[@]}" --output_dir "$TMP/killed" --resume > "$TMP/resume.log" 2>&1 || rc=$?
+check "train_gpt2cu: resume after a kill, from step 4" bash -c "[ $rc -eq 0 ] && grep -q 'resuming from step 4' '$TMP/resume.log'"
 check "train_gpt2cu: killed + resumed model.bin bitwise equal" cmp "$TMP/full/model.bin" "$TMP/killed/model.bin"

@@ -46,7 +46,23 @@ def rows_with(path):
 
 def oracle(log, records, meta, ks, new):
     """The last probe's numbers equal test_memorization's per-example results for the same rows."""
-    last = rows_with(log)[-1]["mem_eval"]
+    seen = probe_equals(rows_with(log)[-1]["mem_eval"], records, meta, ks, new)
+    assert seen == {True, False}, "need both outcomes among the probes, or the comparison proves little"
+    print("trainer's last probe == test_memorization on the final model for", len(ks.split(",")), "context lengths")
+
+def every_step(log, out_dir, meta, ks, new):
+    """scripts/eval_checkpoints.sh: the results of checkpoint step s equal the probe at step s."""
+    rows = rows_with(log)
+    assert [r["step"] for r in rows] == [10, 20, 30, 40], [r["step"] for r in rows]
+    seen = set()
+    for r in rows:
+        records = f"{out_dir}/step_{r['step']:08d}/results/memorization_results.jsonl"
+        seen |= probe_equals(r["mem_eval"], records, meta, ks, new)
+    assert seen == {True, False}, "need both outcomes among the probes, or the comparison proves little"
+    print("each checkpoint's results == the trainer's probe at its step, steps", [r["step"] for r in rows])
+
+def probe_equals(last, records, meta, ks, new):
+    """Asserts that one probe's numbers equal the records' for the same rows; the outcomes seen."""
     per = {}
     for r in map(json.loads, open(records)):
         per[(r["split"], r["example_id"], r["k"])] = r
@@ -65,8 +81,7 @@ def oracle(log, records, meta, ks, new):
             assert g["exact_match"][ki] == exact / n, (group, k, g["exact_match"][ki], exact / n)
             assert abs(g["token_accuracy"][ki] - correct / (n * int(new))) < 1e-12, (group, k, g["token_accuracy"][ki], correct)
             seen.update(per[(split, e, k)]["exact_match"] for e in ids)
-    assert seen == {True, False}, "need both outcomes among the probes, or the comparison proves little"
-    print("trainer's last probe == test_memorization on the final model for", len(ks), "context lengths")
+    return seen
 
 def same(log_a, log_b):
     """Same steps with a probe, same values (the time taken aside)."""
@@ -110,6 +125,33 @@ check "test_memorization on the final model" "$EVAL" --model_path "$TMP/with" --
   --num_examples 0 --batch_size 8 --threads 2 --exposure_candidates 0 --output_file "$TMP/eval.json"
 check "the last probe's exact match and token accuracy equal test_memorization's for the same rows" \
   H oracle "$TMP/with/train_log.jsonl" "$TMP/eval.jsonl" "$DS/metadata.json" $KS $NEW
+
+# ---- scripts/eval_checkpoints.sh: the run's checkpoints (steps 10..40) through test_memorization;
+# each step's records must give the trainer's probe at that step (same weights, other code)
+ckpt_eval=(scripts/eval_checkpoints.sh "$TMP/with" --data_dir "$DS" --output_dir "$TMP/ckpt")
+ckpt_flags=(-- --context_lengths $KS --max_new_tokens $NEW --num_examples 0 --batch_size 8 --threads 2 --exposure_candidates 0)
+check "eval_checkpoints.sh: the 4 checkpoints evaluated in step order, a report against the step" bash -c "
+  $(printf '%q ' "${ckpt_eval[@]}" "${ckpt_flags[@]}") > $TMP/ckpt.log 2>&1 &&
+  [ \"\$(grep '^== step' $TMP/ckpt.log | cut -d: -f1 | tr '\n' ' ')\" = '== step 10 == step 20 == step 30 == step 40 ' ] &&
+  grep -q 'report.py: 4 runs' $TMP/ckpt.log && [ -s $TMP/ckpt/report/vs_step.png ]"
+check "eval_checkpoints.sh: each checkpoint's results equal the trainer's probe at its step" \
+  H every_step "$TMP/with/train_log.jsonl" "$TMP/ckpt" "$DS/metadata.json" $KS $NEW
+check "eval_checkpoints.sh: runs.csv has a row per step and k, with the step and the dataset's repeats" $PY -c "
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert sorted({int(r['step']) for r in rows}) == [10, 20, 30, 40] and len(rows) == 4 * len(sys.argv[2].split(',')), rows
+assert {r['duplicates'] for r in rows} == {'1:8,3:4'}, {r['duplicates'] for r in rows}" "$TMP/ckpt/report/runs.csv" $KS
+check "eval_checkpoints.sh again: every checkpoint complete, skipped" \
+  bash -c "$(printf '%q ' "${ckpt_eval[@]}" --no_report "${ckpt_flags[@]}") > $TMP/ckpt2.log && [ \$(grep -c 'complete, skipped' $TMP/ckpt2.log) -eq 4 ]"
+./generate_dataset --num_examples 16 --tokens_per_example 64 --seed 6 --output_dir "$TMP/other_ds" > /dev/null 2>&1
+expect_error "eval_checkpoints.sh with another dataset: refused before any evaluation" \
+  "^eval_checkpoints.sh: error: --data_dir: .*other_ds/train.bin is not the file the model was trained on" \
+  scripts/eval_checkpoints.sh "$TMP/with" --data_dir "$TMP/other_ds" --output_dir "$TMP/ckpt_other"
+expect_error "eval_checkpoints.sh with a flag it sets after --" "^eval_checkpoints.sh: error: --output_file after -- is set by this script" \
+  scripts/eval_checkpoints.sh "$TMP/with" --data_dir "$DS" -- --output_file x.json
+expect_error "eval_checkpoints.sh with an evaluator flag that fails: one line with the evaluator's error" \
+  "^eval_checkpoints.sh: error: the evaluator failed on .*model_00000010.bin \(step 10\): test_memorization: error: unknown flag '--no_such_flag'" \
+  scripts/eval_checkpoints.sh "$TMP/with" --data_dir "$DS" --output_dir "$TMP/ckpt_bad" -- --no_such_flag 1
 
 # ---- resume: killed after the log line of step 35 (checkpoint of step 30), resumed to the end
 resumed() {

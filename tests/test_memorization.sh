@@ -191,9 +191,9 @@ BAD=(./test_memorization --model_path "$TMP/model" --train_file "$DS/train.bin" 
 expect_error "malformed --context_lengths" "^test_memorization: error: --context_lengths: " "${BAD[@]}" --context_lengths 8,abc
 expect_error "empty item in --context_lengths" "^test_memorization: error: --context_lengths: " "${BAD[@]}" --context_lengths 8,,16
 expect_error "zero context length" "^test_memorization: error: --context_lengths: " "${BAD[@]}" --context_lengths 0
-expect_error "no context length fits" "--context_lengths: none of" "${BAD[@]}" --context_lengths 60,64
-expect_error "non-numeric --num_examples" "--num_examples" "${BAD[@]}" --num_examples many
-expect_error "unknown --splits value" "--splits" "${BAD[@]}" --splits validation
+expect_error "no context length fits" "--context_lengths: none of 60,64 fits: k \+ --max_new_tokens \(16\) must be at most 64" "${BAD[@]}" --context_lengths 60,64
+expect_error "non-numeric --num_examples" "^test_memorization: error: --num_examples: 'many' is not a whole number" "${BAD[@]}" --num_examples many
+expect_error "unknown --splits value" "^test_memorization: error: --splits: 'validation' is not a split \(use train, test or both\)" "${BAD[@]}" --splits validation
 # --splits both (what --help offers) is train,test; its exposure line lists the splits without a trailing comma
 "${BAD[@]}" --splits both --exposure_candidates 100 --output_file "$TMP/both.json" > /dev/null 2> "$TMP/both.err"
 check "--splits both evaluates members and non-members" $PY -c "
@@ -236,7 +236,7 @@ check "  ... an earlier pair is left as it was (its .jsonl put back), nothing el
   [ $rc -eq 1 ] && tail -n 1 '$TMP/norename2.err' | grep -q 'the earlier .*r\.jsonl was put back' &&
   cmp '$TMP/both.json' '$TMP/norename2/r.json' && cmp '$TMP/both.jsonl' '$TMP/norename2/r.jsonl' &&
   [ \"\$(ls -A '$TMP/norename2' | wc -l)\" -eq 2 ]"
-expect_error "missing model" "--model_path" "${BAD[@]}" --model_path "$TMP/nothing_here"
+expect_error "missing model" "^test_memorization: error: --model_path: .*/nothing_here does not exist" "${BAD[@]}" --model_path "$TMP/nothing_here"
 expect_error "model directory without model.bin" "has no model.bin" "${BAD[@]}" --model_path "$DS"
 expect_error "missing metadata: names the flag and the fix" \
   "cannot open .*metadata_missing\.json: No such file or directory \(give --metadata_file the metadata\.json written by generate_dataset\)" \
@@ -252,9 +252,12 @@ check "  ... and nothing written beside them" test ! -e "$TMP/outdir.jsonl" -a !
 # one model source: a checkpoint or a pretrained name
 expect_error "--model_path and --model_name together" "--model_path and --model_name both given \(give one" "${BAD[@]}" --model_name gpt2
 expect_error "--model_dir without --model_name" "--model_dir is only used with --model_name" "${BAD[@]}" --model_dir "$TMP/models"
-# metadata of another dataset with the same shape: the text hashes give it away
-./generate_dataset --num_examples 16 --tokens_per_example 64 --train_ratio 0.75 --seed 6 --output_dir "$TMP/other" > /dev/null 2>&1
-expect_error "metadata of another dataset" "metadata" "${BAD[@]}" --metadata_file "$TMP/other/metadata.json"
+# metadata of another dataset with the same shape: the text hashes give it away (same --duplicates,
+# so the record counts agree and only the hash check can catch it)
+check "generate another dataset of the same shape" ./generate_dataset --num_examples 16 --tokens_per_example 64 --train_ratio 0.75 \
+  --seed 6 --duplicates 1:8,3:4 --output_dir "$TMP/other"
+expect_error "metadata of another dataset" "text hash does not match the tokens in .*train\.bin record [0-9]+ \(the metadata belongs to another dataset" \
+  "${BAD[@]}" --metadata_file "$TMP/other/metadata.json"
 # metadata of a dataset with another record length
 ./generate_dataset --num_examples 16 --tokens_per_example 80 --train_ratio 0.75 --seed 5 --output_dir "$TMP/long" > /dev/null 2>&1
 expect_error "metadata with another record length" "tokens_per_example 80 does not match" "${BAD[@]}" --metadata_file "$TMP/long/metadata.json"

@@ -260,6 +260,9 @@ expect_error "connection refused: retried, then one clear error line" \
 start_mock auth '{"1000:0": ["401"]}'
 expect_error "HTTP 401: not retried, the echoed key is redacted" 'error: openai: example 0 turn 0: HTTP 401: Incorrect API key provided: \[redacted\].*check OPENAI_API_KEY' \
   env OPENAI_API_KEY="$KEY" "$GD" "${COMMON[@]}" --api_base "$BASE" --output_dir "$TMP/out/auth"
+# (.err.* hold that run's output until the next expect_error; grep must find nothing: exit 1, not 2)
+check "HTTP 401: the key is in neither that run's stderr nor its stdout" \
+  bash -c "grep -qF '$KEY' '$TMP/.err.err' '$TMP/.err.out'; [ \$? -eq 1 ]"
 check "HTTP 401: exactly one request for that turn" bash -c "[ \$('$PY' '$TMP/oracle.py' count '$MOCK_LOG' 1000:0) -eq 1 ]"
 
 # ---------------------------------------------------------------------------------------------
@@ -269,7 +272,7 @@ start_mock ctrlc '{"1005:1": ["delay:5"]}'
 # it ignored, and so does everything under a suite started with it ignored (nohup, `cmd &`), which
 # generate_dataset then keeps ignoring, as it should.
 OPENAI_API_KEY="$KEY" env --default-signal=INT "$GD" "${COMMON[@]}" --api_base "$BASE" --output_dir "$TMP/out/ctrlc" \
-  > "$TMP/ctrlc.out" 2>&1 &
+  > "$TMP/ctrlc_int.out" 2>&1 &   # not ctrlc.out: gd ctrlc below writes that
 GD_PID=$!
 for _ in $(seq 100); do
   [ -f "$TMP/out/ctrlc/openai_cache.jsonl" ] && [ "$(lines "$TMP/out/ctrlc/openai_cache.jsonl")" -ge $((B - 1)) ] && break
@@ -288,7 +291,7 @@ cp "$TMP/out/base/openai_cache.jsonl" "$TMP/out/torn/"
 printf '{"index": 2, "turn": 1, "request_sha256": "ab' >> "$TMP/out/torn/openai_cache.jsonl"
 start_mock torn
 check "torn last cache line: ignored, everything else from the cache (0 requests)" \
-  bash -c "OPENAI_API_KEY='$KEY' '$GD' ${COMMON[*]} --api_base '$BASE' --output_dir '$TMP/out/torn' >/dev/null \
+  bash -c "OPENAI_API_KEY='$KEY' '$GD' ${COMMON[*]} --api_base '$BASE' --output_dir '$TMP/out/torn' >/dev/null 2>'$TMP/torn_run.err' \
     && [ \$(grep -c '' '$MOCK_LOG') -eq 0 ] && '$PY' '$TMP/oracle.py' cache_valid '$TMP/out/torn/openai_cache.jsonl' $B \
     && for f in ${DATA_FILES[*]}; do cmp '$TMP/out/base/'\$f '$TMP/out/torn/'\$f || exit 1; done"
 
@@ -301,7 +304,7 @@ mkdir -p "$TMP/out/model2"
 cp "$TMP/out/base/openai_cache.jsonl" "$TMP/out/model2/"
 start_mock model2
 check "changed --model: no cached answer of the other model is reused" \
-  bash -c "OPENAI_API_KEY='$KEY' '$GD' ${COMMON[*]} --model mock-other --api_base '$BASE' --output_dir '$TMP/out/model2' >/dev/null \
+  bash -c "OPENAI_API_KEY='$KEY' '$GD' ${COMMON[*]} --model mock-other --api_base '$BASE' --output_dir '$TMP/out/model2' >/dev/null 2>'$TMP/model2_run.err' \
     && [ \$(grep -c '' '$MOCK_LOG') -eq $B ] && '$PY' '$TMP/oracle.py' requests_ok '$MOCK_LOG' mock-other '$KEY' \
     && [ \$(grep -c '' '$TMP/out/model2/openai_cache.jsonl') -eq $((2 * B)) ]"
 
@@ -316,19 +319,20 @@ OPENAI_API_KEY = "${KEY}-dotenv"   # quoted, with a comment
 OPENAI_BASE_URL='$BASE'
 EOF
 check "key and base URL from ./.env" \
-  bash -c "cd '$TMP/envcwd' && env -u OPENAI_API_KEY -u OPENAI_BASE_URL '$GD' ${COMMON[*]} --output_dir '$TMP/out/dotenv' >/dev/null \
+  bash -c "cd '$TMP/envcwd' && env -u OPENAI_API_KEY -u OPENAI_BASE_URL '$GD' ${COMMON[*]} --output_dir '$TMP/out/dotenv' >/dev/null 2>'$TMP/dotenv_run.err' \
     && '$PY' '$TMP/oracle.py' requests_ok '$MOCK_LOG' '$MODEL' '${KEY}-dotenv'"
 start_mock nokey
 check "no key anywhere: requests carry no Authorization header" \
-  bash -c "cd '$TMP/nokey' && env -u OPENAI_API_KEY '$GD' ${COMMON[*]} --api_base '$BASE' --output_dir '$TMP/out/nokey' >/dev/null \
+  bash -c "cd '$TMP/nokey' && env -u OPENAI_API_KEY '$GD' ${COMMON[*]} --api_base '$BASE' --output_dir '$TMP/out/nokey' >/dev/null 2>'$TMP/nokey_run.err' \
     && '$PY' '$TMP/oracle.py' requests_ok '$MOCK_LOG' '$MODEL' -"
 stop_mock
+# (each run's stderr is in its own $TMP/*.err; grep must exit 1 = searched all, found nothing: 2 is an error)
 check "the key appears in no output file, cache, metadata, stdout, stderr or --verbose trace" \
-  bash -c "! grep -rlF '$KEY' '$TMP/out' '$TMP'/*.out '$TMP'/*.err '$TMP/.err.out' '$TMP/.err.err'"
+  bash -c "grep -rlF '$KEY' '$TMP/out' '$TMP'/*.out '$TMP'/*.err '$TMP/.err.out' '$TMP/.err.err'; [ \$? -eq 1 ]"
 
 # ---------------------------------------------------------------------------------------------
 # Flags.
-expect_error "--source openai without --model" '--model' "$GD" --source openai --output_dir "$TMP/out/f1"
+expect_error "--source openai without --model" '^generate_dataset: error: --source openai needs --model NAME' "$GD" --source openai --output_dir "$TMP/out/f1"
 expect_error "--model without --source openai" '--model is only used with --source openai' "$GD" --model x --output_dir "$TMP/out/f2"
 expect_error "--api_base that is not http(s)" '--api_base: .*http' "$GD" --source openai --model x --api_base ftp://host/v1 --output_dir "$TMP/out/f3"
-expect_error "--concurrency 0" '--concurrency' "$GD" --source openai --model x --concurrency 0 --output_dir "$TMP/out/f4"
+expect_error "--concurrency 0" '^generate_dataset: error: --concurrency: 0 is out of range \(use an integer from 1 to 1024\)' "$GD" --source openai --model x --concurrency 0 --output_dir "$TMP/out/f4"

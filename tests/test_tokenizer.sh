@@ -35,7 +35,7 @@ encode_all() { ls "$@" > "$TMP/list.txt" && $TOKENIZE --tokenizer $TOKFILE --inp
 # Python side of the checks, independent of our C code: GPT-2's vocabulary read from encoder.json
 # with its byte alphabet undone (to decode ids and to build tokenizer files), and comparisons.
 cat > "$TMP/oracle.py" <<'EOF'
-import json, struct, sys
+import glob, json, os, struct, sys
 
 def load_vocab(encoder_path):
     encoder = json.load(open(encoder_path, encoding="utf-8"))
@@ -71,11 +71,17 @@ def compare(want_path, got_path):
         bad += 1
     return bad == 0
 
-def roundtrip(encoder_path, got_path):
+def roundtrip(encoder_path, got_path, docs_dir):
     """Our ids, decoded by this independent decoder, give back each document's bytes, or for
-    invalid UTF-8 exactly Python's bytes.decode('utf-8', 'replace')."""
+    invalid UTF-8 exactly Python's bytes.decode('utf-8', 'replace'). Every .txt in docs_dir is checked."""
     tokens, bad = load_vocab(encoder_path), 0
-    for doc, ids in load_tsv(got_path).items():
+    got = load_tsv(got_path)
+    # the documents decoded must be all of docs_dir's (a missing or empty list would check nothing)
+    expected = {os.path.realpath(p) for p in glob.glob(os.path.join(docs_dir, "*.txt"))}
+    if not expected or {os.path.realpath(d) for d in got} != expected:
+        print(f"documents: {len(got)} in {got_path}, expected the {len(expected)} .txt files of {docs_dir}")
+        bad += 1
+    for doc, ids in got.items():
         want = open(doc, "rb").read().decode("utf-8", "replace").encode("utf-8")
         if b"".join(tokens[int(i)] for i in ids.split()) != want:
             print(f"{doc}: decoded ids are not the document's (replaced) text")
@@ -112,7 +118,7 @@ done
 # Decode round trip: our ids decoded by the independent Python decoder give back every document;
 # tokenize --decode gives back the exact bytes too (on a sample: one process per file).
 check "our ids decode (in Python) to the exact document, all documents" \
-  oracle roundtrip build/vocab/encoder.json "$TMP/ours.tsv"
+  oracle roundtrip build/vocab/encoder.json "$TMP/ours.tsv" "$CORPUS"
 roundtrip_sample() {
   local f bad=0
   for f in "$CORPUS"/gen_mix_0.txt "$CORPUS"/gen_long_pieces.txt "$CORPUS"/gen_script_emoji.txt \
@@ -140,7 +146,7 @@ encode_all "$INVALID"/*.txt > "$TMP/ours_invalid.tsv"
 check "invalid UTF-8: ids identical to tiktoken on the replaced text ($(ls "$INVALID" | wc -l) documents)" \
   oracle compare "$TMP/tiktoken_invalid.tsv" "$TMP/ours_invalid.tsv"
 check "invalid UTF-8: ids decode (in Python) to bytes.decode('utf-8','replace')" \
-  oracle roundtrip build/vocab/encoder.json "$TMP/ours_invalid.tsv"
+  oracle roundtrip build/vocab/encoder.json "$TMP/ours_invalid.tsv" "$INVALID"
 f="$INVALID/invalid_only_bad.txt"
 $TOKENIZE --input "$f" | $TOKENIZE --decode > "$TMP/decoded.bin"
 check "invalid UTF-8: tokenize | tokenize --decode == Python's replaced text" oracle replaced "$f" "$TMP/decoded.bin"
@@ -152,8 +158,10 @@ stream_like_python() {
   for seed in 1 2 3; do
     $PY -c 'import random, sys; r = random.Random(int(sys.argv[1]))
 print(" ".join(str(r.randrange(256) if r.random() < 0.7 else r.randrange(50257)) for _ in range(5000)))' $seed > "$TMP/ids.txt"
-    $TOKENIZE --decode --input "$TMP/ids.txt" > "$TMP/raw.bin"
-    $TOKENIZE --decode --stream --input "$TMP/ids.txt" > "$TMP/streamed.bin"
+    # both decodes must succeed and print something: two empty outputs would compare equal
+    $TOKENIZE --decode --input "$TMP/ids.txt" > "$TMP/raw.bin" &&
+      $TOKENIZE --decode --stream --input "$TMP/ids.txt" > "$TMP/streamed.bin" &&
+      [ -s "$TMP/raw.bin" ] && [ -s "$TMP/streamed.bin" ] || { echo "a decode failed or printed nothing (seed $seed)"; bad=1; continue; }
     oracle replaced "$TMP/raw.bin" "$TMP/streamed.bin" || { echo "streamed output differs (seed $seed)"; bad=1; }
   done
   return $bad

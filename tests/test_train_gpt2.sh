@@ -291,7 +291,11 @@ T "${RUN[@]}" --threads 2 --output_dir "$TMP/ref2" > /dev/null
 two_threads() {
   local out=$TMP/t2
   MEMLENS_TEST_KILL_AT=after_log:9 T "${RUN[@]}" --threads 2 --output_dir "$out" > /dev/null 2>&1
-  T "${RUN[@]}" --threads 2 --output_dir "$out" --resume > /dev/null 2>&1 && cmp "$out/model.bin" "$TMP/ref2/model.bin"
+  local rc=$?
+  if [ $rc -ne 137 ]; then echo "run with MEMLENS_TEST_KILL_AT=after_log:9 ended with $rc, expected a SIGKILL (137)"; return 1; fi
+  # a --resume of a finished run would also match: it must resume from the step-8 checkpoint
+  T "${RUN[@]}" --threads 2 --output_dir "$out" --resume > "$TMP/t2.log" 2>&1 && grep -q 'resuming from step 8' "$TMP/t2.log" &&
+    cmp "$out/model.bin" "$TMP/ref2/model.bin"
 }
 check "resume bitwise with 2 threads" two_threads
 
@@ -401,9 +405,9 @@ expect_error "shard that is not example-aligned (record length 0)" 'unaligned\.b
 expect_error "shard whose largest token id does not fit the vocabulary" 'bigtoken\.bin.*token id 60000' T --train_file "$D/bigtoken.bin" --validation_file none --output_dir "$TMP/bad"
 expect_error "token ids beyond --vocab_size" 'train_gpt2vocab\.bin holds token id [0-9]+ but .* 512 tokens' T --train_file "$D/train_gpt2vocab.bin" --validation_file none --output_dir "$TMP/bad"
 expect_error "truncated validation shard" 'truncated\.bin.*truncated' T --train_file "$D/train.bin" --validation_file "$D/truncated.bin" --output_dir "$TMP/bad"
-expect_error "checkpoint with a wrong magic" 'ck_magic\.bin' $TRAIN --model_name "$TMP/ck_magic.bin" "${B[@]}"
-expect_error "checkpoint with a wrong version" 'ck_version\.bin' $TRAIN --model_name "$TMP/ck_version.bin" "${B[@]}"
-expect_error "truncated checkpoint" 'ck_trunc\.bin' $TRAIN --model_name "$TMP/ck_trunc.bin" "${B[@]}"
+expect_error "checkpoint with a wrong magic" 'ck_magic\.bin is not an llm\.c model file: bad magic number 1, expected 20240326' $TRAIN --model_name "$TMP/ck_magic.bin" "${B[@]}"
+expect_error "checkpoint with a wrong version" 'ck_version\.bin has unsupported version 9 \(supported: 3 = fp32, 5 = bf16' $TRAIN --model_name "$TMP/ck_version.bin" "${B[@]}"
+expect_error "truncated checkpoint" 'ck_trunc\.bin has 50000 bytes but its header .* needs [0-9]+ \(the file is truncated' $TRAIN --model_name "$TMP/ck_trunc.bin" "${B[@]}"
 expect_error "--max_seq_length longer than the examples" 'max_seq_length 65.*use --max_seq_length <= 64' T "${B[@]}" --max_seq_length 65
 expect_error "--max_seq_length beyond the model's maximum" "max_seq_length 60 exceeds the model's maximum.*48" $TRAIN --model_name "$TMP/small.bin" "${B[@]}" --max_seq_length 60
 expect_error "batch size 0" 'per_device_train_batch_size.*out of range' T "${B[@]}" --per_device_train_batch_size 0

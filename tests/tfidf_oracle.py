@@ -35,6 +35,9 @@ def check_pairs(case_path, c_path):
     if got["vocab_size"] != len(vec.vocabulary_):
         print(f"vocabulary size: C {got['vocab_size']} sklearn {len(vec.vocabulary_)}")
         ok = False
+    if len(got["words"]) != len(case["analyze"]):  # zip would stop at the shorter list
+        print(f"words for {len(got['words'])} texts, expected {len(case['analyze'])}")
+        ok = False
     for text, words in zip(case["analyze"], got["words"]):
         if analyzer(text) != words:
             print(f"words differ for {text!r}: C {words} sklearn {analyzer(text)}")
@@ -44,6 +47,9 @@ def check_pairs(case_path, c_path):
     for i, (a, b) in enumerate(case["pairs"]):
         ref = cosine_similarity(vec.transform([a]), vec.transform([b]))[0, 0]
         assert abs(ref - want[i]) < 1e-12
+    if len(got["similarities"]) != len(want):  # an empty list would broadcast to no difference
+        print(f"{len(got['similarities'])} similarities, expected {len(want)}")
+        return False
     diff = np.abs(np.asarray(got["similarities"]) - want)
     worst = float(diff.max()) if len(diff) else 0.0
     print(f"{len(want)} pairs, vocabulary {len(vec.vocabulary_)}, worst |C - sklearn| = {worst:.3g}")
