@@ -40,6 +40,7 @@ done
   err "usage: download_gpt2.sh [--bf16] [--local HF_DIR] NAME [DIR] (see --help)"
 name=${positional[0]}
 dir=${positional[1]:-models}
+case $dir in -*) dir=./$dir ;; esac  # a DIR after -- that starts with -: never read as an option
 [ "$dir" = / ] || dir=${dir%/}
 [[ $name =~ ^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$ ]] ||
   err "'$name' is not a Hub model name (e.g. gpt2, gpt2-medium, gpt2-large, gpt2-xl, distilgpt2)"

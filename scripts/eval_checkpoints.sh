@@ -31,7 +31,8 @@ PY=/usr/bin/python3
 
 die() { echo "eval_checkpoints.sh: error: $*" >&2; exit 2; }
 usage() { sed -n '2,/^set -euo/p' "$ROOT/scripts/eval_checkpoints.sh" | sed '$d' | sed 's/^# \{0,1\}//'; }
-absolute() { case "$1" in /*) printf '%s' "$1" ;; *) printf '%s' "$caller_pwd/$1" ;; esac; }
+# absolute PATH: from the caller's directory, normalised (run/, ./run and run are one stamp)
+absolute() { case "$1" in /*) realpath -m -- "$1" ;; *) realpath -m -- "$caller_pwd/$1" ;; esac; }
 
 model_dir="" data_dir="" out_dir="" evaluator="" every=1 report=1
 extra=()
@@ -65,9 +66,9 @@ done
 [ -x "$evaluator" ] || die "--evaluator: $evaluator is not an executable (build it with make)"
 tokenizer=(--tokenizer "$ROOT/gpt2_tokenizer.bin")  # the evaluator runs in your directory
 for ((i = 0; i < ${#extra[@]}; i++)); do
-  case "${extra[$i]}" in
+  case "${extra[$i]%%=*}" in  # --flag value and --flag=value alike
     --model_path|--model_name|--model_dir|--train_file|--test_file|--metadata_file|--output_file)
-      die "${extra[$i]} after -- is set by this script for each checkpoint; leave it out" ;;
+      die "${extra[$i]%%=*} after -- is set by this script for each checkpoint; leave it out" ;;
     --tokenizer) tokenizer=() ;;
   esac
 done
@@ -104,7 +105,7 @@ steps=() files=()
 shopt -s nullglob
 for f in "$model_dir"/model_[0-9]*.bin; do
   base=${f##*/}; s=${base#model_}; s=${s%.bin}
-  [[ "$s" =~ ^[0-9]+$ ]] || continue
+  [[ "$s" =~ ^[0-9]{8}$ ]] || continue  # the trainer's names only (a model_10.bin copy would clash)
   steps+=($((10#$s))); files+=("$f")
 done
 if [ "$final_step" -gt 0 ] && [ -f "$model_dir/model.bin" ] && [ ! -f "$(printf '%s/model_%08d.bin' "$model_dir" "$final_step")" ]; then
@@ -113,43 +114,51 @@ fi
 [ ${#steps[@]} -gt 0 ] || die "$model_dir holds no checkpoint (model_NNNNNNNN.bin) and no finished model.bin; train with --save_every N"
 
 mkdir -p "$out_dir" || die "--output_dir: cannot create $out_dir; pass a writable directory"
-ran=0 skipped=0 total=0
+ran=0 skipped=0 total=0 gone=0 points=()
+run_label=$(basename "$model_dir")
 for i in "${!steps[@]}"; do
   step=${steps[$i]} model=${files[$i]}
   [ $((step % every)) -eq 0 ] || [ "$model" = "$model_dir/model.bin" ] || [ "$step" -eq "$final_step" ] || continue
   total=$((total + 1))
   name=$(printf 'step_%08d' "$step")
+  # a trainer with --save_total_limit may remove a listed checkpoint while this runs
+  gone_line="== step $step: ${model##*/} was removed (by the trainer's --save_total_limit?), skipped"
+  [ -f "$model" ] || { echo "$gone_line"; gone=$((gone + 1)); continue; }
   dir=$out_dir/$name results=$out_dir/$name/results/memorization_results.json
   cmd=("$evaluator" --model_path "$model" --train_file "$data_dir/train.bin" --test_file "$data_dir/test.bin"
        --metadata_file "$data_dir/metadata.json" --output_file "$results" "${tokenizer[@]}" "${extra[@]}")
-  stamp="${cmd[*]} | $(stat -c '%s %Y' "$model")"
+  stamp="${cmd[*]} | $(stat -c '%s %Y' "$model" 2>/dev/null || echo removed)"
   if [ -f "$dir/.sweep_done" ] && [ "$(cat "$dir/.sweep_done")" = "$stamp" ] && [ -s "$results" ] && [ -s "${results%.json}.jsonl" ]; then
     echo "== step $step: complete, skipped"
-    skipped=$((skipped + 1)); continue
+    skipped=$((skipped + 1)); points+=("$dir"); continue
   fi
   echo "== step $step: ${model##*/} (the command heads $dir/eval.log)"
   mkdir -p "$dir/results"
   rm -f "$dir/.sweep_done" "$results" "${results%.json}.jsonl"
   # the point's parameters for scripts/report.py, written before the run (an unfinished one is left out)
-  "$PY" - "$dir/sweep_point.json" "$name" "$step" "$stamp" "$data_dir/metadata.json" <<'P'
+  "$PY" - "$dir/sweep_point.json" "${run_label}_$name" "$step" "$stamp" "$data_dir/metadata.json" "$model_dir" <<'P'
 import json, os, sys
-path, name, step, stamp, metadata = sys.argv[1:6]
+path, name, step, stamp, metadata, model_dir = sys.argv[1:7]
 try:  # the dataset's repeat schedule (generate_dataset --duplicates), for the report's column
     duplicates = json.load(open(metadata))["options"].get("duplicates")
 except (OSError, ValueError, KeyError, TypeError, AttributeError):
     duplicates = None
 tmp = path + ".tmp"
 with open(tmp, "w") as f:
-    json.dump({"schema_version": 1, "run": name, "step": int(step), "duplicates": duplicates, "command": stamp}, f, indent=2)
+    json.dump({"schema_version": 1, "run": name, "model_dir": model_dir, "step": int(step), "duplicates": duplicates,
+               "command": stamp}, f, indent=2)
     f.write("\n"); f.flush(); os.fsync(f.fileno())
 os.replace(tmp, path)
 P
   t0=$(date +%s)
   echo "${cmd[*]}" > "$dir/eval.log"
-  "${cmd[@]}" >> "$dir/eval.log" 2>&1 ||
+  if ! "${cmd[@]}" >> "$dir/eval.log" 2>&1 && [ ! -f "$model" ]; then
+    echo "$gone_line"; gone=$((gone + 1)); continue
+  fi
+  [ -s "$results" ] ||
     die "the evaluator failed on $model (step $step): $(grep -v '^[[:space:]]*$' "$dir/eval.log" | tail -n 1) (whole log: $dir/eval.log)"
   echo "$stamp" > "$dir/.sweep_done"
-  ran=$((ran + 1))
+  ran=$((ran + 1)); points+=("$dir")
   "$PY" - "$results" "$step" "$(( $(date +%s) - t0 ))" <<'P'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -160,7 +169,8 @@ def rate(split):
 print(f"   step {sys.argv[2]}: exact match, members: {rate('train')} | non-members: {rate('test')} ({sys.argv[3]} s)")
 P
 done
-echo "eval_checkpoints: $ran evaluated, $skipped complete already ($total checkpoints) under $out_dir"
-if [ $report -eq 1 ]; then
-  "$PY" "$ROOT/scripts/report.py" "$out_dir" --output_dir "$out_dir/report"
+echo "eval_checkpoints: $ran evaluated, $skipped complete already, $gone removed meanwhile ($total checkpoints) under $out_dir"
+# the report covers this run's checkpoints only (not older step_* folders of a retrained run)
+if [ $report -eq 1 ] && [ ${#points[@]} -gt 0 ]; then
+  "$PY" "$ROOT/scripts/report.py" "${points[@]}" --output_dir "$out_dir/report"
 fi

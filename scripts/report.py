@@ -6,9 +6,9 @@ and results files) into one table and a set of comparison plots.
 
 Finds every results/memorization_results.json below the given directories (and the run's
 sweep_point.json, written by sweep.sh and eval_checkpoints.sh, for the grid parameters or the step;
-a point that has not finished, i.e. failed or still running, is left out with a line on stderr), and
-writes to --output_dir
-(default: SWEEP_DIR/report):
+a point that has not finished, i.e. failed or still running, is left out with a line on stderr;
+checkpoint_eval/ folders below a given directory are left out too, unless given themselves), and
+writes to --output_dir (default: SWEEP_DIR/report):
   runs.csv, runs.md          one row per run and context length k: members' and non-members'
                              exact match, ID match, token accuracy, loss
   privacy.csv, privacy.md    one row per run: membership-inference AUC and TPR at 1% / 0.1% FPR
@@ -55,7 +55,14 @@ def find_results(paths):
         if os.path.isfile(p):
             found.append(p)
         elif os.path.isdir(p):
-            found += glob.glob(os.path.join(p, "**", "memorization_results.json"), recursive=True)
+            below = glob.glob(os.path.join(p, "**", "memorization_results.json"), recursive=True)
+            # eval_checkpoints.sh's folders (default MODEL_DIR/checkpoint_eval) are another kind of
+            # point: inside a sweep they would mix intermediate checkpoints into its runs
+            inner = [f for f in below if "checkpoint_eval" in os.path.relpath(f, p).split(os.sep)[:-1]]
+            if inner:
+                print(f"report.py: {len(inner)} results in checkpoint_eval/ folders below {p} not included "
+                      "(scripts/eval_checkpoints.sh; give those folders themselves to report them)", file=sys.stderr)
+            found += [f for f in below if f not in inner]
         else:
             die(f"{p}: no such file or directory (pass a sweep directory or results files)")
     return sorted(set(found))

@@ -140,9 +140,34 @@ check "eval_checkpoints.sh: runs.csv has a row per step and k, with the step and
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 assert sorted({int(r['step']) for r in rows}) == [10, 20, 30, 40] and len(rows) == 4 * len(sys.argv[2].split(',')), rows
+assert {r['run'] for r in rows} == {f'with_step_{s:08d}' for s in (10, 20, 30, 40)}, {r['run'] for r in rows}
 assert {r['duplicates'] for r in rows} == {'1:8,3:4'}, {r['duplicates'] for r in rows}" "$TMP/ckpt/report/runs.csv" $KS
-check "eval_checkpoints.sh again: every checkpoint complete, skipped" \
-  bash -c "$(printf '%q ' "${ckpt_eval[@]}" --no_report "${ckpt_flags[@]}") > $TMP/ckpt2.log && [ \$(grep -c 'complete, skipped' $TMP/ckpt2.log) -eq 4 ]"
+# a step folder that is not one of this run's checkpoints (say, of the run before a retraining)
+cp -r "$TMP/ckpt/step_00000040" "$TMP/ckpt/step_00000050"
+check "eval_checkpoints.sh again: every checkpoint complete, skipped; the report has this run's 4, not the stray step 50" \
+  bash -c "$(printf '%q ' "${ckpt_eval[@]}" "${ckpt_flags[@]}") > $TMP/ckpt2.log && [ \$(grep -c 'complete, skipped' $TMP/ckpt2.log) -eq 4 ] &&
+           grep -q 'report.py: 4 runs' $TMP/ckpt2.log"
+# report.py on a tree (a sweep) holding a checkpoint_eval folder: only the tree's own run
+mkdir -p "$TMP/tree/p1/results" "$TMP/tree/p1/model"
+cp "$TMP/eval.json" "$TMP/tree/p1/results/memorization_results.json"
+cp -r "$TMP/ckpt" "$TMP/tree/p1/model/checkpoint_eval"
+check "report.py on a tree: its checkpoint_eval/ folders are left out, with one line saying so" bash -c "
+  $PY scripts/report.py $TMP/tree > $TMP/tree.out 2> $TMP/tree.err && grep -q 'report.py: 1 runs' $TMP/tree.out &&
+  [ \$(grep -c '' $TMP/tree.err) -eq 1 ] && grep -q 'results in checkpoint_eval/ folders below $TMP/tree not included' $TMP/tree.err"
+# a checkpoint removed while the script runs (a trainer's --save_total_limit): skipped, the rest evaluated
+cp -r "$TMP/with" "$TMP/rot"
+cat > "$TMP/bin/rotating_evaluator" <<EOF2
+#!/usr/bin/env bash
+case "\$*" in *model_00000020.bin*) rm -f "$TMP/rot/model_00000020.bin"; exit 1 ;; esac
+exec "$EVAL" "\$@"
+EOF2
+chmod +x "$TMP/bin/rotating_evaluator"
+check "eval_checkpoints.sh: a checkpoint removed meanwhile is skipped with a line, the others evaluated" bash -c "
+  scripts/eval_checkpoints.sh $TMP/rot --data_dir $DS --evaluator $TMP/bin/rotating_evaluator --no_report $(printf '%q ' "${ckpt_flags[@]}") > $TMP/rot.log 2>&1 &&
+  grep -q '^== step 20: model_00000020.bin was removed' $TMP/rot.log && grep -q '3 evaluated, 0 complete already, 1 removed meanwhile' $TMP/rot.log"
+expect_error "eval_checkpoints.sh with --model_path=X after --: refused like --model_path X" \
+  "^eval_checkpoints.sh: error: --model_path after -- is set by this script" \
+  scripts/eval_checkpoints.sh "$TMP/with" --data_dir "$DS" -- --model_path="$TMP/with/model_00000010.bin"
 ./generate_dataset --num_examples 16 --tokens_per_example 64 --seed 6 --output_dir "$TMP/other_ds" > /dev/null 2>&1
 expect_error "eval_checkpoints.sh with another dataset: refused before any evaluation" \
   "^eval_checkpoints.sh: error: --data_dir: .*other_ds/train.bin is not the file the model was trained on" \
