@@ -6,7 +6,7 @@
 # scripts/report.py draws the results against the training step.
 #
 #   scripts/eval_checkpoints.sh MODEL_DIR --data_dir DATA_DIR [--output_dir DIR] [--evaluator PROGRAM]
-#                               [--every N] [--no_report] [-- test_memorization flags...]
+#                               [--every N] [--ranks N] [--no_report] [-- test_memorization flags...]
 #
 #   MODEL_DIR        the trainer's --output_dir (train_gpt2 or train_gpt2cu)
 #   --data_dir D     the dataset it was trained on (generate_dataset's --output_dir: train.bin,
@@ -18,6 +18,8 @@
 #   --evaluator P    test_memorization (default) or test_memorizationcu (the GPU evaluator) of this
 #                    repository, or a path
 #   --every N        only the checkpoints whose step is a multiple of N (the final model always)
+#   --ranks N        each evaluation as N data-parallel ranks (mpirun -np N: one per GPU with
+#                    test_memorizationcu, or N CPU processes); $MEMLENS_LAUNCH replaces "mpirun -np N"
 #   --no_report      skip scripts/report.py at the end
 #   after --          passed to the evaluator (e.g. --context_lengths 16,32 --exposure_candidates 1000
 #                    --threads 8); the flags that name the model, the data and the output are set here
@@ -34,15 +36,16 @@ usage() { sed -n '2,/^set -euo/p' "$ROOT/scripts/eval_checkpoints.sh" | sed '$d'
 # absolute PATH: from the caller's directory, normalised (run/, ./run and run are one stamp)
 absolute() { case "$1" in /*) realpath -m -- "$1" ;; *) realpath -m -- "$caller_pwd/$1" ;; esac; }
 
-model_dir="" data_dir="" out_dir="" evaluator="" every=1 report=1
+model_dir="" data_dir="" out_dir="" evaluator="" every=1 ranks=1 report=1
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
-    --data_dir|--output_dir|--evaluator|--every)
+    --data_dir|--output_dir|--evaluator|--every|--ranks)
       [ $# -ge 2 ] && [ -n "$2" ] || die "$1 needs a value (see --help)"
       case "$1" in
         --data_dir) data_dir=$2 ;; --output_dir) out_dir=$2 ;; --evaluator) evaluator=$2 ;; --every) every=$2 ;;
+        --ranks) ranks=$2 ;;
       esac
       shift 2 ;;
     --no_report) report=0; shift ;;
@@ -55,6 +58,17 @@ done
 [ -n "$model_dir" ] || die "no MODEL_DIR given: pass the trainer's --output_dir (see --help)"
 [ -n "$data_dir" ] || die "--data_dir is required: the generate_dataset --output_dir the model was trained on"
 [[ "$every" =~ ^[1-9][0-9]*$ ]] || die "--every '$every' is not a positive whole number"
+[[ "$ranks" =~ ^[1-9][0-9]*$ ]] || die "--ranks '$ranks' is not a positive whole number"
+launch=()  # as scripts/run_experiment.sh --gpus N
+if [ "$ranks" -gt 1 ]; then
+  if [ -n "${MEMLENS_LAUNCH:-}" ]; then
+    read -ra launch <<< "$MEMLENS_LAUNCH"
+  else
+    command -v mpirun > /dev/null || die "--ranks $ranks needs mpirun (make deps installs openmpi-bin)"
+    launch=(mpirun -np "$ranks")
+    [ "$(id -u)" -eq 0 ] && launch+=(--allow-run-as-root)
+  fi
+fi
 model_dir=$(absolute "$model_dir"); data_dir=$(absolute "$data_dir")
 out_dir=$(absolute "${out_dir:-$model_dir/checkpoint_eval}")
 case "$evaluator" in "") evaluator=$ROOT/test_memorization ;; */*) evaluator=$(absolute "$evaluator") ;; *) evaluator=$ROOT/$evaluator ;; esac
@@ -125,7 +139,7 @@ for i in "${!steps[@]}"; do
   gone_line="== step $step: ${model##*/} was removed (by the trainer's --save_total_limit?), skipped"
   [ -f "$model" ] || { echo "$gone_line"; gone=$((gone + 1)); continue; }
   dir=$out_dir/$name results=$out_dir/$name/results/memorization_results.json
-  cmd=("$evaluator" --model_path "$model" --train_file "$data_dir/train.bin" --test_file "$data_dir/test.bin"
+  cmd=("${launch[@]}" "$evaluator" --model_path "$model" --train_file "$data_dir/train.bin" --test_file "$data_dir/test.bin"
        --metadata_file "$data_dir/metadata.json" --output_file "$results" "${tokenizer[@]}" "${extra[@]}")
   stamp="${cmd[*]} | $(stat -c '%s %Y' "$model" 2>/dev/null || echo removed)"
   if [ -f "$dir/.sweep_done" ] && [ "$(cat "$dir/.sweep_done")" = "$stamp" ] && [ -s "$results" ] && [ -s "${results%.json}.jsonl" ]; then

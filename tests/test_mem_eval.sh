@@ -165,6 +165,21 @@ chmod +x "$TMP/bin/rotating_evaluator"
 check "eval_checkpoints.sh: a checkpoint removed meanwhile is skipped with a line, the others evaluated" bash -c "
   scripts/eval_checkpoints.sh $TMP/rot --data_dir $DS --evaluator $TMP/bin/rotating_evaluator --no_report $(printf '%q ' "${ckpt_flags[@]}") > $TMP/rot.log 2>&1 &&
   grep -q '^== step 20: model_00000020.bin was removed' $TMP/rot.log && grep -q '3 evaluated, 0 complete already, 1 removed meanwhile' $TMP/rot.log"
+# --ranks 2: each checkpoint's evaluation as 2 MPI ranks must give the records of one process
+if command -v mpirun > /dev/null && ldd "$EVAL" | grep -q libmpi; then
+  mpi_launcher
+  check "eval_checkpoints.sh --ranks 2 (mpirun): every checkpoint's records equal one process's, world_size 2" bash -c "
+    MEMLENS_LAUNCH='${MPIRUN[*]} -x OMP_NUM_THREADS=1 -np 2' scripts/eval_checkpoints.sh $TMP/with --data_dir $DS --output_dir $TMP/ckpt_w2 \
+      --ranks 2 --no_report $(printf '%q ' "${ckpt_flags[@]}") > $TMP/ckpt_w2.log 2>&1 &&
+    for s in 10 20 30 40; do
+      cmp $TMP/ckpt/step_000000\$s/results/memorization_results.jsonl $TMP/ckpt_w2/step_000000\$s/results/memorization_results.jsonl &&
+      grep -Eq '\"world_size\":[[:space:]]*2' $TMP/ckpt_w2/step_000000\$s/results/memorization_results.json || exit 1
+    done"
+else
+  skip "mpirun or an MPI build of test_memorization missing: eval_checkpoints.sh --ranks 2"
+fi
+expect_error "eval_checkpoints.sh --ranks 0" "^eval_checkpoints.sh: error: --ranks '0' is not a positive whole number" \
+  scripts/eval_checkpoints.sh "$TMP/with" --data_dir "$DS" --ranks 0
 expect_error "eval_checkpoints.sh with --model_path=X after --: refused like --model_path X" \
   "^eval_checkpoints.sh: error: --model_path after -- is set by this script" \
   scripts/eval_checkpoints.sh "$TMP/with" --data_dir "$DS" -- --model_path="$TMP/with/model_00000010.bin"
