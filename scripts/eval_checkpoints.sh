@@ -59,16 +59,8 @@ done
 [ -n "$data_dir" ] || die "--data_dir is required: the generate_dataset --output_dir the model was trained on"
 [[ "$every" =~ ^[1-9][0-9]*$ ]] || die "--every '$every' is not a positive whole number"
 [[ "$ranks" =~ ^[1-9][0-9]*$ ]] || die "--ranks '$ranks' is not a positive whole number"
-launch=()  # as scripts/run_experiment.sh --gpus N
-if [ "$ranks" -gt 1 ]; then
-  if [ -n "${MEMLENS_LAUNCH:-}" ]; then
-    read -ra launch <<< "$MEMLENS_LAUNCH"
-  else
-    command -v mpirun > /dev/null || die "--ranks $ranks needs mpirun (make deps installs openmpi-bin)"
-    launch=(mpirun -np "$ranks")
-    [ "$(id -u)" -eq 0 ] && launch+=(--allow-run-as-root)
-  fi
-fi
+source "$ROOT/scripts/mpi_launch.sh"
+mpi_launch "$ranks" --ranks eval_checkpoints.sh
 model_dir=$(absolute "$model_dir"); data_dir=$(absolute "$data_dir")
 out_dir=$(absolute "${out_dir:-$model_dir/checkpoint_eval}")
 case "$evaluator" in "") evaluator=$ROOT/test_memorization ;; */*) evaluator=$(absolute "$evaluator") ;; *) evaluator=$ROOT/$evaluator ;; esac
@@ -132,7 +124,7 @@ ran=0 skipped=0 total=0 gone=0 points=()
 run_label=$(basename "$model_dir")
 for i in "${!steps[@]}"; do
   step=${steps[$i]} model=${files[$i]}
-  [ $((step % every)) -eq 0 ] || [ "$model" = "$model_dir/model.bin" ] || [ "$step" -eq "$final_step" ] || continue
+  [ $((step % every)) -eq 0 ] || [ "$step" -eq "$final_step" ] || continue
   total=$((total + 1))
   name=$(printf 'step_%08d' "$step")
   # a trainer with --save_total_limit may remove a listed checkpoint while this runs

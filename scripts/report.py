@@ -58,7 +58,7 @@ def find_results(paths):
             below = glob.glob(os.path.join(p, "**", "memorization_results.json"), recursive=True)
             # eval_checkpoints.sh's folders (default MODEL_DIR/checkpoint_eval) are another kind of
             # point: inside a sweep they would mix intermediate checkpoints into its runs
-            inner = [f for f in below if "checkpoint_eval" in os.path.relpath(f, p).split(os.sep)[:-1]]
+            inner = {f for f in below if "checkpoint_eval" in os.path.relpath(f, p).split(os.sep)[:-1]}
             if inner:
                 print(f"report.py: {len(inner)} results in checkpoint_eval/ folders below {p} not included "
                       "(scripts/eval_checkpoints.sh; give those folders themselves to report them)", file=sys.stderr)
@@ -86,17 +86,22 @@ def sub(d, *keys):
     return d if isinstance(d, dict) else {}
 
 
-def incomplete_sweep_point(path):
-    """Why the sweep.sh (or eval_checkpoints.sh) point holding results file PATH is not complete (it
-    failed, runs now, or runs again with another command, so its results may be an older command's),
-    or None: complete, or not such a point at all."""
+def sweep_point(path):
+    """The run directory of results file PATH and its sweep_point.json ({} when there is none)."""
     run_dir = os.path.dirname(os.path.dirname(os.path.abspath(path)))
     point_path = os.path.join(run_dir, "sweep_point.json")
-    if not os.path.exists(point_path):
+    point = load_json(point_path, "sweep point") if os.path.exists(point_path) else {}
+    if not isinstance(point, dict):
+        die(f"{point_path}: not a sweep point (a JSON object); delete it and rerun that point with scripts/sweep.sh")
+    return run_dir, point
+
+
+def unfinished(run_dir, point):
+    """Why the sweep.sh (or eval_checkpoints.sh) point in RUN_DIR is not complete (it failed, runs
+    now, or runs again with another command, so its results may be an older command's), or None:
+    complete, or not such a point at all."""
+    if "command" not in point:
         return None
-    point = load_json(point_path, "sweep point")
-    if not isinstance(point, dict) or "command" not in point:
-        return None  # load_run says what is wrong with it
     try:
         with open(os.path.join(run_dir, ".sweep_done"), encoding="utf-8") as f:
             done = f.read().rstrip("\n")
@@ -107,7 +112,7 @@ def incomplete_sweep_point(path):
     return None
 
 
-def load_run(path):
+def load_run(path, run_dir, point):
     r = load_json(path, "results file")
     if not isinstance(r, dict) or "schema_version" not in r or not isinstance(r.get("results"), dict):
         die(f"{path}: not a test_memorization results file (no schema_version/results); pass memorization_results.json files")
@@ -116,11 +121,6 @@ def load_run(path):
         die(f"{path}: schema_version {version!r} is not a version number; pass the JSON written by test_memorization")
     if version > SUPPORTED_SCHEMA:
         die(f"{path}: schema_version {version} is newer than this report.py knows ({SUPPORTED_SCHEMA}); update memlens")
-    run_dir = os.path.dirname(os.path.dirname(os.path.abspath(path)))
-    point_path = os.path.join(run_dir, "sweep_point.json")
-    point = load_json(point_path, "sweep point") if os.path.exists(point_path) else {}
-    if not isinstance(point, dict):
-        die(f"{point_path}: not a sweep point (a JSON object); delete it and rerun that point with scripts/sweep.sh")
     model = r.get("model") or {}
     return {
         "path": path,
@@ -301,13 +301,17 @@ def main():
     files = find_results(args.paths)
     if not files:
         die(f"no memorization_results.json below {', '.join(args.paths)} (run scripts/sweep.sh first)")
-    left_out = [(f, why) for f in files for why in [incomplete_sweep_point(f)] if why]
-    for _, why in left_out:
-        print(f"report.py: left out {why}; finish it with the script that made it (sweep.sh, eval_checkpoints.sh)", file=sys.stderr)
-    files = [f for f in files if f not in {f for f, _ in left_out}]
-    if not files:
-        die(f"no complete run below {', '.join(args.paths)} ({len(left_out)} left out, see above)")
-    runs = [load_run(f) for f in files]
+    runs, left_out = [], 0
+    for f in files:
+        run_dir, point = sweep_point(f)
+        why = unfinished(run_dir, point)
+        if why:
+            print(f"report.py: left out {why}; finish it with the script that made it (sweep.sh, eval_checkpoints.sh)", file=sys.stderr)
+            left_out += 1
+        else:
+            runs.append(load_run(f, run_dir, point))
+    if not runs:
+        die(f"no complete run below {', '.join(args.paths)} ({left_out} left out, see above)")
     runs.sort(key=lambda r: (str(r["model"]), r["parameters"] or 0, r["epochs"] or 0, r["learning_rate"] or 0, str(r["duplicates"]),
                              r["step"] or 0))
     first = args.paths[0] if os.path.isdir(args.paths[0]) else os.path.dirname(args.paths[0]) or "."

@@ -129,20 +129,14 @@ if [ "$steps" != 0 ]; then length_flags="--max_steps $steps"; else length_flags=
 
 # --gpus N: the trainer and the evaluator run as N ranks; each trains on batch / N examples per pass.
 [[ "$gpus" =~ ^[1-9][0-9]*$ ]] || { echo "run_experiment.sh: error: --gpus '$gpus' is not a whole number >= 1" >&2; exit 2; }
-launch=()
 per_rank_batch=$batch
 if [ "$gpus" -gt 1 ]; then
   [ $((batch % gpus)) -eq 0 ] || {
     echo "run_experiment.sh: error: --batch_size $batch is not a multiple of --gpus $gpus (use e.g. --batch_size $((gpus * (batch / gpus + 1))))" >&2; exit 2; }
   per_rank_batch=$((batch / gpus))
-  if [ -n "${MEMLENS_LAUNCH:-}" ]; then
-    read -ra launch <<< "$MEMLENS_LAUNCH"
-  else
-    command -v mpirun > /dev/null || { echo "run_experiment.sh: error: --gpus $gpus needs mpirun (make deps installs openmpi-bin)" >&2; exit 1; }
-    launch=(mpirun -np "$gpus")
-    [ "$(id -u)" -eq 0 ] && launch+=(--allow-run-as-root)
-  fi
 fi
+source scripts/mpi_launch.sh
+mpi_launch "$gpus" --gpus run_experiment.sh
 
 for prog in ./generate_dataset "$trainer" ./test_memorization; do
   [ -x "$prog" ] || { echo "run_experiment.sh: error: $prog is not built (run make first)" >&2; exit 1; }
