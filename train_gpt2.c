@@ -137,6 +137,9 @@ static char *run_identity(const TrainArgs *a, const GPT2 *model, const ModelOrig
     cJSON_AddNumberToObject(id, "seed", (double)a->seed);
     // Resume is bitwise exact only with the same number of ranks (the gradient sums group alike).
     cJSON_AddNumberToObject(id, "world_size", dist.world_size);
+    // ZeRO-1 adds the gradient norm up in another order. Recorded only when set, so that checkpoints
+    // of runs without it keep their identity.
+    if (a->zero_stage) cJSON_AddNumberToObject(id, "zero_stage", (double)a->zero_stage);
     cJSON_AddNumberToObject(id, "per_device_train_batch_size", p->B);
     cJSON_AddNumberToObject(id, "max_seq_length", p->T);
     cJSON_AddNumberToObject(id, "accumulation_steps", p->accum_steps);
@@ -221,6 +224,7 @@ static cJSON *build_config(const TrainArgs *a, const GPT2 *model, const ModelOri
     cJSON *t = cJSON_AddObjectToObject(root, "training");
     cJSON_AddNumberToObject(t, "batch_size", p->B);
     cJSON_AddNumberToObject(t, "world_size", dist.world_size);
+    cJSON_AddNumberToObject(t, "zero_stage", (double)a->zero_stage);
     cJSON_AddNumberToObject(t, "accumulation_steps", p->accum_steps);
     cJSON_AddNumberToObject(t, "examples_per_step", (double)p->rows_per_step);
     cJSON_AddNumberToObject(t, "tokens_per_step", (double)(p->rows_per_step * p->T));
@@ -232,6 +236,33 @@ static cJSON *build_config(const TrainArgs *a, const GPT2 *model, const ModelOri
 
     cJSON_AddItemToObject(root, "flags", train_args_to_json(a));
     return root;
+}
+
+// ---------------------------------------------------------------------------------------------
+// ZeRO-1 (--zero_stage 1): the optimizer state is split across the ranks (llmc/dist.h's
+// dist_zero_shard). Once the passes of a step are done, each rank gets the summed gradients of its
+// shard only (reduce-scatter), updates the weights of its shard with its moments, and every rank's
+// updated shard goes to all (all-gather): each half the traffic of the all-reduce it replaces.
+// Every weight gets the update it gets without ZeRO; only the gradient norm is added up in another
+// order, shard by shard. The CPU reference keeps full-size moment buffers (checkpoints are read into
+// and written from them), so its memory stays the same: here the logic is checked; the GPU keeps
+// only its shard.
+
+static float zero1_adamw_step(AdamW *opt, GPT2 *model, const AdamWHyper *h) {
+    size_t first, count = dist_zero_shard(model->num_parameters, dist.world_size, dist.rank, &first);
+    double sumsq = gpt2_grad_sumsq(model, first, count);
+    dist_allreduce_sum_double(&dist, &sumsq, 1, "gradient norm");
+    float norm = (float)sqrt(sumsq);
+    adamw_step_range(opt, model, h, norm, first, count);
+    dist_allgather_float(&dist, model->params_memory, model->num_parameters, "updated weights");
+    return norm;
+}
+
+// A checkpoint holds the whole optimizer state, in the format of a run without ZeRO: every rank's
+// shard of the moments to every rank (rank 0 writes them).
+static void zero1_gather_moments(AdamW *opt) {
+    dist_allgather_float(&dist, opt->m, opt->num_parameters, "AdamW moments");
+    dist_allgather_float(&dist, opt->v, opt->num_parameters, "AdamW moments");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -531,6 +562,12 @@ int main(int argc, char **argv) {
     if (dist.world_size > 1)
         printf("data parallel: %d ranks (launched by %s), each trains on %d of every %d examples of a pass\n",
                dist.world_size, dist.launcher, plan.B, plan.B * dist.world_size);
+    if (args.zero_stage == 1) {
+        size_t shard = dist_zero_shard(model.num_parameters, dist.world_size, 0, NULL);
+        printf("ZeRO-1: each rank updates and holds the AdamW moments of at most %zu of the %zu weights\n", shard,
+               model.num_parameters);
+        if (dist.world_size == 1) warn("--zero_stage 1 with one rank: there is nothing to shard (start several ranks with mpirun)");
+    }
     if (resumed_from >= 0) printf("resuming from step %lld (checkpoint found and verified in %.2f s)\n", (long long)resumed_from, resume_seconds);
     fflush(stdout);
 
@@ -571,7 +608,10 @@ int main(int argc, char **argv) {
                 memset(model.grads_memory, 0, model.num_parameters * sizeof(float));
                 model.grads_pending_zero = 0;
             }
-            dist_allreduce_sum_float(&dist, model.grads_memory, model.num_parameters, "gradients");
+            if (args.zero_stage == 1)  // this rank's shard only: the rest is not used (zero1_adamw_step)
+                dist_reduce_scatter_sum_float(&dist, model.grads_memory, model.num_parameters, "gradients");
+            else
+                dist_allreduce_sum_float(&dist, model.grads_memory, model.num_parameters, "gradients");
             double loss_sum = loss;
             dist_allreduce_sum_double(&dist, &loss_sum, 1, "training loss");
             loss = (float)loss_sum;
@@ -581,7 +621,7 @@ int main(int argc, char **argv) {
                 "checkpoints so far are intact)", loss, (long long)(step + 1));
         test_kill_point("mid_step", step + 1);
         hyper.learning_rate = lr;
-        float grad_norm = adamw_step(&opt, &model, &hyper);
+        float grad_norm = args.zero_stage == 1 ? zero1_adamw_step(&opt, &model, &hyper) : adamw_step(&opt, &model, &hyper);
         int64_t done_steps = step + 1;
         tokens_trained += (int64_t)rows_this_step * plan.T;
         last_loss = loss;
@@ -624,7 +664,9 @@ int main(int argc, char **argv) {
             if (do_mem_eval) mem_eval_print(&mem, done_steps);
         }
 
-        if (args.save_every > 0 && done_steps % args.save_every == 0 && dist_is_main(&dist)) {
+        int do_save = args.save_every > 0 && done_steps % args.save_every == 0;
+        if (do_save && args.zero_stage == 1) zero1_gather_moments(&opt);  // a collective: every rank
+        if (do_save && dist_is_main(&dist)) {
             st.step = done_steps;
             st.epoch = train.epoch;
             st.position = train.position;

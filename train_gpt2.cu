@@ -161,6 +161,9 @@ static char *run_identity(const TrainArgs *a, const GPT2 *model, const ModelOrig
     cJSON_AddNumberToObject(id, "seed", (double)a->seed);
     // Resume is bitwise exact only with the same number of ranks (the gradient sums group alike).
     cJSON_AddNumberToObject(id, "world_size", dist.world_size);
+    // ZeRO-1 adds the gradient norm up in another order. Recorded only when set, so that checkpoints
+    // of runs without it keep their identity.
+    if (a->zero_stage) cJSON_AddNumberToObject(id, "zero_stage", (double)a->zero_stage);
     cJSON_AddNumberToObject(id, "per_device_train_batch_size", p->B);
     cJSON_AddNumberToObject(id, "max_seq_length", p->T);
     cJSON_AddNumberToObject(id, "accumulation_steps", p->accum_steps);
@@ -246,6 +249,7 @@ static cJSON *build_config(const TrainArgs *a, const GPT2 *model, const ModelOri
     cJSON *t = cJSON_AddObjectToObject(root, "training");
     cJSON_AddNumberToObject(t, "batch_size", p->B);
     cJSON_AddNumberToObject(t, "world_size", dist.world_size);
+    cJSON_AddNumberToObject(t, "zero_stage", (double)a->zero_stage);
     cJSON_AddNumberToObject(t, "accumulation_steps", p->accum_steps);
     cJSON_AddNumberToObject(t, "examples_per_step", (double)p->rows_per_step);
     cJSON_AddNumberToObject(t, "tokens_per_step", (double)(p->rows_per_step * p->T));
@@ -259,6 +263,44 @@ static cJSON *build_config(const TrainArgs *a, const GPT2 *model, const ModelOri
 
     cJSON_AddItemToObject(root, "flags", train_args_to_json(a));
     return root;
+}
+
+// ---------------------------------------------------------------------------------------------
+// ZeRO-1 (--zero_stage 1): the optimizer state is split across the ranks (llmc/dist.h's
+// dist_zero_shard). Once the passes of a step are done, each rank gets the summed gradients of its
+// shard only (reduce-scatter), updates the weights of its shard with its moments, and every rank's
+// updated shard goes to all (all-gather): each half the traffic of the all-reduce it replaces.
+// Every weight gets the update it gets without ZeRO; only the gradient norm is added up in another
+// order, shard by shard. The CPU reference keeps full-size moment buffers (checkpoints are read into
+// and written from them), so its memory stays the same: here the logic is checked; the GPU keeps
+// only its shard.
+
+// GPU: the shard and its moments were set by gpt2cu_init_sharded; the weights are all-gathered in
+// the padded layout, then the bf16 working copy is refreshed from them.
+static float zero1_adamw_step(GPT2Cuda *model, const AdamWHyper *h) {
+    double sumsq = gpt2cu_grad_sumsq(model, model->shard_first, model->shard_count);
+    dist_gpu_allreduce_sum_double(&nccl, &sumsq, 1, "gradient norm");
+    float norm = (float)sqrt(sumsq);
+    gpt2cu_adamw_step_with_norm(model, h, norm);
+    dist_gpu_allgather_float(&nccl, model->master, model->shard_stride, model->stream, "updated weights");
+    gpt2cu_refresh_working_copy(model);
+    return norm;
+}
+
+// A checkpoint holds the whole optimizer state, in the format of a run without ZeRO: every rank's
+// shard of the moments to every rank (rank 0 writes them). GPU: each shard goes through the
+// gradient buffer (padded alike, and free until the next step zeroes it), then to the host.
+static void zero1_gather_moments(GPT2Cuda *model, AdamW *opt) {
+    float *host[2] = {opt->m, opt->v};
+    const float *shard[2] = {model->opt_m, model->opt_v};
+    float *mine = model->grads + (size_t)model->shard_rank * model->shard_stride;
+    for (int k = 0; k < 2; k++) {
+        cuda_check(cudaMemcpyAsync(mine, shard[k], model->shard_stride * sizeof(float), cudaMemcpyDeviceToDevice, model->stream));
+        dist_gpu_allgather_float(&nccl, model->grads, model->shard_stride, model->stream, "AdamW moments");
+        cuda_check(cudaStreamSynchronize(model->stream));
+        cuda_check(cudaMemcpy(host[k], model->grads, model->num_parameters * sizeof(float), cudaMemcpyDeviceToHost));
+    }
+    opt->step = model->opt_step;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -506,7 +548,10 @@ int main(int argc, char **argv) {
     // GPU: allocate everything now (an out-of-memory error names the batch size that fits) and
     // upload the starting weights, before anything is written to --output_dir.
     GPT2Cuda gmodel;
-    gpt2cu_init(&gmodel, &model, precision, plan.B, plan.T, "--per_device_train_batch_size");
+    // ZeRO-1: this rank keeps the moments of its shard only.
+    int zero1 = args.zero_stage == 1;
+    gpt2cu_init_sharded(&gmodel, &model, precision, plan.B, plan.T, "--per_device_train_batch_size",
+                        zero1 ? dist.world_size : 1, zero1 ? dist.rank : 0);
 
     AdamW opt;  // host copy of the moments: filled from the GPU for checkpoints, and on resume
     adamw_init(&opt, model.num_parameters);
@@ -601,6 +646,12 @@ int main(int argc, char **argv) {
     if (dist.world_size > 1)
         printf("data parallel: %d ranks (launched by %s), each trains on %d of every %d examples of a pass\n",
                dist.world_size, dist.launcher, plan.B, plan.B * dist.world_size);
+    if (args.zero_stage == 1) {
+        size_t shard = dist_zero_shard(model.num_parameters, dist.world_size, 0, NULL);
+        printf("ZeRO-1: each rank updates and holds the AdamW moments of at most %zu of the %zu weights\n", shard,
+               model.num_parameters);
+        if (dist.world_size == 1) warn("--zero_stage 1 with one rank: there is nothing to shard (start several ranks with mpirun)");
+    }
     if (resumed_from >= 0) printf("resuming from step %lld (checkpoint found and verified in %.2f s)\n", (long long)resumed_from, resume_seconds);
     fflush(stdout);
 
@@ -638,7 +689,10 @@ int main(int argc, char **argv) {
         if (nccl.active) {
             // Each rank's gradient is already weighted by its share of the step: the sum is the mean.
             // GPU: summed on the device; a rank that had no rows adds the zeros of gpt2cu_zero_grad.
-            dist_gpu_allreduce_sum_float(&nccl, gmodel.grads, gmodel.num_parameters, gmodel.stream, "gradients");
+            if (args.zero_stage == 1)  // this rank's shard only: the rest is not used (zero1_adamw_step)
+                dist_gpu_reduce_scatter_sum_float(&nccl, gmodel.grads, gmodel.shard_stride, gmodel.stream, "gradients");
+            else
+                dist_gpu_allreduce_sum_float(&nccl, gmodel.grads, gmodel.num_parameters, gmodel.stream, "gradients");
             double loss_sum = loss;
             dist_gpu_allreduce_sum_double(&nccl, &loss_sum, 1, "training loss");
             loss = (float)loss_sum;
@@ -648,7 +702,7 @@ int main(int argc, char **argv) {
                 "checkpoints so far are intact)", loss, (long long)(step + 1));
         test_kill_point("mid_step", step + 1);
         hyper.learning_rate = lr;
-        float grad_norm = gpt2cu_adamw_step(&gmodel, &hyper);
+        float grad_norm = args.zero_stage == 1 ? zero1_adamw_step(&gmodel, &hyper) : gpt2cu_adamw_step(&gmodel, &hyper);
         int64_t done_steps = step + 1;
         tokens_trained += (int64_t)rows_this_step * plan.T;
         last_loss = loss;
@@ -691,7 +745,9 @@ int main(int argc, char **argv) {
             if (do_mem_eval) mem_eval_print(&mem, done_steps);
         }
 
-        if (args.save_every > 0 && done_steps % args.save_every == 0 && dist_is_main(&dist)) {
+        int do_save = args.save_every > 0 && done_steps % args.save_every == 0;
+        if (do_save && args.zero_stage == 1) zero1_gather_moments(&gmodel, &opt);  // a collective: every rank
+        if (do_save && dist_is_main(&dist)) {
             st.step = done_steps;
             st.epoch = train.epoch;
             st.position = train.position;
@@ -700,7 +756,7 @@ int main(int argc, char **argv) {
             st.tokens_trained = tokens_trained;
             double save_start = now_seconds();
             gpt2cu_download_params(&gmodel, &model);  // GPU: fp32 master weights and moments to the host
-            gpt2cu_download_optimizer(&gmodel, &opt);
+            if (args.zero_stage != 1) gpt2cu_download_optimizer(&gmodel, &opt);  // (ZeRO-1 gathered them above)
             save_checkpoint(&args, &model, &opt, &st, previous_checkpoint);
             previous_checkpoint = done_steps;
             printf("checkpoint of step %lld written in %.2f s\n", (long long)done_steps, now_seconds() - save_start);

@@ -39,11 +39,13 @@ static void update_range(float *restrict p, const float *restrict g, float *rest
     }
 }
 
-void adamw_step_with_norm(AdamW *opt, GPT2 *model, const AdamWHyper *h, float grad_norm) {
+void adamw_step_range(AdamW *opt, GPT2 *model, const AdamWHyper *h, float grad_norm, size_t first, size_t count) {
     if (opt->num_parameters != model->num_parameters)
         die("optimizer state has %zu parameters but the model has %zu (the state file belongs to another model)",
             opt->num_parameters, model->num_parameters);
     if (!model->grads_memory) die("adamw_step: no gradients (run gpt2_backward first)");
+    if (first + count > model->num_parameters || first + count < first)
+        die("adamw_step_range: parameters [%zu, %zu + %zu) are outside the model's %zu", first, first, count, model->num_parameters);
     // torch.nn.utils.clip_grad_norm_: scale by clip / (norm + 1e-6) when that is below 1.
     float grad_scale = 1.0f;
     if (h->grad_clip > 0.0f) {
@@ -57,20 +59,30 @@ void adamw_step_with_norm(AdamW *opt, GPT2 *model, const AdamWHyper *h, float gr
     float step_size = h->learning_rate / bias1;
     float b1 = h->beta1, b2 = h->beta2, eps = h->eps;
 
-    // One parallel region for all 16 tensors: each thread updates its share of every tensor.
+    // One parallel region for all 16 tensors: each thread updates its share of every tensor's part
+    // in [first, end).
+    size_t end = first + count;
 #pragma omp parallel
     {
         size_t nt = (size_t)omp_get_num_threads(), tid = (size_t)omp_get_thread_num();
         size_t offset = 0;
         for (int i = 0; i < GPT2_NUM_PARAM_TENSORS; i++) {
-            size_t n = model->param_sizes[i];
-            float decay = gpt2_param_is_decayed(i) ? 1.0f - h->learning_rate * h->weight_decay : 1.0f;
-            size_t lo = offset + n * tid / nt, hi = offset + n * (tid + 1) / nt;
-            update_range(model->params_memory + lo, model->grads_memory + lo, opt->m + lo, opt->v + lo,
-                         hi - lo, grad_scale, decay, b1, b2, eps, step_size, bias2_sqrt);
-            offset += n;
+            size_t tensor_end = offset + model->param_sizes[i];
+            size_t part_lo = offset > first ? offset : first, part_hi = tensor_end < end ? tensor_end : end;
+            if (part_lo < part_hi) {
+                size_t n = part_hi - part_lo;
+                float decay = gpt2_param_is_decayed(i) ? 1.0f - h->learning_rate * h->weight_decay : 1.0f;
+                size_t lo = part_lo + n * tid / nt, hi = part_lo + n * (tid + 1) / nt;
+                update_range(model->params_memory + lo, model->grads_memory + lo, opt->m + lo, opt->v + lo,
+                             hi - lo, grad_scale, decay, b1, b2, eps, step_size, bias2_sqrt);
+            }
+            offset = tensor_end;
         }
     }
+}
+
+void adamw_step_with_norm(AdamW *opt, GPT2 *model, const AdamWHyper *h, float grad_norm) {
+    adamw_step_range(opt, model, h, grad_norm, 0, model->num_parameters);
 }
 
 float adamw_step(AdamW *opt, GPT2 *model, const AdamWHyper *h) {

@@ -31,5 +31,9 @@ void adamw_free(AdamW *opt);
 float adamw_step(AdamW *opt, GPT2 *m, const AdamWHyper *h);
 // The same update with a precomputed norm (e.g. from gpt2_grad_norm after accumulation).
 void adamw_step_with_norm(AdamW *opt, GPT2 *m, const AdamWHyper *h, float grad_norm);
+// The update of parameters [first, first + count) only, with the norm of all gradients (ZeRO-1:
+// this rank's shard). m and v stay indexed like the parameters; the rest of them is not touched.
+// Every element gets exactly the update adamw_step_with_norm gives it.
+void adamw_step_range(AdamW *opt, GPT2 *m, const AdamWHyper *h, float grad_norm, size_t first, size_t count);
 
 #endif

@@ -2,6 +2,7 @@
 #include "dist.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
@@ -21,6 +22,15 @@ size_t dist_share(size_t n, int world_size, int rank, size_t *first) {
     // The first `extra` ranks take one more item each.
     if (first) *first = r * base + (r < extra ? r : extra);
     return base + (r < extra ? 1 : 0);
+}
+
+size_t dist_zero_shard(size_t n, int world_size, int rank, size_t *first) {
+    size_t block = (n + (size_t)world_size - 1) / (size_t)world_size;
+    size_t start = block * (size_t)rank, end = start + block;
+    if (start > n) start = n;
+    if (end > n) end = n;
+    if (first) *first = start;
+    return end - start;
 }
 
 // An environment variable as a whole number >= 0; -1 when unset or empty, dies when malformed.
@@ -100,8 +110,18 @@ void dist_abort(Dist *d, const char *fmt, ...) {
 // MPI build.
 
 // MPI counts are ints: big buffers go in segments of at most this many elements (this also bounds
-// the scratch memory of the all-reduce to one segment).
-static const size_t SEGMENT_ELEMENTS = (size_t)1 << 26;
+// the scratch memory of the all-reduce and the reduce-scatter to one segment). The test hook
+// MEMLENS_TEST_DIST_SEGMENT makes segments small, so that tests of small buffers cross them.
+static size_t segment_elements(void) {
+    static size_t elements = 0;
+    if (elements == 0) {
+        const char *text = getenv("MEMLENS_TEST_DIST_SEGMENT");
+        long long v = text ? atoll(text) : 0;
+        elements = v > 0 ? (size_t)v : (size_t)1 << 26;
+    }
+    return elements;
+}
+#define SEGMENT_ELEMENTS segment_elements()
 
 // Poll a non-blocking request until it completes or the deadline passes. Sleeping between polls
 // keeps waiting ranks from burning the cores the slower ranks are computing on.
@@ -213,6 +233,81 @@ void dist_allreduce_sum_float(Dist *d, float *buf, size_t n, const char *what) {
     allreduce_sum(d, buf, n, sizeof(float), MPI_FLOAT, what);
 }
 
+// ZeRO-1 collectives, in rounds: round k moves piece k of every rank's shard, a W-th of a segment
+// each, so that the counts fit MPI's int and the scratch one segment. The displacements are
+// offsets in buf, hence the 2^31 limit on n (GPT-2's largest model has 1.56e9 parameters).
+static size_t zero_piece(int W) {
+    size_t piece = SEGMENT_ELEMENTS / (size_t)W;
+    return piece > 0 ? piece : 1;
+}
+
+static void zero_round(size_t n, int W, int r, size_t k, size_t *first, size_t *count) {
+    size_t shard_first, shard_count = dist_zero_shard(n, W, r, &shard_first), piece = zero_piece(W);
+    size_t lo = k * piece < shard_count ? k * piece : shard_count;
+    size_t hi = lo + piece < shard_count ? lo + piece : shard_count;
+    *first = shard_first + lo;
+    *count = hi - lo;
+}
+
+static size_t zero_rounds(Dist *d, size_t n, const char *what) {
+    if (n > (size_t)INT32_MAX)
+        dist_abort(d, "%s: %zu values, more than the 2^31 the sharded collectives move (use --zero_stage 0)", what, n);
+    size_t block = (n + (size_t)d->world_size - 1) / (size_t)d->world_size, piece = zero_piece(d->world_size);
+    return (block + piece - 1) / piece;
+}
+
+void dist_reduce_scatter_sum_float(Dist *d, float *buf, size_t n, const char *what) {
+    if (!d->using_mpi || n == 0) return;
+    int W = d->world_size, me = d->rank;
+    size_t rounds = zero_rounds(d, n, what);
+    float *scratch = malloc_or_die((size_t)W * zero_piece(W) * sizeof(float));
+    for (size_t k = 0; k < rounds; k++) {
+        int send_counts[W], send_displs[W], recv_counts[W], recv_displs[W];
+        size_t my_first, my_count;
+        zero_round(n, W, me, k, &my_first, &my_count);
+        for (int r = 0; r < W; r++) {
+            size_t first, count;
+            zero_round(n, W, r, k, &first, &count);
+            send_counts[r] = (int)count;             // rank r sums piece k of its shard
+            send_displs[r] = (int)first;
+            recv_counts[r] = (int)my_count;          // every rank sends me its copy of my piece
+            recv_displs[r] = (int)((size_t)r * my_count);
+        }
+        MPI_Request request;
+        if (MPI_Ialltoallv(buf, send_counts, send_displs, MPI_FLOAT, scratch, recv_counts, recv_displs, MPI_FLOAT,
+                           MPI_COMM_WORLD, &request) != MPI_SUCCESS)
+            dist_abort(d, "all-to-all of %s could not start", what);
+        wait_or_abort(d, &request, "reduce-scatter", what);
+        // The same additions as allreduce_segment: rank 0's value, + rank 1's, + ...
+        float *out = buf + my_first;
+        for (size_t i = 0; i < my_count; i++) {
+            float s = scratch[i];
+            for (int r = 1; r < W; r++) s += scratch[(size_t)r * my_count + i];
+            out[i] = s;
+        }
+    }
+    free(scratch);
+}
+
+void dist_allgather_float(Dist *d, float *buf, size_t n, const char *what) {
+    if (!d->using_mpi || n == 0) return;
+    int W = d->world_size;
+    size_t rounds = zero_rounds(d, n, what);
+    for (size_t k = 0; k < rounds; k++) {
+        int counts[W], displs[W];
+        for (int r = 0; r < W; r++) {
+            size_t first, count;
+            zero_round(n, W, r, k, &first, &count);
+            counts[r] = (int)count;
+            displs[r] = (int)first;
+        }
+        MPI_Request request;
+        if (MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, buf, counts, displs, MPI_FLOAT, MPI_COMM_WORLD, &request) != MPI_SUCCESS)
+            dist_abort(d, "all-gather of %s could not start", what);
+        wait_or_abort(d, &request, "all-gather", what);
+    }
+}
+
 void dist_allreduce_sum_double(Dist *d, double *buf, size_t n, const char *what) {
     allreduce_sum(d, buf, n, sizeof(double), MPI_DOUBLE, what);
 }
@@ -290,6 +385,8 @@ void dist_init(Dist *d, int *argc, char ***argv) {
 void dist_finalize(Dist *d) { (void)d; }
 void dist_allreduce_sum_float(Dist *d, float *buf, size_t n, const char *what) { (void)d; (void)buf; (void)n; (void)what; }
 void dist_allreduce_sum_double(Dist *d, double *buf, size_t n, const char *what) { (void)d; (void)buf; (void)n; (void)what; }
+void dist_reduce_scatter_sum_float(Dist *d, float *buf, size_t n, const char *what) { (void)d; (void)buf; (void)n; (void)what; }
+void dist_allgather_float(Dist *d, float *buf, size_t n, const char *what) { (void)d; (void)buf; (void)n; (void)what; }
 void dist_broadcast(Dist *d, void *buf, size_t bytes, int root, const char *what) { (void)d; (void)buf; (void)bytes; (void)root; (void)what; }
 void dist_barrier(Dist *d, const char *what) { (void)d; (void)what; }
 

@@ -23,7 +23,7 @@
 //
 // ---------------------------------------------------------------------------------------------
 // Notes for the CUDA trainer: implemented in llmc/dist_nccl.cuh + llmc/rendezvous.h (the file
-// rendezvous carries a job tag; tcp: is --nccl_init tcp:HOST:PORT), except ZeRO-1, not done.
+// rendezvous carries a job tag; tcp: is --nccl_init tcp:HOST:PORT) and ZeRO-1 (llmc/zero.cuh).
 //   Setup, with MPI: dist_init(); rank 0 calls ncclGetUniqueId(&id); dist_broadcast(&d, &id,
 //     sizeof id, 0); cudaSetDevice(d.local_rank); ncclCommInitRank(&comm, d.world_size, id, d.rank).
 //   Setup, without MPI (srun without PMI, or a plain launcher): the rank, world size and local rank
@@ -36,13 +36,14 @@
 //     stream) and scale by 1/W in the optimizer (or ncclAvg). NCCL's ring sums in a fixed order for
 //     a fixed world size and topology, which is what exact resume needs; bitwise equality with a
 //     different W is not promised.
-//   ZeRO-1 (optimizer state sharded): pad the parameter count to a multiple of W; each rank owns
-//     shard [rank*n/W, (rank+1)*n/W). ncclReduceScatter(grads -> my grad shard, ncclSum); AdamW on
-//     my shard of params/m/v only; ncclAllGather(my param shard -> all params). Memory for m and v
-//     drops by W; traffic equals one all-reduce. Each rank saves its shard of m, v as
-//     state_NNNNNNNN.rankR.bin and records W in it; resuming with another W is refused with one line.
-//   Grad-norm clipping under ZeRO-1: each rank sums squares of its grad shard, then
-//     dist_allreduce_sum_double() (or an NCCL all-reduce of one float) gives the global norm.
+//   ZeRO-1 (--zero_stage 1; train_gpt2.c's zero1_* and their GPU twins): the parameters are cut
+//     into W equal blocks (dist_zero_shard; the GPU buffers padded to W blocks). The gradients are
+//     reduce-scattered (ncclReduceScatter in place: each rank gets the sum of its block), each rank
+//     runs AdamW on its block with its moments only, and the blocks are all-gathered
+//     (ncclAllGather in place). Memory for m and v drops by W; traffic equals one all-reduce. The
+//     global norm: each rank's sum of squares over its block, then dist_allreduce_sum_double().
+//     A checkpoint gathers the moments first and is written in the usual format by rank 0, so a
+//     resume (same W, same --zero_stage, as the run identity demands) reads it like any other.
 //   Timeouts: create the communicator with ncclCommInitRankConfig(blocking = 0) and poll
 //     ncclCommGetAsyncError() against the same MEMLENS_DIST_TIMEOUT deadline; on expiry
 //     ncclCommAbort() and dist_abort().
@@ -77,6 +78,18 @@ static inline int dist_is_main(const Dist *d) { return d->rank == 0; }
 
 // The contiguous slice of n items that `rank` takes: returns its length, *first its start.
 size_t dist_share(size_t n, int world_size, int rank, size_t *first);
+
+// ZeRO-1 shards (--zero_stage 1): n items cut into world_size blocks of ceil(n / W) items, in rank
+// order, the last ones short or empty. Equal blocks because NCCL's reduce-scatter and all-gather
+// take one count for every rank; the GPU buffers are padded to W * ceil(n / W). Returns the number
+// of real items of `rank`'s block, *first its start (at most n).
+size_t dist_zero_shard(size_t n, int world_size, int rank, size_t *first);
+// buf (n): this rank's shard (dist_zero_shard) <- sum over ranks of that shard, added in rank
+// order: bitwise what dist_allreduce_sum_float gives there. The rest of buf is left as it was.
+// Half the traffic of the all-reduce.
+void dist_reduce_scatter_sum_float(Dist *d, float *buf, size_t n, const char *what);
+// buf (n): every rank's shard (dist_zero_shard) copied to every rank (the other half).
+void dist_allgather_float(Dist *d, float *buf, size_t n, const char *what);
 
 // buf (n) <- sum over ranks of buf, added in rank order (see Determinism above). `what` names
 // the buffer in the timeout message ("gradients").

@@ -270,6 +270,31 @@ static void dist_gpu_allreduce_sum_float(DistNccl *nc, float *buf, size_t n, cud
 #endif
 }
 
+// ZeRO-1 (train_gpt2.cu --zero_stage 1). buf holds world_size blocks of `block` floats (the
+// padded layout of dist_zero_shard), and NCCL works in place on this rank's block.
+// Reduce-scatter: this rank's block <- its sum over ranks (the rest of buf is left to NCCL).
+static void dist_gpu_reduce_scatter_sum_float(DistNccl *nc, float *buf, size_t block, cudaStream_t stream, const char *what) {
+    if (!nc->active) return;
+#ifdef USE_NCCL
+    double deadline = dist_gpu_deadline(nc);
+    float *mine = buf + (size_t)nc->dist->rank * block;
+    dist_gpu_wait_call(nc, ncclReduceScatter(buf, mine, block, ncclFloat, ncclSum, nc->comm, stream), "reduce-scatter", what,
+                       deadline);
+    dist_gpu_wait_stream(nc, stream, "reduce-scatter", what, deadline);
+#endif
+}
+
+// All-gather: every rank's block to every rank.
+static void dist_gpu_allgather_float(DistNccl *nc, float *buf, size_t block, cudaStream_t stream, const char *what) {
+    if (!nc->active) return;
+#ifdef USE_NCCL
+    double deadline = dist_gpu_deadline(nc);
+    const float *mine = buf + (size_t)nc->dist->rank * block;
+    dist_gpu_wait_call(nc, ncclAllGather(mine, buf, block, ncclFloat, nc->comm, stream), "all-gather", what, deadline);
+    dist_gpu_wait_stream(nc, stream, "all-gather", what, deadline);
+#endif
+}
+
 // Host values through the scratch buffer: sum of doubles, broadcast of bytes from root, barrier.
 static void dist_gpu_allreduce_sum_double(DistNccl *nc, double *buf, size_t n, const char *what) {
     if (!nc->active) return;

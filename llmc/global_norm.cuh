@@ -1,6 +1,8 @@
-// Global L2 norm of the fp32 gradients, deterministic: a fixed grid of blocks each sums a fixed
-// grid-stride set of elements in double, reduces with a fixed tree, and one block sums the block
-// partials in order. The same bits on every run, independent of timing.
+// Sum of squares of the fp32 gradients (the square of their global L2 norm), deterministic: a
+// fixed grid of blocks each sums a fixed grid-stride set of elements in double, reduces with a
+// fixed tree, and one block sums the block partials in order. The same bits on every run,
+// independent of timing. The caller takes the square root (or first adds the sums of other ranks'
+// shards, under ZeRO-1).
 #ifndef LLMC_GLOBAL_NORM_CUH
 #define LLMC_GLOBAL_NORM_CUH
 
@@ -30,16 +32,16 @@ global_norm_partial_kernel(double *partial, const float *grads, size_t n) {
     }
 }
 
-// out[0] = sqrt(sum of partials), summed in index order by one thread.
-__global__ void global_norm_finish_kernel(float *out, const double *partial) {
+// out[0] = sum of partials, in index order by one thread.
+__global__ void global_norm_finish_kernel(double *out, const double *partial) {
     if (threadIdx.x != 0 || blockIdx.x != 0) return;
     double total = 0.0;
     for (int k = 0; k < GLOBAL_NORM_BLOCKS; k++) total += partial[k];
-    out[0] = (float)sqrt(total);
+    out[0] = total;
 }
 
-// scratch: GLOBAL_NORM_BLOCKS doubles; result: one float on the device.
-static void global_norm(float *result, double *scratch, const float *grads, size_t n, cudaStream_t stream) {
+// scratch: GLOBAL_NORM_BLOCKS doubles; result: one double on the device.
+static void global_sum_of_squares(double *result, double *scratch, const float *grads, size_t n, cudaStream_t stream) {
     global_norm_partial_kernel<<<GLOBAL_NORM_BLOCKS, GLOBAL_NORM_THREADS, 0, stream>>>(scratch, grads, n);
     cuda_check_launch();
     global_norm_finish_kernel<<<1, 32, 0, stream>>>(result, scratch);

@@ -163,5 +163,8 @@ void gpt2_zero_grad(GPT2 *m);
 void gpt2_backward(GPT2 *m, float loss_scale);
 // Global L2 norm of all gradients (double accumulation in a fixed order).
 float gpt2_grad_norm(const GPT2 *m);
+// Sum of squares of the gradients [first, first + count), in the same fixed order as
+// gpt2_grad_norm (which is the square root of the whole range's): ZeRO-1 adds the ranks' shards.
+double gpt2_grad_sumsq(const GPT2 *m, size_t first, size_t count);
 
 #endif

@@ -257,16 +257,15 @@ void gpt2_backward(GPT2 *m, float loss_scale) {
     m->grads_pending_zero = 0;
 }
 
-float gpt2_grad_norm(const GPT2 *m) {
-    if (!m->grads_memory || m->grads_pending_zero) return 0.0f;
+double gpt2_grad_sumsq(const GPT2 *m, size_t first, size_t count) {
+    if (!m->grads_memory || m->grads_pending_zero) return 0.0;
     // Fixed chunks summed in order: the result does not depend on the thread count.
     enum { CHUNKS = 256 };
     double partial[CHUNKS];
-    size_t n = m->num_parameters;
-    const float *g = m->grads_memory;
+    const float *g = m->grads_memory + first;
 #pragma omp parallel for schedule(static)
     for (int ch = 0; ch < CHUNKS; ch++) {
-        size_t lo = n * ch / CHUNKS, hi = n * (ch + 1) / CHUNKS;
+        size_t lo = count * ch / CHUNKS, hi = count * (ch + 1) / CHUNKS;
         double s = 0.0;
 #pragma omp simd reduction(+ : s)
         for (size_t i = lo; i < hi; i++) s += (double)g[i] * g[i];
@@ -274,5 +273,7 @@ float gpt2_grad_norm(const GPT2 *m) {
     }
     double total = 0.0;
     for (int ch = 0; ch < CHUNKS; ch++) total += partial[ch];
-    return (float)sqrt(total);
+    return total;
 }
+
+float gpt2_grad_norm(const GPT2 *m) { return (float)sqrt(gpt2_grad_sumsq(m, 0, m->num_parameters)); }

@@ -30,6 +30,7 @@
 
 extern "C" {
 #include "adamw.h"
+#include "dist.h"
 #include "gpt2.h"
 }
 
@@ -70,17 +71,24 @@ typedef struct {
     size_t num_parameters;
     size_t param_sizes[GPT2_NUM_PARAM_TENSORS];
     size_t param_offsets[GPT2_NUM_PARAM_TENSORS];
-    float *master;         // (P) fp32 weights
+    float *master;         // (P, padded) fp32 weights
     void *params;          // (P) floatX working copy; == master in fp32 mode
-    float *grads;          // (P)
-    float *opt_m, *opt_v;  // (P)
+    float *grads;          // (P, padded)
+    float *opt_m, *opt_v;  // (shard_stride) the moments of this rank's shard (all P without ZeRO-1)
     int64_t opt_step;
+    // ZeRO-1 (train_gpt2.cu --zero_stage 1): of shard_ranks ranks, this one (shard_rank) updates
+    // the weights [shard_first, shard_first + shard_count) and keeps their moments only. master and
+    // grads hold padded_parameters = shard_ranks * shard_stride floats (zeros past P), the equal
+    // blocks of NCCL's reduce-scatter and all-gather (llmc/dist.h dist_zero_shard). One rank: the
+    // shard is everything.
+    int shard_ranks, shard_rank;
+    size_t shard_first, shard_count, shard_stride, padded_parameters;
     int max_B, max_T;
     void *acts_memory;
     GPT2CudaActs acts;
     float *reduce_scratch;   // COLUMN_REDUCE_CHUNKS * 4C
     double *norm_scratch;    // GLOBAL_NORM_BLOCKS
-    float *norm_result;      // 1
+    double *sumsq_result;    // 1: the gradients' sum of squares
     int *inputs, *targets;   // (max_B * max_T)
     int *bucket_tokens, *bucket_starts, *bucket_rows;  // wte backward buckets (see encoder.cuh)
     int num_buckets;
@@ -130,18 +138,21 @@ static size_t gpt2cu_layout_acts(GPT2CudaActs *a, char *base, const GPT2Config *
 }
 
 // Device bytes the model needs besides the activations: weights, copy, grads, moments, scratch.
-static size_t gpt2cu_fixed_bytes(const GPT2Config *c, size_t num_parameters, Precision precision, int B, int T) {
-    size_t P = num_parameters;
+// The moments of 1/shard_ranks of the weights (ZeRO-1).
+static size_t gpt2cu_fixed_bytes(const GPT2Config *c, size_t num_parameters, Precision precision, int B, int T,
+                                 int shard_ranks) {
+    size_t P = num_parameters, stride = (P + shard_ranks - 1) / shard_ranks, padded = stride * shard_ranks;
     size_t copy = precision == PRECISION_BF16 ? P * 2 : 0;
     size_t BT = (size_t)B * T;
-    return P * 4 * 4 + copy + (size_t)COLUMN_REDUCE_CHUNKS * 4 * c->channels * 4 + GLOBAL_NORM_BLOCKS * 8 +
-           BT * 4 * 5 + CUBLASLT_WORKSPACE_BYTES + (64u << 20) /* CUDA context, cuBLASLt internals */;
+    return padded * 4 * 2 + stride * 4 * 2 + copy + (size_t)COLUMN_REDUCE_CHUNKS * 4 * c->channels * 4 +
+           GLOBAL_NORM_BLOCKS * 8 + BT * 4 * 5 + CUBLASLT_WORKSPACE_BYTES + (64u << 20) /* CUDA context, cuBLASLt internals */;
 }
 
-static size_t gpt2cu_bytes_needed(const GPT2Config *c, size_t num_parameters, Precision precision, int B, int T) {
+static size_t gpt2cu_bytes_needed(const GPT2Config *c, size_t num_parameters, Precision precision, int B, int T,
+                                  int shard_ranks) {
     GPT2CudaActs a;
     size_t elem = precision == PRECISION_BF16 ? 2 : 4;
-    return gpt2cu_fixed_bytes(c, num_parameters, precision, B, T) + gpt2cu_layout_acts(&a, NULL, c, elem, B, T);
+    return gpt2cu_fixed_bytes(c, num_parameters, precision, B, T, shard_ranks) + gpt2cu_layout_acts(&a, NULL, c, elem, B, T);
 }
 
 // cudaMalloc that reports out-of-memory to the caller (other errors die).
@@ -157,17 +168,23 @@ static int try_cuda_malloc(void **p, size_t bytes) {
 }
 
 // The largest batch size (<= B) whose memory fits in `free_bytes`; 0 when not even 1 does.
-static int gpt2cu_batch_that_fits(const GPT2Config *c, size_t P, Precision precision, int B, int T, size_t free_bytes) {
+static int gpt2cu_batch_that_fits(const GPT2Config *c, size_t P, Precision precision, int B, int T, int shard_ranks,
+                                  size_t free_bytes) {
     for (int b = B; b >= 1; b--)
-        if (gpt2cu_bytes_needed(c, P, precision, b, T) <= free_bytes) return b;
+        if (gpt2cu_bytes_needed(c, P, precision, b, T, shard_ranks) <= free_bytes) return b;
     return 0;
 }
 
 static void gpt2cu_free(GPT2Cuda *m);
+static void gpt2cu_upload_params(GPT2Cuda *m, const GPT2 *host);
 
 // Allocate everything for batches up to max_B x max_T and upload the host model's weights.
 // Out of memory dies with one line naming the batch size that fits. `batch_flag` names the flag.
-static void gpt2cu_init(GPT2Cuda *m, const GPT2 *host, Precision precision, int max_B, int max_T, const char *batch_flag) {
+// shard_ranks > 1: ZeRO-1, this is rank shard_rank of them (see GPT2Cuda).
+static void gpt2cu_init_sharded(GPT2Cuda *m, const GPT2 *host, Precision precision, int max_B, int max_T,
+                                const char *batch_flag, int shard_ranks, int shard_rank) {
+    if (shard_ranks < 1 || shard_rank < 0 || shard_rank >= shard_ranks)
+        die("gpt2cu_init_sharded: shard %d of %d does not exist", shard_rank, shard_ranks);
     memset(m, 0, sizeof *m);
     m->config = host->config;
     m->precision = precision;
@@ -181,20 +198,25 @@ static void gpt2cu_init(GPT2Cuda *m, const GPT2 *host, Precision precision, int 
     }
     m->max_B = max_B;
     m->max_T = max_T;
+    m->shard_ranks = shard_ranks;
+    m->shard_rank = shard_rank;
+    m->shard_stride = (m->num_parameters + shard_ranks - 1) / shard_ranks;
+    m->padded_parameters = m->shard_stride * shard_ranks;
+    m->shard_count = dist_zero_shard(m->num_parameters, shard_ranks, shard_rank, &m->shard_first);
     int HS = m->config.channels / m->config.num_heads;
     if (!attention_head_size_supported(HS))
         die("the model's head size is %d (channels %d / heads %d); the GPU trainer supports 16, 32, 64 or 128 "
             "(choose --channels/--heads accordingly)", HS, m->config.channels, m->config.num_heads);
 
-    size_t P = m->num_parameters, BT = (size_t)max_B * max_T;
+    size_t P = m->num_parameters, BT = (size_t)max_B * max_T, padded = m->padded_parameters, stride = m->shard_stride;
     size_t free_bytes = 0, total_bytes = 0;
     cuda_check(cudaMemGetInfo(&free_bytes, &total_bytes));
-    size_t need = gpt2cu_bytes_needed(&m->config, P, precision, max_B, max_T);
-    int fits = gpt2cu_batch_that_fits(&m->config, P, precision, max_B, max_T, free_bytes);
+    size_t need = gpt2cu_bytes_needed(&m->config, P, precision, max_B, max_T, shard_ranks);
+    int fits = gpt2cu_batch_that_fits(&m->config, P, precision, max_B, max_T, shard_ranks, free_bytes);
     if (fits == 0)
         die("the model (%zu parameters) needs %.2f GiB of GPU memory even at batch size 1 and T=%d, but the GPU has "
             "%.2f GiB free of %.2f GiB (use a smaller model or a shorter --max_seq_length)",
-            P, gpt2cu_bytes_needed(&m->config, P, precision, 1, max_T) / 1073741824.0, max_T, free_bytes / 1073741824.0,
+            P, gpt2cu_bytes_needed(&m->config, P, precision, 1, max_T, shard_ranks) / 1073741824.0, max_T, free_bytes / 1073741824.0,
             total_bytes / 1073741824.0);
     if (fits < max_B)
         die("%s %d needs %.2f GiB of GPU memory at T=%d but %.2f GiB are free (use %s %d or less)", batch_flag, max_B,
@@ -204,15 +226,16 @@ static void gpt2cu_init(GPT2Cuda *m, const GPT2 *host, Precision precision, int 
     matmul_context_init(&m->matmul);
     size_t acts_bytes = gpt2cu_layout_acts(&m->acts, NULL, &m->config, m->elem_size, max_B, max_T);
     void **bufs[] = {(void **)&m->master, (void **)&m->grads, (void **)&m->opt_m, (void **)&m->opt_v, &m->acts_memory,
-                     (void **)&m->reduce_scratch, (void **)&m->norm_scratch, (void **)&m->norm_result,
+                     (void **)&m->reduce_scratch, (void **)&m->norm_scratch, (void **)&m->sumsq_result,
                      (void **)&m->inputs, (void **)&m->targets, (void **)&m->bucket_tokens,
                      (void **)&m->bucket_starts, (void **)&m->bucket_rows};
-    size_t sizes[] = {P * 4, P * 4, P * 4, P * 4, acts_bytes, (size_t)COLUMN_REDUCE_CHUNKS * 4 * m->config.channels * 4,
-                      GLOBAL_NORM_BLOCKS * 8, 4, BT * 4, BT * 4, BT * 4, (BT + 1) * 4, BT * 4};
+    size_t sizes[] = {padded * 4, padded * 4, stride * 4, stride * 4, acts_bytes,
+                      (size_t)COLUMN_REDUCE_CHUNKS * 4 * m->config.channels * 4, GLOBAL_NORM_BLOCKS * 8, 8, BT * 4, BT * 4,
+                      BT * 4, (BT + 1) * 4, BT * 4};
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
         if (try_cuda_malloc(bufs[i], sizes[i]) != 0) {
             cuda_check(cudaMemGetInfo(&free_bytes, &total_bytes));
-            int b = gpt2cu_batch_that_fits(&m->config, P, precision, max_B, max_T, free_bytes + need);
+            int b = gpt2cu_batch_that_fits(&m->config, P, precision, max_B, max_T, shard_ranks, free_bytes + need);
             die("out of GPU memory while allocating for %s %d at T=%d (%.2f GiB estimated; use %s %d or less)",
                 batch_flag, max_B, max_T, need / 1073741824.0, batch_flag, b > 1 ? b - 1 : 1);
         }
@@ -223,31 +246,35 @@ static void gpt2cu_init(GPT2Cuda *m, const GPT2 *host, Precision precision, int 
     } else {
         m->params = m->master;
     }
-    cuda_check(cudaMemset(m->grads, 0, P * 4));
-    cuda_check(cudaMemset(m->opt_m, 0, P * 4));
-    cuda_check(cudaMemset(m->opt_v, 0, P * 4));
+    cuda_check(cudaMemset(m->master, 0, padded * 4));  // the padding stays zero
+    cuda_check(cudaMemset(m->grads, 0, padded * 4));
+    cuda_check(cudaMemset(m->opt_m, 0, stride * 4));
+    cuda_check(cudaMemset(m->opt_v, 0, stride * 4));
     m->host_losses = (float *)malloc_or_die(BT * sizeof(float));
     m->host_targets = (int *)malloc_or_die(BT * sizeof(int));
     m->mean_loss = -1.0f;
     m->opt_step = 0;
-    // upload the weights
-    cuda_check(cudaMemcpy(m->master, host->params_memory, P * 4, cudaMemcpyHostToDevice));
-    if (precision == PRECISION_BF16) {
-        copy_to_floatx_kernel<bf16><<<ceil_div((long long)P, 512), 512, 0, m->stream>>>((bf16 *)m->params, m->master, P);
+    gpt2cu_upload_params(m, host);
+}
+
+static void gpt2cu_init(GPT2Cuda *m, const GPT2 *host, Precision precision, int max_B, int max_T, const char *batch_flag) {
+    gpt2cu_init_sharded(m, host, precision, max_B, max_T, batch_flag, 1, 0);
+}
+
+// The floatX working copy <- the fp32 master weights (after an upload, or ZeRO-1's all-gather).
+static void gpt2cu_refresh_working_copy(GPT2Cuda *m) {
+    if (m->precision == PRECISION_BF16) {
+        copy_to_floatx_kernel<bf16><<<ceil_div((long long)m->num_parameters, 512), 512, 0, m->stream>>>(
+            (bf16 *)m->params, m->master, m->num_parameters);
         cuda_check_launch();
     }
-    cuda_check(cudaStreamSynchronize(m->stream));
 }
 
 // Replace the weights with the host model's (same shape), e.g. after loading a checkpoint.
 static void gpt2cu_upload_params(GPT2Cuda *m, const GPT2 *host) {
     if (host->num_parameters != m->num_parameters) die("gpt2cu_upload_params: the model shapes differ");
     cuda_check(cudaMemcpy(m->master, host->params_memory, m->num_parameters * 4, cudaMemcpyHostToDevice));
-    if (m->precision == PRECISION_BF16) {
-        copy_to_floatx_kernel<bf16><<<ceil_div((long long)m->num_parameters, 512), 512, 0, m->stream>>>(
-            (bf16 *)m->params, m->master, m->num_parameters);
-        cuda_check_launch();
-    }
+    gpt2cu_refresh_working_copy(m);
     cuda_check(cudaStreamSynchronize(m->stream));
 }
 
@@ -262,14 +289,17 @@ static void gpt2cu_download_grads(const GPT2Cuda *m, float *out) {
     cuda_check(cudaMemcpy(out, m->grads, m->num_parameters * 4, cudaMemcpyDeviceToHost));
 }
 
+// The host's whole optimizer state -> this rank's shard of the moments on the device.
 static void gpt2cu_upload_optimizer(GPT2Cuda *m, const AdamW *opt) {
     if (opt->num_parameters != m->num_parameters) die("optimizer state and model differ in size");
-    cuda_check(cudaMemcpy(m->opt_m, opt->m, m->num_parameters * 4, cudaMemcpyHostToDevice));
-    cuda_check(cudaMemcpy(m->opt_v, opt->v, m->num_parameters * 4, cudaMemcpyHostToDevice));
+    cuda_check(cudaMemcpy(m->opt_m, opt->m + m->shard_first, m->shard_count * 4, cudaMemcpyHostToDevice));
+    cuda_check(cudaMemcpy(m->opt_v, opt->v + m->shard_first, m->shard_count * 4, cudaMemcpyHostToDevice));
     m->opt_step = opt->step;
 }
 
+// The device's moments -> the host (one rank: ZeRO-1's shards are gathered by the trainer).
 static void gpt2cu_download_optimizer(const GPT2Cuda *m, AdamW *opt) {
+    if (m->shard_ranks != 1) die("gpt2cu_download_optimizer: this rank holds 1/%d of the moments (gather them)", m->shard_ranks);
     cuda_check(cudaStreamSynchronize(m->stream));
     cuda_check(cudaMemcpy(opt->m, m->opt_m, m->num_parameters * 4, cudaMemcpyDeviceToHost));
     cuda_check(cudaMemcpy(opt->v, m->opt_v, m->num_parameters * 4, cudaMemcpyDeviceToHost));
@@ -463,8 +493,8 @@ static void gpt2cu_forward(GPT2Cuda *m, const int *inputs, const int *targets, i
     }
 }
 
-static void gpt2cu_zero_grad(GPT2Cuda *m) {
-    cuda_check(cudaMemsetAsync(m->grads, 0, m->num_parameters * sizeof(float), m->stream));
+static void gpt2cu_zero_grad(GPT2Cuda *m) {  // the padding too: ZeRO-1 passes the moments through it
+    cuda_check(cudaMemsetAsync(m->grads, 0, m->padded_parameters * sizeof(float), m->stream));
 }
 
 // Accumulates the gradient of loss_scale * mean_loss of the last forward (which needs targets).
@@ -476,15 +506,19 @@ static void gpt2cu_backward(GPT2Cuda *m, float loss_scale) {
     m->has_targets = 0;  // the logits now hold dlogits: a second backward needs a new forward
 }
 
-static float gpt2cu_grad_norm(GPT2Cuda *m) {
-    global_norm(m->norm_result, m->norm_scratch, m->grads, m->num_parameters, m->stream);
-    float norm;
-    cuda_check(cudaMemcpyAsync(&norm, m->norm_result, sizeof norm, cudaMemcpyDeviceToHost, m->stream));
+// Sum of squares of the gradients [first, first + count), as gpt2_grad_sumsq on the CPU.
+static double gpt2cu_grad_sumsq(GPT2Cuda *m, size_t first, size_t count) {
+    global_sum_of_squares(m->sumsq_result, m->norm_scratch, m->grads + first, count, m->stream);
+    double sumsq;
+    cuda_check(cudaMemcpyAsync(&sumsq, m->sumsq_result, sizeof sumsq, cudaMemcpyDeviceToHost, m->stream));
     cuda_check(cudaStreamSynchronize(m->stream));
-    return norm;
+    return sumsq;
 }
 
-// The update of adamw_step_with_norm (llmc/adamw.c) on the GPU; the moments live on the device.
+static float gpt2cu_grad_norm(GPT2Cuda *m) { return (float)sqrt(gpt2cu_grad_sumsq(m, 0, m->num_parameters)); }
+
+// The update of adamw_step_range (llmc/adamw.c) on the GPU, for this rank's shard (all weights
+// without ZeRO-1), with the norm of all gradients; the moments live on the device.
 static void gpt2cu_adamw_step_with_norm(GPT2Cuda *m, const AdamWHyper *h, float grad_norm) {
     float grad_scale = 1.0f;
     if (h->grad_clip > 0.0f) {
@@ -499,15 +533,18 @@ static void gpt2cu_adamw_step_with_norm(GPT2Cuda *m, const AdamWHyper *h, float 
     AdamWTensorTable table;
     memset(&table, 0, sizeof table);
     table.count = GPT2_NUM_PARAM_TENSORS;
-    for (int i = 0; i < GPT2_NUM_PARAM_TENSORS; i++) {
-        table.ends[i] = m->param_offsets[i] + m->param_sizes[i];
+    size_t first = m->shard_first, n = m->shard_count;
+    for (int i = 0; i < GPT2_NUM_PARAM_TENSORS; i++) {  // tensor ends, counted from the shard's start
+        size_t end = m->param_offsets[i] + m->param_sizes[i];
+        table.ends[i] = end > first ? end - first : 0;
         table.decay[i] = gpt2_param_is_decayed(i) ? 1.0f - h->learning_rate * h->weight_decay : 1.0f;
     }
+    if (n == 0) return;  // a rank whose shard is empty (more ranks than weights)
     if (m->precision == PRECISION_BF16)
-        adamw_update<bf16>(m->master, (bf16 *)m->params, m->grads, m->opt_m, m->opt_v, m->num_parameters, &table,
+        adamw_update<bf16>(m->master + first, (bf16 *)m->params + first, m->grads + first, m->opt_m, m->opt_v, n, &table,
                            grad_scale, h->beta1, h->beta2, h->eps, step_size, bias2_sqrt, m->stream);
     else
-        adamw_update<float>(m->master, (float *)NULL, m->grads, m->opt_m, m->opt_v, m->num_parameters, &table,
+        adamw_update<float>(m->master + first, (float *)NULL, m->grads + first, m->opt_m, m->opt_v, n, &table,
                             grad_scale, h->beta1, h->beta2, h->eps, step_size, bias2_sqrt, m->stream);
 }
 
@@ -557,7 +594,7 @@ static void gpt2cu_free(GPT2Cuda *m) {
     if (m->argmax) cuda_check(cudaFree(m->argmax));
     if (m->precision == PRECISION_BF16) cuda_check(cudaFree(m->params));
     void *bufs[] = {m->master, m->grads, m->opt_m, m->opt_v, m->acts_memory, m->reduce_scratch, m->norm_scratch,
-                    m->norm_result, m->inputs, m->targets, m->bucket_tokens, m->bucket_starts, m->bucket_rows};
+                    m->sumsq_result, m->inputs, m->targets, m->bucket_tokens, m->bucket_starts, m->bucket_rows};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) cuda_check(cudaFree(bufs[i]));
     matmul_context_free(&m->matmul);
     cuda_check(cudaStreamDestroy(m->stream));

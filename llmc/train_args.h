@@ -29,6 +29,7 @@ typedef struct {
     double adam_beta1, adam_beta2, adam_epsilon;
     const char *lr_schedule;
     int64_t warmup_steps, seed;
+    int64_t zero_stage;            // 1: the AdamW moments sharded across the ranks (ZeRO-1); 0: not
     // output and bookkeeping
     const char *output_dir;
     int64_t save_every, eval_every, save_total_limit, threads;

@@ -306,9 +306,14 @@ int train_identity_diff(const char *saved, const char *current, char *why, size_
             differs = 1;
             break;
         }
-        if (!differs && cJSON_GetArraySize(a) != cJSON_GetArraySize(b)) {
-            snprintf(why, why_len, "the saved run has other fields");
+        // A field only the saved run has (e.g. zero_stage, recorded only when it is set).
+        if (!differs) cJSON_ArrayForEach(item, a) {
+            if (cJSON_GetObjectItemCaseSensitive(b, item->string)) continue;
+            char *then = cJSON_PrintUnformatted(item);
+            snprintf(why, why_len, "%s was %s, now (absent)", item->string, then);
+            cJSON_free(then);
             differs = 1;
+            break;
         }
     }
     cJSON_Delete(a);

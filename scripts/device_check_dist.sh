@@ -10,6 +10,9 @@
 #   4. --nccl_init file:DIR/nccl_id (no MPI), ranks from MEMLENS_* -> bitwise equal, id file removed
 #   5. --nccl_init tcp:127.0.0.1:PORT (no MPI)             -> bitwise equal
 #   6. file init, killed after the step-8 checkpoint, resumed -> bitwise equal
+#   6b. --zero_stage 1 through NCCL (reduce-scatter, sharded AdamW, all-gather; moments gathered
+#      for the checkpoint): model.bin and the checkpointed moments bitwise equal (one rank's shard
+#      is everything, so only the code path differs)
 #   7. world size 2 with rank 1 missing: file init (NCCL setup waits), tcp init (rendezvous waits),
 #      MEMLENS_DIST_TIMEOUT=3 -> exit != 0 within 60 s, one line naming the wait, nothing written
 # Prints "PASS name" / "FAIL name"; logs in $OUT/device_check_dist_logs.tgz (or /tmp/device_check_dist_logs).
@@ -86,6 +89,17 @@ rc=$?; [ $rc -eq 137 ] && pass "killed after the step-8 checkpoint (as planned)"
 run resume 60 "${ONE[@]}" ./train_gpt2cu "${FLAGS[@]}" --nccl_init "file:$WORK/nccl_id" --output_dir "$WORK/killed" --resume
 grep -q "resuming from step 8" "$LOG/resume.log" && pass "resume started at step 8" || fail "resume did not start at step 8"
 same "file init, killed + resumed: model.bin bitwise equal" "$WORK/plain/model.bin" "$WORK/killed/model.bin"
+
+# ---- 6b: ZeRO-1's collectives and sharded update on the real NCCL
+echo "== ZeRO-1 through NCCL"
+run zero1 60 "${ONE[@]}" ./train_gpt2cu "${FLAGS[@]}" --nccl_init "file:$WORK/nccl_id" --zero_stage 1 --output_dir "$WORK/zero1"
+same "--zero_stage 1 (1 rank, NCCL): model.bin bitwise equal" "$WORK/plain/model.bin" "$WORK/zero1/model.bin"
+"$PY" - "$WORK/plain/state_00000008.bin" "$WORK/zero1/state_00000008.bin" <<'PYEOF' && pass "--zero_stage 1: the step-8 checkpoint's AdamW moments bitwise equal" || fail "--zero_stage 1: the checkpointed moments differ"
+import struct, sys
+a, b = (open(p, "rb").read() for p in sys.argv[1:3])
+P = struct.unpack_from("<Q", a, 7 * 8)[0]  # llmc/train_state.h: header word 7; m and v end just before the CRC
+sys.exit(0 if P > 0 and a[-(8 * P + 8):-8] == b[-(8 * P + 8):-8] else 1)
+PYEOF
 
 # ---- 7: a rank that never comes
 echo "== a missing rank ends the job with one line"

@@ -370,6 +370,10 @@ for s in experiment_1node_8gpu experiment_multinode; do
   check "slurm $s: DRY_RUN=1 only prints" bash -c "MEMLENS=$ROOT OUT=$TMP/a_file DRY_RUN=1 bash scripts/slurm/$s.sbatch > $TMP/dry.out 2>&1 &&
     grep -q -- '--batch_size' $TMP/dry.out && ! grep -q 'error' $TMP/dry.out"
 done
+for s in train_1node_8gpu train_multinode; do
+  check "slurm $s: ZERO_STAGE=1 reaches the trainer as --zero_stage 1 (DRY_RUN=1)" bash -c "MEMLENS=$ROOT OUT=$TMP/zero_out ZERO_STAGE=1 DRY_RUN=1 \
+    bash scripts/slurm/$s.sbatch > $TMP/dry_zero.out 2>&1 && grep -q -- 'train_gpt2cu .*--zero_stage 1 ' $TMP/dry_zero.out"
+done
 for s in experiment_1node_8gpu experiment_multinode train_1node_8gpu train_multinode; do
   expect_error "slurm $s: a missing MEMLENS" "$s.sbatch: error: MEMLENS=$TMP/nope is not a directory; set MEMLENS" env MEMLENS="$TMP/nope" bash scripts/slurm/$s.sbatch
 done

@@ -71,6 +71,8 @@ mpi() { local n=$1; shift; timeout -s KILL 120 "${MPIRUN[@]}" -np "$n" "$@"; }
 if [ -x "$TMP/bin/test_dist_unit" ]; then
   check "collectives on 2 ranks equal the rank-order sums" mpi 2 "$TMP/bin/test_dist_unit"
   check "collectives on 3 ranks equal the rank-order sums" mpi 3 "$TMP/bin/test_dist_unit"
+  # Segments of 1000 values: every collective crosses many of them (ZeRO-1's in uneven pieces).
+  check "collectives on 3 ranks in many small segments" mpi 3 -x MEMLENS_TEST_DIST_SEGMENT=1000 "$TMP/bin/test_dist_unit"
   # Under ASan+UBSan (leak checks off: libmpi keeps its own allocations until exit).
   if [ -x build/tests/asan/test_dist_unit ] && cp build/tests/asan/test_dist_unit "$TMP/bin/asan_test_dist_unit"; then
     check "collectives on 3 ranks under ASan+UBSan" mpi 3 -x ASAN_OPTIONS=detect_leaks=0 "$TMP/bin/asan_test_dist_unit"
@@ -138,6 +140,16 @@ def same_log(a, b, steps):
             if key in ra or key in rb:
                 assert abs(ra[key] - rb[key]) <= 1e-5 * abs(ra[key]), (ra["step"], key, ra[key], rb[key])
 
+def moments(a, b, mode):
+    # AdamW m and v: the last 8 P bytes before a state file's CRC (llmc/train_state.h).
+    P = int(np.fromfile(a, dtype="<u8", count=8)[7])
+    x, y = open(a, "rb").read()[-(8 * P + 8):-8], open(b, "rb").read()[-(8 * P + 8):-8]
+    if mode == "bitwise":
+        assert x == y, "the AdamW moments differ"
+    else:
+        x, y = np.frombuffer(x, dtype="<f4").astype(np.float64), np.frombuffer(y, dtype="<f4").astype(np.float64)
+        assert np.abs(x).max() > 0 and np.linalg.norm(x - y) <= 1e-6 * np.linalg.norm(x), np.linalg.norm(x - y)
+
 def world_size(config, want):
     got = json.load(open(config))["training"]["world_size"]
     assert got == want, got
@@ -190,6 +202,43 @@ check "2-rank resume after a kill is bitwise the uninterrupted 2-rank run" resum
 expect_error "resuming a 2-rank checkpoint with 1 process names the difference" \
   'resume: .*state_00000006\.bin belongs to a different run \(world_size was 2, now 1\)' \
   "$TRAIN" "${RUN2[@]}" --save_every 2 --output_dir "$TMP/full2" --resume
+
+# ZeRO-1: each rank sums and updates only its shard of the weights, and holds only its shard of
+# the moments; the all-gathers make the model, and the checkpoint, those of the all-reduce path.
+zero1_equal() {
+  mpi 2 "$TRAIN" "${RUN2[@]}" --save_every 2 --zero_stage 1 --output_dir "$TMP/zero2" > "$TMP/zero2.out" || return 1
+  grep -q "ZeRO-1: each rank updates and holds the AdamW moments of at most 99200 of the 198400 weights" "$TMP/zero2.out" &&
+    $PY "$TMP/h.py" close "$TMP/full2/model.bin" "$TMP/zero2/model.bin" &&
+    $PY "$TMP/h.py" moments "$TMP/full2/state_00000004.bin" "$TMP/zero2/state_00000004.bin" close &&
+    $PY "$TMP/h.py" same_log "$TMP/full2/train_log.jsonl" "$TMP/zero2/train_log.jsonl" 6
+}
+check "ZeRO-1 on 2 ranks: the model and checkpointed moments of the all-reduce run (within 1e-6)" zero1_equal
+# Without clipping the gradient norm (the one sum ZeRO-1 orders differently) is not used: bitwise.
+zero1_bitwise() {
+  mpi 2 "$TRAIN" "${RUN2[@]}" --grad_clip 0 --save_every 2 --output_dir "$TMP/noclip" > /dev/null &&
+    mpi 2 "$TRAIN" "${RUN2[@]}" --grad_clip 0 --save_every 2 --zero_stage 1 --output_dir "$TMP/noclip_zero" > /dev/null &&
+    cmp "$TMP/noclip/model.bin" "$TMP/noclip_zero/model.bin" &&
+    $PY "$TMP/h.py" moments "$TMP/noclip/state_00000004.bin" "$TMP/noclip_zero/state_00000004.bin" bitwise
+}
+check "ZeRO-1 without clipping: model and moments bitwise those of the all-reduce run" zero1_bitwise
+zero1_three() {
+  mpi 3 "$TRAIN" "${TINY[@]}" --total_batch_size 384 --max_steps 4 --zero_stage 1 --output_dir "$TMP/zero3" > /dev/null &&
+    $PY "$TMP/h.py" close "$TMP/one_3/model.bin" "$TMP/zero3/model.bin"
+}
+check "ZeRO-1 on 3 ranks (uneven shards) trains the model of 1 process" zero1_three
+zero1_resume() {
+  MEMLENS_TEST_KILL_AT=after_log:5 mpi 2 "$TRAIN" "${RUN2[@]}" --save_every 2 --zero_stage 1 --output_dir "$TMP/zres" > /dev/null 2>&1
+  [ -f "$TMP/zres/model_00000004.bin" ] && [ ! -f "$TMP/zres/model.bin" ] || { echo "the kill did not happen at step 5"; return 1; }
+  mpi 2 "$TRAIN" "${RUN2[@]}" --save_every 2 --zero_stage 1 --output_dir "$TMP/zres" --resume > "$TMP/zres.out" &&
+    grep -q "resuming from step 4" "$TMP/zres.out" && cmp "$TMP/zero2/model.bin" "$TMP/zres/model.bin"
+}
+check "ZeRO-1 resume after a kill is bitwise the uninterrupted ZeRO-1 run" zero1_resume
+zero1_refused() {  # every rank says it; mpirun adds its own lines
+  ! mpi 2 "$TRAIN" "${RUN2[@]}" --save_every 2 --output_dir "$TMP/zero2" --resume > /dev/null 2> "$TMP/zero_mix.err" &&
+    grep -Eq '^train_gpt2: error: --resume: .*state_00000006\.bin belongs to a different run \(zero_stage was 1, now \(absent\)\)' \
+      "$TMP/zero_mix.err"
+}
+check "resuming a ZeRO-1 checkpoint without --zero_stage 1 is refused, naming the difference" zero1_refused
 
 # A rank killed mid-run: mpirun ends the job, non-zero, naming the rank.
 killed_rank() {

@@ -54,6 +54,52 @@ static Precision take_precision_flag(int *argc, char **argv) {
 
 """
 
+ZERO1_CPU = """static float zero1_adamw_step(AdamW *opt, GPT2 *model, const AdamWHyper *h) {
+    size_t first, count = dist_zero_shard(model->num_parameters, dist.world_size, dist.rank, &first);
+    double sumsq = gpt2_grad_sumsq(model, first, count);
+    dist_allreduce_sum_double(&dist, &sumsq, 1, "gradient norm");
+    float norm = (float)sqrt(sumsq);
+    adamw_step_range(opt, model, h, norm, first, count);
+    dist_allgather_float(&dist, model->params_memory, model->num_parameters, "updated weights");
+    return norm;
+}
+
+// A checkpoint holds the whole optimizer state, in the format of a run without ZeRO: every rank's
+// shard of the moments to every rank (rank 0 writes them).
+static void zero1_gather_moments(AdamW *opt) {
+    dist_allgather_float(&dist, opt->m, opt->num_parameters, "AdamW moments");
+    dist_allgather_float(&dist, opt->v, opt->num_parameters, "AdamW moments");
+}
+"""
+ZERO1_GPU = """// GPU: the shard and its moments were set by gpt2cu_init_sharded; the weights are all-gathered in
+// the padded layout, then the bf16 working copy is refreshed from them.
+static float zero1_adamw_step(GPT2Cuda *model, const AdamWHyper *h) {
+    double sumsq = gpt2cu_grad_sumsq(model, model->shard_first, model->shard_count);
+    dist_allreduce_sum_double(&dist, &sumsq, 1, "gradient norm");
+    float norm = (float)sqrt(sumsq);
+    gpt2cu_adamw_step_with_norm(model, h, norm);
+    dist_gpu_allgather_float(&nccl, model->master, model->shard_stride, model->stream, "updated weights");
+    gpt2cu_refresh_working_copy(model);
+    return norm;
+}
+
+// A checkpoint holds the whole optimizer state, in the format of a run without ZeRO: every rank's
+// shard of the moments to every rank (rank 0 writes them). GPU: each shard goes through the
+// gradient buffer (padded alike, and free until the next step zeroes it), then to the host.
+static void zero1_gather_moments(GPT2Cuda *model, AdamW *opt) {
+    float *host[2] = {opt->m, opt->v};
+    const float *shard[2] = {model->opt_m, model->opt_v};
+    float *mine = model->grads + (size_t)model->shard_rank * model->shard_stride;
+    for (int k = 0; k < 2; k++) {
+        cuda_check(cudaMemcpyAsync(mine, shard[k], model->shard_stride * sizeof(float), cudaMemcpyDeviceToDevice, model->stream));
+        dist_gpu_allgather_float(&nccl, model->grads, model->shard_stride, model->stream, "AdamW moments");
+        cuda_check(cudaStreamSynchronize(model->stream));
+        cuda_check(cudaMemcpy(host[k], model->grads, model->num_parameters * sizeof(float), cudaMemcpyDeviceToHost));
+    }
+    opt->step = model->opt_step;
+}
+"""
+
 # (CPU text, GPU text), applied in order; each CPU text must occur exactly once.
 EDITS = [
     (HEADER_CPU, HEADER_GPU),
@@ -105,6 +151,7 @@ EDITS = [
      '    gpt2cu_argmax((GPT2Cuda *)model, argmax);  // GPU: argmax on the device (llmc/gpt2_cuda.cuh)\n'),
     ('mem_eval_run(&mem, mem_eval_argmax, &model)', 'mem_eval_run(&mem, mem_eval_argmax, &gmodel)'),
     ('    char *tmp = malloc_or_die(n);', '    char *tmp = (char *)malloc_or_die(n);'),
+    (ZERO1_CPU, ZERO1_GPU),
     ('// ---------------------------------------------------------------------------------------------\n\nint main(',
      '// ---------------------------------------------------------------------------------------------\n\n' + TAKE_PRECISION +
      '// ---------------------------------------------------------------------------------------------\n\nint main('),
@@ -126,7 +173,10 @@ EDITS = [
      '    // GPU: allocate everything now (an out-of-memory error names the batch size that fits) and\n'
      '    // upload the starting weights, before anything is written to --output_dir.\n'
      '    GPT2Cuda gmodel;\n'
-     '    gpt2cu_init(&gmodel, &model, precision, plan.B, plan.T, "--per_device_train_batch_size");\n\n'
+     '    // ZeRO-1: this rank keeps the moments of its shard only.\n'
+     '    int zero1 = args.zero_stage == 1;\n'
+     '    gpt2cu_init_sharded(&gmodel, &model, precision, plan.B, plan.T, "--per_device_train_batch_size",\n'
+     '                        zero1 ? dist.world_size : 1, zero1 ? dist.rank : 0);\n\n'
      '    AdamW opt;  // host copy of the moments: filled from the GPU for checkpoints, and on resume\n'),
     ('    char *identity = run_identity(&args, &model, &origin, &plan);',
      '    char *identity = run_identity(&args, &model, &origin, &plan, precision);'),
@@ -157,17 +207,26 @@ EDITS = [
      '                memset(model.grads_memory, 0, model.num_parameters * sizeof(float));\n'
      '                model.grads_pending_zero = 0;\n'
      '            }\n'
-     '            dist_allreduce_sum_float(&dist, model.grads_memory, model.num_parameters, "gradients");\n',
+     '            if (args.zero_stage == 1)  // this rank\'s shard only: the rest is not used (zero1_adamw_step)\n'
+     '                dist_reduce_scatter_sum_float(&dist, model.grads_memory, model.num_parameters, "gradients");\n'
+     '            else\n'
+     '                dist_allreduce_sum_float(&dist, model.grads_memory, model.num_parameters, "gradients");\n',
      '        if (nccl.active) {\n'
      '            // Each rank\'s gradient is already weighted by its share of the step: the sum is the mean.\n'
      '            // GPU: summed on the device; a rank that had no rows adds the zeros of gpt2cu_zero_grad.\n'
-     '            dist_gpu_allreduce_sum_float(&nccl, gmodel.grads, gmodel.num_parameters, gmodel.stream, "gradients");\n'),
-    ('        float grad_norm = adamw_step(&opt, &model, &hyper);', '        float grad_norm = gpt2cu_adamw_step(&gmodel, &hyper);'),
+     '            if (args.zero_stage == 1)  // this rank\'s shard only: the rest is not used (zero1_adamw_step)\n'
+     '                dist_gpu_reduce_scatter_sum_float(&nccl, gmodel.grads, gmodel.shard_stride, gmodel.stream, "gradients");\n'
+     '            else\n'
+     '                dist_gpu_allreduce_sum_float(&nccl, gmodel.grads, gmodel.num_parameters, gmodel.stream, "gradients");\n'),
+    ('        float grad_norm = args.zero_stage == 1 ? zero1_adamw_step(&opt, &model, &hyper) : adamw_step(&opt, &model, &hyper);',
+     '        float grad_norm = args.zero_stage == 1 ? zero1_adamw_step(&gmodel, &hyper) : gpt2cu_adamw_step(&gmodel, &hyper);'),
+    ('        if (do_save && args.zero_stage == 1) zero1_gather_moments(&opt);  // a collective: every rank',
+     '        if (do_save && args.zero_stage == 1) zero1_gather_moments(&gmodel, &opt);  // a collective: every rank'),
     ('            last_val = validation_loss(&model, val, val_examples);', '            last_val = validation_loss(&gmodel, val, val_examples);'),
     ('        last_val = validation_loss(&model, val, val_examples);', '        last_val = validation_loss(&gmodel, val, val_examples);'),
     ('            save_checkpoint(&args, &model, &opt, &st, previous_checkpoint);',
      '            gpt2cu_download_params(&gmodel, &model);  // GPU: fp32 master weights and moments to the host\n'
-     '            gpt2cu_download_optimizer(&gmodel, &opt);\n'
+     '            if (args.zero_stage != 1) gpt2cu_download_optimizer(&gmodel, &opt);  // (ZeRO-1 gathered them above)\n'
      '            save_checkpoint(&args, &model, &opt, &st, previous_checkpoint);'),
     ('    test_kill_point("before_final_model", plan.total_steps);\n',
      '    test_kill_point("before_final_model", plan.total_steps);\n    gpt2cu_download_params(&gmodel, &model);\n'),

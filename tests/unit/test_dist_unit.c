@@ -74,6 +74,53 @@ static void test_allreduce(Dist *d, size_t n) {
     free(buf);
 }
 
+static void test_zero_shard(void) {
+    // ZeRO-1 blocks: ceil(n / W) each (NCCL's equal counts), contiguous, in rank order, covering n.
+    for (size_t n = 0; n < 40; n++)
+        for (int W = 1; W <= 9; W++) {
+            size_t next = 0, block = (n + W - 1) / W;
+            for (int r = 0; r < W; r++) {
+                size_t first, count = dist_zero_shard(n, W, r, &first);
+                CHECK(first == next, "dist_zero_shard(%zu, %d, %d) starts at %zu, expected %zu", n, W, r, first, next);
+                CHECK(first == (r * block < n ? r * block : n), "dist_zero_shard(%zu, %d, %d) is not block %d", n, W, r, r);
+                CHECK(count <= block, "dist_zero_shard(%zu, %d, %d) holds %zu > %zu", n, W, r, count, block);
+                next = first + count;
+            }
+            CHECK(next == n, "dist_zero_shard(%zu, %d) covers %zu items", n, W, next);
+        }
+}
+
+// Reduce-scatter: my shard is the rank-order sum (bitwise the all-reduce's), the rest untouched;
+// all-gather: every rank's shard everywhere.
+static void test_reduce_scatter_allgather(Dist *d, size_t n) {
+    float *buf = malloc_or_die((n ? n : 1) * sizeof(float));
+    for (size_t i = 0; i < n; i++) buf[i] = input_value(d->rank, i);
+    dist_reduce_scatter_sum_float(d, buf, n, "test buffer");
+    size_t first, count = dist_zero_shard(n, d->world_size, d->rank, &first);
+    size_t wrong_sum = 0, touched = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i >= first && i < first + count) {
+            float in_order = input_value(0, i);
+            for (int r = 1; r < d->world_size; r++) in_order += input_value(r, i);
+            if (memcmp(&in_order, &buf[i], sizeof(float)) != 0) wrong_sum++;
+        } else if (buf[i] != input_value(d->rank, i)) {
+            touched++;
+        }
+    }
+    CHECK(wrong_sum == 0, "reduce-scatter of %zu floats: %zu values of rank %d's shard differ from the rank-order sum", n,
+          wrong_sum, d->rank);
+    CHECK(touched == 0, "reduce-scatter of %zu floats: %zu values outside rank %d's shard changed", n, touched, d->rank);
+
+    // Each rank fills its own shard with the values of "rank 1000", the rest with its own garbage.
+    for (size_t i = 0; i < n; i++) buf[i] = i >= first && i < first + count ? input_value(1000, i) : input_value(d->rank, i);
+    dist_allgather_float(d, buf, n, "test buffer");
+    size_t wrong = 0;
+    for (size_t i = 0; i < n; i++)
+        if (buf[i] != input_value(1000, i)) wrong++;
+    CHECK(wrong == 0, "all-gather of %zu floats: %zu values are not their shard owner's", n, wrong);
+    free(buf);
+}
+
 static void test_double_and_broadcast(Dist *d) {
     double sums[3] = {d->rank + 0.25, 1.0, -(double)d->rank};
     dist_allreduce_sum_double(d, sums, 3, "test doubles");
@@ -125,6 +172,8 @@ int main(int argc, char **argv) {
     test_share();
     size_t sizes[] = {0, 1, 2, 3, 1000, 1000003};
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) test_allreduce(&d, sizes[i]);
+    test_zero_shard();
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) test_reduce_scatter_allgather(&d, sizes[i]);
     test_double_and_broadcast(&d);
     test_gather(&d);
     dist_barrier(&d, "the end of the test");

@@ -15,6 +15,7 @@
 
 #include "llmc/adamw.h"
 #include "llmc/args.h"
+#include "llmc/dist.h"
 #include "llmc/gpt2.h"
 #include "llmc/matmul_cpu.h"
 #include "llmc/rng.h"
@@ -215,7 +216,11 @@ static void mode_roundtrip(const char *v3, const char *v5, const char *out_dir) 
 }
 
 // A few training steps of a small random model; returns params (caller frees) and the losses.
-static float *train_briefly(int threads, uint64_t seed, int steps, float *losses, size_t *n_out) {
+// shards > 1: AdamW updates the parameters in that many ZeRO-1 blocks, one call each, as the ranks
+// of --zero_stage 1 do; *max_norm_error gets the worst relative difference between the norm from
+// the blocks' sums of squares and gpt2_grad_norm.
+static float *train_briefly_sharded(int threads, uint64_t seed, int steps, float *losses, size_t *n_out, int shards,
+                                    double *max_norm_error) {
     omp_set_num_threads(threads);
     GPT2Config c;
     char why[128];
@@ -234,7 +239,24 @@ static float *train_briefly(int threads, uint64_t seed, int steps, float *losses
         gpt2_forward(&m, x, x + 1, B, T);
         gpt2_zero_grad(&m);
         gpt2_backward(&m, 1.0f);
-        adamw_step(&opt, &m, &h);
+        if (shards <= 1) {
+            adamw_step(&opt, &m, &h);
+        } else {
+            float norm = gpt2_grad_norm(&m);
+            double sumsq = 0.0;
+            for (int r = 0; r < shards; r++) {
+                size_t first, count = dist_zero_shard(m.num_parameters, shards, r, &first);
+                sumsq += gpt2_grad_sumsq(&m, first, count);
+            }
+            double err = fabs(sqrt(sumsq) - norm) / norm;
+            if (err > *max_norm_error) *max_norm_error = err;
+            int64_t step_before = opt.step;  // each rank counts its own steps
+            for (int r = shards - 1; r >= 0; r--) {  // any order: the blocks do not overlap
+                size_t first, count = dist_zero_shard(m.num_parameters, shards, r, &first);
+                opt.step = step_before;
+                adamw_step_range(&opt, &m, &h, norm, first, count);
+            }
+        }
         losses[s] = m.mean_loss;
     }
     float *params = malloc_or_die(m.num_parameters * sizeof(float));
@@ -244,6 +266,10 @@ static float *train_briefly(int threads, uint64_t seed, int steps, float *losses
     gpt2_free(&m);
     free(x);
     return params;
+}
+
+static float *train_briefly(int threads, uint64_t seed, int steps, float *losses, size_t *n_out) {
+    return train_briefly_sharded(threads, seed, steps, losses, n_out, 1, NULL);
 }
 
 static void mode_determinism(int threads) {
@@ -260,7 +286,14 @@ static void mode_determinism(int threads) {
     expect_true(what, memcmp(a, b, n * 4) == 0 && memcmp(la, lb, sizeof(la)) == 0);
     snprintf(what, sizeof(what), "%d threads vs 1 thread: bitwise equal", threads);
     expect_true(what, memcmp(a, c, n * 4) == 0 && memcmp(la, lc, sizeof(la)) == 0);
-    free(a); free(b); free(c);
+    // ZeRO-1's update: 3 blocks of AdamW give every weight the update of one call, bitwise.
+    float ld[STEPS];
+    double norm_error = 0.0;
+    float *d = train_briefly_sharded(threads, 1, STEPS, ld, &n, 3, &norm_error);
+    expect_true("AdamW in 3 ZeRO-1 blocks: bitwise the one-call update", memcmp(a, d, n * 4) == 0 && memcmp(la, ld, sizeof(la)) == 0);
+    printf("  norm from 3 blocks' sums of squares vs gpt2_grad_norm: relative difference %.2e\n", norm_error);
+    expect_true("the blocks' sums of squares give the gradient norm (within 1e-6)", norm_error < 1e-6);
+    free(a); free(b); free(c); free(d);
     // Same seed -> same init; another seed -> another init.
     GPT2Config cfg;
     gpt2_config_from_descriptor("d2", &cfg);

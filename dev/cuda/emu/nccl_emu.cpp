@@ -2,10 +2,15 @@
 // meet in a file that all of them map, named inside the ncclUniqueId. A collective is complete
 // when the call returns (the emulator's streams are synchronous): each rank copies its part into
 // its slot of the file, all meet at a barrier, each reads what it needs, all meet again. Sums run
-// in rank order, so every rank gets the same bits and a run repeats bitwise.
+// in rank order, so every rank gets the same bits and a run repeats bitwise. The collectives:
+// ncclAllReduce, ncclBroadcast, ncclReduceScatter and ncclAllGather (reductions: ncclSum only);
+// a reduce-scatter's block gets the same bits as the all-reduce of the same data.
 // What it reports that NCCL would not (NCCL hangs or corrupts memory instead):
 //   - ranks calling different collectives, or the same one with different counts, types or roots;
 //   - buffers outside device memory;
+//   - a reduce-scatter's or all-gather's send and receive buffers that overlap other than in
+//     NCCL's in-place form (recvbuff == sendbuff + rank * recvcount for a reduce-scatter,
+//     sendbuff == recvbuff + rank * sendcount for an all-gather);
 //   - ranks that disagree on the number of ranks, or two processes claiming one rank.
 // As NCCL does, it refuses two ranks on one GPU (MEMLENS_EMU_DEVICES gives the emulator several)
 // and ranks on different machines (which NCCL allows, but one shared file cannot serve).
@@ -27,6 +32,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <stdint.h>
+
 #include <atomic>
 
 static const int MAX_RANKS = 64;
@@ -39,7 +46,9 @@ static const size_t ID_PATH_BYTES = 96;
 static_assert(std::atomic<int>::is_always_lock_free && std::atomic<long long>::is_always_lock_free,
               "the shared file needs address-free atomics");
 
-enum OpKind { OP_NONE = 0, OP_ALLREDUCE, OP_BROADCAST };
+enum OpKind { OP_NONE = 0, OP_ALLREDUCE, OP_BROADCAST, OP_REDUCESCATTER, OP_ALLGATHER };
+static const char *const OP_NAME[] = {"none", "all-reduce", "broadcast", "reduce-scatter", "all-gather"};
+static const char *const OP_STEP[] = {"none", "an all-reduce", "a broadcast", "a reduce-scatter", "an all-gather"};
 
 // What one rank is about to do (checked against the others before any data moves).
 struct OpDesc {
@@ -198,23 +207,37 @@ static const char *type_name(int t) {
     return "unknown type";
 }
 
-// recv[i] = slot 0 [i] + slot 1 [i] + ... in rank order.
+// recv[i] = slot 0 [at + i] + slot 1 [at + i] + ... in rank order (the all-reduce and the
+// reduce-scatter share it, so that both give the same bits for the same elements).
 template <typename T>
-static void sum_slots(const EmuNcclComm *c, void *recv, size_t n) {
+static void sum_slots(const EmuNcclComm *c, void *recv, size_t at, size_t n) {
     T *out = (T *)recv;
     for (size_t i = 0; i < n; i++) {
-        T acc = ((const T *)c->slots)[i];
-        for (int r = 1; r < c->nranks; r++) acc = (T)(acc + ((const T *)(c->slots + (size_t)r * SLOT_BYTES))[i]);
+        T acc = ((const T *)c->slots)[at + i];
+        for (int r = 1; r < c->nranks; r++) acc = (T)(acc + ((const T *)(c->slots + (size_t)r * SLOT_BYTES))[at + i]);
         out[i] = acc;
+    }
+}
+static void sum_slots(const EmuNcclComm *c, ncclDataType_t type, void *recv, size_t at, size_t n) {
+    switch (type) {
+        case ncclInt8: sum_slots<int8_t>(c, recv, at, n); break;
+        case ncclUint8: sum_slots<uint8_t>(c, recv, at, n); break;
+        case ncclInt32: sum_slots<int32_t>(c, recv, at, n); break;
+        case ncclUint32: sum_slots<uint32_t>(c, recv, at, n); break;
+        case ncclFloat32: sum_slots<float>(c, recv, at, n); break;
+        case ncclFloat64: sum_slots<double>(c, recv, at, n); break;
     }
 }
 
 static void describe(char *out, size_t len, int kind, long long count, int type, int root) {
-    if (kind == OP_ALLREDUCE) snprintf(out, len, "all-reduce of %lld %s", count, type_name(type));
-    else snprintf(out, len, "broadcast of %lld %s from rank %d", count, type_name(type), root);
+    if (kind == OP_BROADCAST) snprintf(out, len, "broadcast of %lld %s from rank %d", count, type_name(type), root);
+    else if (kind == OP_REDUCESCATTER) snprintf(out, len, "reduce-scatter of %lld %s to each rank", count, type_name(type));
+    else if (kind == OP_ALLGATHER) snprintf(out, len, "all-gather of %lld %s from each rank", count, type_name(type));
+    else snprintf(out, len, "all-reduce of %lld %s", count, type_name(type));
 }
 
-// The checks every collective starts with; afterwards all ranks agree on what moves.
+// The checks every collective starts with; afterwards all ranks agree on what moves. `count` is
+// per rank: a reduce-scatter sends nranks * count elements, an all-gather receives as many.
 static ncclResult_t begin_collective(EmuNcclComm *c, OpKind kind, const void *send, void *recv, size_t count,
                                      ncclDataType_t type, int root) {
     if (!c) return set_error(NULL, ncclInvalidArgument, "nccl emulator: a collective on a NULL communicator");
@@ -228,17 +251,38 @@ static ncclResult_t begin_collective(EmuNcclComm *c, OpKind kind, const void *se
     if (!elem) return set_error(c, ncclInvalidArgument, "nccl emulator: rank %d: data type %d is not emulated", c->rank, (int)type);
     if (kind == OP_BROADCAST && (root < 0 || root >= c->nranks))
         return set_error(c, ncclInvalidArgument, "nccl emulator: rank %d: broadcast root %d of %d ranks", c->rank, root, c->nranks);
-    const bool sends = kind == OP_ALLREDUCE || c->rank == root;
-    if (count && ((sends && !emu_on_device(send, count * elem)) || !emu_on_device(recv, count * elem)))
-        return set_error(c, ncclInvalidArgument, "nccl emulator: rank %d: a buffer of the %s is not device memory (cudaMalloc)",
-                         c->rank, kind == OP_ALLREDUCE ? "all-reduce" : "broadcast");
+    if (count > SIZE_MAX / elem / (size_t)c->nranks)
+        return set_error(c, ncclInvalidArgument, "nccl emulator: rank %d: a %s of %zu elements per rank overflows size_t",
+                         c->rank, OP_NAME[kind], count);
+    const size_t send_bytes = (kind == OP_REDUCESCATTER ? (size_t)c->nranks : 1) * count * elem;
+    const size_t recv_bytes = (kind == OP_ALLGATHER ? (size_t)c->nranks : 1) * count * elem;
+    const bool sends = kind != OP_BROADCAST || c->rank == root;
+    if (count && ((sends && !emu_on_device(send, send_bytes)) || !emu_on_device(recv, recv_bytes)))
+        return set_error(c, ncclInvalidArgument, "nccl emulator: rank %d: a buffer of the %s is not device memory (cudaMalloc)"
+                         "%s", c->rank, OP_NAME[kind], kind == OP_REDUCESCATTER ? ", or sendbuff is shorter than nranks * "
+                         "recvcount elements" : kind == OP_ALLGATHER ? ", or recvbuff is shorter than nranks * sendcount elements" : "");
+    // NCCL allows one in-place form for these two (this rank's block of the long buffer is the
+    // short one); any other overlap it computes silently wrong, so the emulator refuses it.
+    if (count && (kind == OP_REDUCESCATTER || kind == OP_ALLGATHER)) {
+        const bool rs = kind == OP_REDUCESCATTER;
+        const uintptr_t whole = (uintptr_t)(rs ? send : recv), part = (uintptr_t)(rs ? recv : send);
+        const size_t whole_bytes = rs ? send_bytes : recv_bytes, part_bytes = count * elem;
+        const size_t in_place = (size_t)c->rank * count * elem;
+        if (part != whole + in_place && part < whole + whole_bytes && whole < part + part_bytes)
+            return set_error(c, ncclInvalidArgument, "nccl emulator: rank %d: %s of %zu %s: %s starts %+lld bytes from %s "
+                             "and overlaps it, but NCCL's only in-place form is %s (%zu bytes on rank %d); any other overlap is "
+                             "undefined in NCCL", c->rank, rs ? "a reduce-scatter" : "an all-gather", count, type_name(type),
+                             rs ? "recvbuff" : "sendbuff", (long long)(part - whole), rs ? "sendbuff" : "recvbuff",
+                             rs ? "recvbuff == sendbuff + rank * recvcount" : "sendbuff == recvbuff + rank * sendcount",
+                             in_place, c->rank);
+    }
     OpDesc &mine = c->shared->op[c->rank];
     mine.kind.store(kind);
     mine.type.store(type);
     mine.root.store(kind == OP_BROADCAST ? root : -1);
     mine.count.store((long long)count);
     mine.seq.store(++c->seq);
-    ncclResult_t rc = barrier(c, kind == OP_ALLREDUCE ? "an all-reduce" : "a broadcast");
+    ncclResult_t rc = barrier(c, OP_STEP[kind]);
     if (rc != ncclSuccess) return rc;
     for (int r = 0; r < c->nranks; r++) {
         const OpDesc &o = c->shared->op[r];
@@ -374,15 +418,8 @@ ncclResult_t ncclAllReduce(const void *sendbuff, void *recvbuff, size_t count, n
         const size_t n = count - first < per_chunk ? count - first : per_chunk;
         memcpy(c->slots + (size_t)c->rank * SLOT_BYTES, (const char *)sendbuff + first * elem, n * elem);
         if ((rc = barrier(c, "an all-reduce")) != ncclSuccess) return rc;
-        void *out = (char *)recvbuff + first * elem;  // (may be sendbuff: the slots hold the inputs)
-        switch (datatype) {
-            case ncclInt8: sum_slots<int8_t>(c, out, n); break;
-            case ncclUint8: sum_slots<uint8_t>(c, out, n); break;
-            case ncclInt32: sum_slots<int32_t>(c, out, n); break;
-            case ncclUint32: sum_slots<uint32_t>(c, out, n); break;
-            case ncclFloat32: sum_slots<float>(c, out, n); break;
-            case ncclFloat64: sum_slots<double>(c, out, n); break;
-        }
+        // (recvbuff may be sendbuff: the slots hold the inputs)
+        sum_slots(c, datatype, (char *)recvbuff + first * elem, 0, n);
         if ((rc = barrier(c, "an all-reduce")) != ncclSuccess) return rc;  // before the slots take the next chunk
     }
     return ncclSuccess;
@@ -400,6 +437,45 @@ ncclResult_t ncclBroadcast(const void *sendbuff, void *recvbuff, size_t count, n
         if ((rc = barrier(c, "a broadcast")) != ncclSuccess) return rc;
         memmove((char *)recvbuff + first * elem, slot, n * elem);
         if ((rc = barrier(c, "a broadcast")) != ncclSuccess) return rc;
+    }
+    return ncclSuccess;
+}
+
+// Chunk by chunk of the blocks: each rank puts its n elements of every rank's block into its
+// slot (block b at b * n), then rank r sums block r of all slots in rank order.
+ncclResult_t ncclReduceScatter(const void *sendbuff, void *recvbuff, size_t recvcount, ncclDataType_t datatype,
+                               ncclRedOp_t op, ncclComm_t c, cudaStream_t) {
+    if (op != ncclSum) return set_error(c, ncclInvalidArgument, "nccl emulator: only ncclSum is emulated");
+    ncclResult_t rc = begin_collective(c, OP_REDUCESCATTER, sendbuff, recvbuff, recvcount, datatype, 0);
+    if (rc != ncclSuccess) return rc;
+    const size_t elem = type_bytes(datatype), per_chunk = SLOT_BYTES / elem / (size_t)c->nranks;
+    char *slot = c->slots + (size_t)c->rank * SLOT_BYTES;
+    for (size_t first = 0; first < recvcount; first += per_chunk) {
+        const size_t n = recvcount - first < per_chunk ? recvcount - first : per_chunk;
+        for (int b = 0; b < c->nranks; b++)
+            memcpy(slot + (size_t)b * n * elem, (const char *)sendbuff + ((size_t)b * recvcount + first) * elem, n * elem);
+        if ((rc = barrier(c, "a reduce-scatter")) != ncclSuccess) return rc;
+        // (in place, this writes only the part of this rank's block that is already in the slot)
+        sum_slots(c, datatype, (char *)recvbuff + first * elem, (size_t)c->rank * n, n);
+        if ((rc = barrier(c, "a reduce-scatter")) != ncclSuccess) return rc;  // before the slots take the next chunk
+    }
+    return ncclSuccess;
+}
+
+// Chunk by chunk: each rank puts its n elements into its slot, then every rank copies slot q into
+// block q of recvbuff (in place, block `rank` gets back the bytes it already holds).
+ncclResult_t ncclAllGather(const void *sendbuff, void *recvbuff, size_t sendcount, ncclDataType_t datatype, ncclComm_t c,
+                           cudaStream_t) {
+    ncclResult_t rc = begin_collective(c, OP_ALLGATHER, sendbuff, recvbuff, sendcount, datatype, 0);
+    if (rc != ncclSuccess) return rc;
+    const size_t elem = type_bytes(datatype), per_chunk = SLOT_BYTES / elem;
+    for (size_t first = 0; first < sendcount; first += per_chunk) {
+        const size_t n = sendcount - first < per_chunk ? sendcount - first : per_chunk;
+        memcpy(c->slots + (size_t)c->rank * SLOT_BYTES, (const char *)sendbuff + first * elem, n * elem);
+        if ((rc = barrier(c, "an all-gather")) != ncclSuccess) return rc;
+        for (int q = 0; q < c->nranks; q++)
+            memmove((char *)recvbuff + ((size_t)q * sendcount + first) * elem, c->slots + (size_t)q * SLOT_BYTES, n * elem);
+        if ((rc = barrier(c, "an all-gather")) != ncclSuccess) return rc;
     }
     return ncclSuccess;
 }

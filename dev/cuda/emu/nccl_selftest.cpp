@@ -1,9 +1,12 @@
 // The emulated NCCL's own checks (dev/cuda/emu/nccl_emu.cpp), so that a broken emulator cannot
 // pass the trainer's multi-rank tests: ranks are forked processes. Sums must equal the rank-order
-// sums bit for bit (also across the chunk boundary), a broadcast must deliver the root's bytes, and
-// each misuse must end every rank's call with the right error instead of a hang: collectives that
-// differ between ranks, a rank that exited, a rank that does not answer in time, ranks that
-// disagree on their number, a buffer outside device memory.
+// sums bit for bit (also across the chunk boundary), a broadcast must deliver the root's bytes, a
+// reduce-scatter must give each rank its block of the all-reduce of the same data bit for bit and an
+// all-gather every rank's data (both out of and in place, past a chunk), and each misuse must end
+// every rank's call with the right error instead of a hang: collectives that differ between ranks, a
+// rank that exited, a rank that does not answer in time, ranks that disagree on their number, a
+// buffer outside device memory (or too short), send and receive buffers that overlap other than in
+// NCCL's in-place form.
 // Prints "PASS name" / "FAIL name"; exits non-zero when anything failed.
 #include <nccl.h>
 
@@ -88,6 +91,58 @@ static int expect(ncclResult_t rc, ncclResult_t want, const char *text, int rank
 }
 
 static float value_f(int rank, size_t i) { return (rank + 1) * 0.1f + (float)(i % 1000) * 1e-3f + (float)rank / 3.0f; }
+static double value_d(int rank, size_t i) { return 1.0 / (double)(rank + 3 + i % 977) - 0.25 * rank + 1e-9 * (double)i; }
+
+// Rank r's reduce-scatter of n per rank (out of place, then in place in a copy of sendbuff) must
+// equal block r of the all-reduce of the same nranks * n elements bit for bit, and that block the
+// rank-order sum; the in-place call leaves the other blocks of sendbuff alone.
+template <typename T>
+static int check_reduce_scatter(int r, int nranks, ncclComm_t comm, size_t n, ncclDataType_t type, T (*value)(int, size_t)) {
+    const size_t total = (size_t)nranks * n, bytes = n * sizeof(T);
+    std::vector<T> host(total), all(total), block(n);
+    for (size_t i = 0; i < total; i++) host[i] = value(r, i);
+    T *send = device_array<T>(total), *all_d = device_array<T>(total), *recv = device_array<T>(n), *inplace = device_array<T>(total);
+    cudaMemcpy(send, host.data(), total * sizeof(T), cudaMemcpyHostToDevice);
+    cudaMemcpy(inplace, host.data(), total * sizeof(T), cudaMemcpyHostToDevice);
+    if (ncclAllReduce(send, all_d, total, type, ncclSum, comm, 0) != ncclSuccess) return 20;
+    if (ncclReduceScatter(send, recv, n, type, ncclSum, comm, 0) != ncclSuccess) return 21;
+    if (ncclReduceScatter(inplace, inplace + (size_t)r * n, n, type, ncclSum, comm, 0) != ncclSuccess) return 22;
+    cudaMemcpy(all.data(), all_d, total * sizeof(T), cudaMemcpyDeviceToHost);
+    for (size_t i = 0; i < n; i++) {
+        T want = value(0, (size_t)r * n + i);
+        for (int q = 1; q < nranks; q++) want = (T)(want + value(q, (size_t)r * n + i));
+        if (memcmp(&want, &all[(size_t)r * n + i], sizeof(T)) != 0) return 23;  // (the all-reduce itself)
+    }
+    cudaMemcpy(block.data(), recv, bytes, cudaMemcpyDeviceToHost);
+    if (memcmp(block.data(), &all[(size_t)r * n], bytes) != 0) return 24;
+    std::vector<T> after(total);
+    cudaMemcpy(after.data(), inplace, total * sizeof(T), cudaMemcpyDeviceToHost);
+    for (int b = 0; b < nranks; b++)
+        if (memcmp(&after[(size_t)b * n], b == r ? &all[(size_t)r * n] : &host[(size_t)b * n], bytes) != 0) return b == r ? 25 : 26;
+    return 0;
+}
+
+// An all-gather of n distinct elements per rank, out of place and in place (each rank's data
+// already in its block of recvbuff): every rank gets block q == rank q's data.
+template <typename T>
+static int check_all_gather(int r, int nranks, ncclComm_t comm, size_t n, ncclDataType_t type, T (*value)(int, size_t)) {
+    const size_t total = (size_t)nranks * n;
+    std::vector<T> mine(n), want(total), got(total);
+    for (size_t i = 0; i < n; i++) mine[i] = value(r, i);
+    for (size_t i = 0; i < total; i++) want[i] = value((int)(i / n), i % n);
+    T *send = device_array<T>(n), *recv = device_array<T>(total), *inplace = device_array<T>(total);
+    cudaMemcpy(send, mine.data(), n * sizeof(T), cudaMemcpyHostToDevice);
+    cudaMemset(inplace, 0xff, total * sizeof(T));
+    cudaMemcpy(inplace + (size_t)r * n, mine.data(), n * sizeof(T), cudaMemcpyHostToDevice);
+    if (ncclAllGather(send, recv, n, type, comm, 0) != ncclSuccess) return 30;
+    cudaMemcpy(got.data(), recv, total * sizeof(T), cudaMemcpyDeviceToHost);
+    if (memcmp(got.data(), want.data(), total * sizeof(T)) != 0) return 31;
+    if (ncclAllGather(inplace + (size_t)r * n, inplace, n, type, comm, 0) != ncclSuccess) return 32;
+    cudaMemcpy(got.data(), inplace, total * sizeof(T), cudaMemcpyDeviceToHost);
+    return memcmp(got.data(), want.data(), total * sizeof(T)) != 0 ? 33 : 0;
+}
+
+static unsigned char value_u8(int rank, size_t i) { return (unsigned char)(i * 31 + 17 * rank + 1); }
 
 int main() {
     setenv("MEMLENS_EMU_DEVICES", "4", 1);  // a GPU per rank (read by each forked rank)
@@ -128,18 +183,75 @@ int main() {
                  if (ncclCommFinalize(comm) != ncclSuccess || ncclCommDestroy(comm) != ncclSuccess) return 10;
                  return 0;
              });
-    scenario("1 rank: the all-reduce is a copy", 1, [](int, ncclComm_t comm) {
+    // Past one slot's elements per rank (SLOT_BYTES = 4 MiB: 1 Mi floats, 512 Ki doubles), counts
+    // that no chunk size divides: a reduce-scatter's chunk is a slot's elements / nranks.
+    for (int nranks = 2; nranks <= 3; nranks++) {
+        char name[256];
+        snprintf(name, sizeof name, "%d ranks: reduce-scatter float32 (1 Mi + 4099 per rank) and float64 (512 Ki + 777) == block "
+                 "of the all-reduce bitwise, out of and in place; all-gather float32, float64 in place, uint8", nranks);
+        scenario(name, nranks, [nranks](int r, ncclComm_t comm) {
+            int rc;
+            if ((rc = check_reduce_scatter<float>(r, nranks, comm, ((size_t)1 << 20) + 4099, ncclFloat, value_f))) return rc;
+            if ((rc = check_reduce_scatter<double>(r, nranks, comm, ((size_t)1 << 19) + 777, ncclDouble, value_d))) return 10 + rc;
+            if ((rc = check_all_gather<float>(r, nranks, comm, ((size_t)1 << 20) + 4099, ncclFloat, value_f))) return rc;
+            if ((rc = check_all_gather<double>(r, nranks, comm, ((size_t)1 << 19) + 777, ncclDouble, value_d))) return 10 + rc;
+            if ((rc = check_all_gather<unsigned char>(r, nranks, comm, 5, ncclUint8, value_u8))) return 20 + rc;
+            return ncclCommFinalize(comm) != ncclSuccess || ncclCommDestroy(comm) != ncclSuccess ? 50 : 0;
+        });
+    }
+    scenario("1 rank: the all-reduce, reduce-scatter and all-gather are copies", 1, [](int, ncclComm_t comm) {
         float *in = device_array<float>(4), *out = device_array<float>(4), h[4] = {1, 2, 3, 4}, o[4];
         cudaMemcpy(in, h, sizeof h, cudaMemcpyHostToDevice);
         if (ncclAllReduce(in, out, 4, ncclFloat, ncclSum, comm, 0) != ncclSuccess) return 2;
         cudaMemcpy(o, out, sizeof o, cudaMemcpyDeviceToHost);
-        return memcmp(h, o, sizeof h) != 0 ? 3 : (ncclCommDestroy(comm), 0);
+        if (memcmp(h, o, sizeof h) != 0) return 3;
+        for (int k = 0; k < 2; k++) {
+            cudaMemset(out, 0, sizeof h);
+            if ((k ? ncclAllGather(in, out, 4, ncclFloat, comm, 0) : ncclReduceScatter(in, out, 4, ncclFloat, ncclSum, comm, 0)) !=
+                ncclSuccess) return 4 + k;
+            cudaMemcpy(o, out, sizeof o, cudaMemcpyDeviceToHost);
+            if (memcmp(h, o, sizeof h) != 0) return 6 + k;
+        }
+        return ncclCommDestroy(comm), 0;
     });
     scenario("ranks calling different collectives: every rank gets ncclInvalidUsage naming both", 3, [](int r, ncclComm_t comm) {
         float *buf = device_array<float>(16);
         ncclResult_t rc = r == 2 ? ncclBroadcast(buf, buf, 11, ncclFloat, 0, comm, 0) : ncclAllReduce(buf, buf, 10, ncclFloat, ncclSum, comm, 0);
         return expect(rc, ncclInvalidUsage, r == 2 ? "rank 2 calls broadcast of 11 float32 from rank 0, while rank 0 calls all-reduce of 10"
                                                    : "calls all-reduce of 10 float32, while rank 2 calls broadcast of 11", r);
+    });
+    scenario("a reduce-scatter against an all-gather of the same count: ncclInvalidUsage naming both", 2, [](int r, ncclComm_t comm) {
+        float *buf = device_array<float>(32);
+        ncclResult_t rc = r == 0 ? ncclReduceScatter(buf, buf + 20, 10, ncclFloat, ncclSum, comm, 0)
+                                 : ncclAllGather(buf + 20, buf, 10, ncclFloat, comm, 0);
+        return expect(rc, ncclInvalidUsage, r == 0 ? "rank 0 calls reduce-scatter of 10 float32 to each rank, while rank 1 calls "
+                                                     "all-gather of 10 float32 from each rank"
+                                                   : "rank 1 calls all-gather of 10 float32 from each rank, while rank 0 calls "
+                                                     "reduce-scatter of 10", r);
+    });
+    // Overlaps NCCL leaves undefined: each rank's call is refused before any data moves (so every
+    // rank misuses here; a rank whose peer was refused waits for it, as for any failed call).
+    // Rank 0: the next rank's block; rank 1: rank 0's in-place position (in place for rank 0 only);
+    // rank 2: its own block shifted by one element.
+    scenario("a reduce-scatter whose recvbuff overlaps sendbuff other than at sendbuff + rank * recvcount: ncclInvalidArgument", 3,
+             [](int r, ncclComm_t comm) {
+        const size_t n = 10;
+        float *send = device_array<float>(3 * n + 1);
+        float *recv = r == 0 ? send + n : r == 1 ? send : send + 2 * n + 1;
+        return expect(ncclReduceScatter(send, recv, n, ncclFloat, ncclSum, comm, 0), ncclInvalidArgument,
+                      r == 0 ? "recvbuff starts +40 bytes from sendbuff and overlaps it, but NCCL's only in-place form is "
+                               "recvbuff == sendbuff + rank * recvcount (0 bytes on rank 0)"
+                      : r == 1 ? "recvbuff starts +0 bytes from sendbuff and overlaps it" : "recvbuff starts +84 bytes", r);
+    });
+    scenario("an all-gather whose sendbuff overlaps recvbuff other than at recvbuff + rank * sendcount: ncclInvalidArgument", 2,
+             [](int r, ncclComm_t comm) {
+        const size_t n = 6;
+        double *recv = device_array<double>(2 * n + 2);
+        double *send = r == 0 ? recv + n : recv + n + 2;  // (rank 1: straddles the end of recvbuff)
+        return expect(ncclAllGather(send, recv, n, ncclDouble, comm, 0), ncclInvalidArgument,
+                      r == 0 ? "sendbuff starts +48 bytes from recvbuff and overlaps it, but NCCL's only in-place form is "
+                               "sendbuff == recvbuff + rank * sendcount (0 bytes on rank 0)"
+                             : "sendbuff starts +64 bytes from recvbuff and overlaps it", r);
     });
     scenario("a rank that exited: the others' all-reduce ends with ncclRemoteError naming it", 3, [](int r, ncclComm_t comm) {
         if (r == 1) return 0;  // exits without a word
@@ -180,6 +292,15 @@ int main() {
     scenario("a host buffer: ncclInvalidArgument", 1, [](int r, ncclComm_t comm) {
         float host[4] = {0};
         return expect(ncclAllReduce(host, host, 4, ncclFloat, ncclSum, comm, 0), ncclInvalidArgument, "not device memory", r);
+    });
+    // The device check covers the long buffer's nranks * count elements, not count.
+    scenario("a reduce-scatter's sendbuff / an all-gather's recvbuff of count elements, not nranks * count: ncclInvalidArgument", 2,
+             [](int r, ncclComm_t comm) {
+        float *a = device_array<float>(8), *b = device_array<float>(8);
+        return r == 0 ? expect(ncclReduceScatter(a, b, 8, ncclFloat, ncclSum, comm, 0), ncclInvalidArgument,
+                               "or sendbuff is shorter than nranks * recvcount", r)
+                      : expect(ncclAllGather(a, b, 8, ncclFloat, comm, 0), ncclInvalidArgument,
+                               "or recvbuff is shorter than nranks * sendcount", r);
     });
     printf("%s\n", failures ? "FAIL nccl emulator self-test" : "PASS nccl emulator self-test");
     return failures ? 1 : 0;

@@ -1,6 +1,7 @@
 // The CPU emulator stands in for NCCL (dev/cuda/emu/nccl_emu.cpp): the part of its API that
-// llmc/dist_nccl.cuh uses, for ranks that are processes on one machine. Collectives go through a
-// shared file and complete before the call returns (the emulator's streams are synchronous).
+// llmc/dist_nccl.cuh uses, with ncclReduceScatter and ncclAllGather, for ranks that are processes
+// on one machine. Collectives go through a shared file and complete before the call returns (the
+// emulator's streams are synchronous).
 #ifndef MEMLENS_NCCL_EMU_H
 #define MEMLENS_NCCL_EMU_H
 
@@ -44,6 +45,14 @@ ncclResult_t ncclAllReduce(const void *sendbuff, void *recvbuff, size_t count, n
                            ncclComm_t comm, cudaStream_t stream);
 ncclResult_t ncclBroadcast(const void *sendbuff, void *recvbuff, size_t count, ncclDataType_t datatype, int root,
                            ncclComm_t comm, cudaStream_t stream);
+// sendbuff: nranks * recvcount elements; rank r gets the sum of block r. In place only as
+// recvbuff == sendbuff + rank * recvcount.
+ncclResult_t ncclReduceScatter(const void *sendbuff, void *recvbuff, size_t recvcount, ncclDataType_t datatype,
+                               ncclRedOp_t op, ncclComm_t comm, cudaStream_t stream);
+// recvbuff: nranks * sendcount elements, block r = rank r's sendbuff. In place only as
+// sendbuff == recvbuff + rank * sendcount.
+ncclResult_t ncclAllGather(const void *sendbuff, void *recvbuff, size_t sendcount, ncclDataType_t datatype, ncclComm_t comm,
+                           cudaStream_t stream);
 ncclResult_t ncclCommFinalize(ncclComm_t comm);
 ncclResult_t ncclCommDestroy(ncclComm_t comm);
 ncclResult_t ncclCommAbort(ncclComm_t comm);
