@@ -564,7 +564,7 @@ int main(int argc, char **argv) {
                dist.world_size, dist.launcher, plan.B, plan.B * dist.world_size);
     if (args.zero_stage == 1) {
         size_t shard = dist_zero_shard(model.num_parameters, dist.world_size, 0, NULL);
-        printf("ZeRO-1: each rank updates and holds the AdamW moments of at most %zu of the %zu weights\n", shard,
+        printf("ZeRO-1: each rank updates at most %zu of the %zu weights (the CPU keeps all AdamW moments)\n", shard,
                model.num_parameters);
         if (dist.world_size == 1) warn("--zero_stage 1 with one rank: there is nothing to shard (start several ranks with mpirun)");
     }

@@ -289,7 +289,7 @@ static float zero1_adamw_step(GPT2Cuda *model, const AdamWHyper *h) {
 
 // A checkpoint holds the whole optimizer state, in the format of a run without ZeRO: every rank's
 // shard of the moments to every rank (rank 0 writes them). GPU: each shard goes through the
-// gradient buffer (padded alike, and free until the next step zeroes it), then to the host.
+// gradient buffer (padded alike, and free until the next step zeroes it), then to rank 0's host.
 static void zero1_gather_moments(GPT2Cuda *model, AdamW *opt) {
     float *host[2] = {opt->m, opt->v};
     const float *shard[2] = {model->opt_m, model->opt_v};
@@ -298,7 +298,8 @@ static void zero1_gather_moments(GPT2Cuda *model, AdamW *opt) {
         cuda_check(cudaMemcpyAsync(mine, shard[k], model->shard_stride * sizeof(float), cudaMemcpyDeviceToDevice, model->stream));
         dist_gpu_allgather_float(&nccl, model->grads, model->shard_stride, model->stream, "AdamW moments");
         cuda_check(cudaStreamSynchronize(model->stream));
-        cuda_check(cudaMemcpy(host[k], model->grads, model->num_parameters * sizeof(float), cudaMemcpyDeviceToHost));
+        if (dist_is_main(&dist))  // the writer
+            cuda_check(cudaMemcpy(host[k], model->grads, model->num_parameters * sizeof(float), cudaMemcpyDeviceToHost));
     }
     opt->step = model->opt_step;
 }
@@ -648,8 +649,9 @@ int main(int argc, char **argv) {
                dist.world_size, dist.launcher, plan.B, plan.B * dist.world_size);
     if (args.zero_stage == 1) {
         size_t shard = dist_zero_shard(model.num_parameters, dist.world_size, 0, NULL);
-        printf("ZeRO-1: each rank updates and holds the AdamW moments of at most %zu of the %zu weights\n", shard,
-               model.num_parameters);
+        printf("ZeRO-1: each rank updates at most %zu of the %zu weights and keeps only their AdamW moments on its "
+               "GPU: %.3f GiB instead of %.3f GiB\n", shard, model.num_parameters,
+               gmodel.shard_stride * 8.0 / 1073741824.0, model.num_parameters * 8.0 / 1073741824.0);
         if (dist.world_size == 1) warn("--zero_stage 1 with one rank: there is nothing to shard (start several ranks with mpirun)");
     }
     if (resumed_from >= 0) printf("resuming from step %lld (checkpoint found and verified in %.2f s)\n", (long long)resumed_from, resume_seconds);

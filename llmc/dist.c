@@ -260,7 +260,8 @@ void dist_reduce_scatter_sum_float(Dist *d, float *buf, size_t n, const char *wh
     if (!d->using_mpi || n == 0) return;
     int W = d->world_size, me = d->rank;
     size_t rounds = zero_rounds(d, n, what);
-    float *scratch = malloc_or_die((size_t)W * zero_piece(W) * sizeof(float));
+    size_t block = (n + (size_t)W - 1) / (size_t)W, piece = zero_piece(W) < block ? zero_piece(W) : block;
+    float *scratch = malloc_or_die((size_t)W * piece * sizeof(float));  // W copies of my largest piece
     for (size_t k = 0; k < rounds; k++) {
         int send_counts[W], send_displs[W], recv_counts[W], recv_displs[W];
         size_t my_first, my_count;

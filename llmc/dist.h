@@ -23,7 +23,7 @@
 //
 // ---------------------------------------------------------------------------------------------
 // Notes for the CUDA trainer: implemented in llmc/dist_nccl.cuh + llmc/rendezvous.h (the file
-// rendezvous carries a job tag; tcp: is --nccl_init tcp:HOST:PORT) and ZeRO-1 (llmc/zero.cuh).
+// rendezvous carries a job tag; tcp: is --nccl_init tcp:HOST:PORT) and ZeRO-1 (below).
 //   Setup, with MPI: dist_init(); rank 0 calls ncclGetUniqueId(&id); dist_broadcast(&d, &id,
 //     sizeof id, 0); cudaSetDevice(d.local_rank); ncclCommInitRank(&comm, d.world_size, id, d.rank).
 //   Setup, without MPI (srun without PMI, or a plain launcher): the rank, world size and local rank

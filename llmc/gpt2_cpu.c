@@ -258,6 +258,8 @@ void gpt2_backward(GPT2 *m, float loss_scale) {
 }
 
 double gpt2_grad_sumsq(const GPT2 *m, size_t first, size_t count) {
+    if (first + count > m->num_parameters || first + count < first)
+        die("gpt2_grad_sumsq: gradients [%zu, %zu + %zu) are outside the model's %zu", first, first, count, m->num_parameters);
     if (!m->grads_memory || m->grads_pending_zero) return 0.0;
     // Fixed chunks summed in order: the result does not depend on the thread count.
     enum { CHUNKS = 256 };

@@ -540,8 +540,10 @@ static void gpt2cu_adamw_step_with_norm(GPT2Cuda *m, const AdamWHyper *h, float 
         table.decay[i] = gpt2_param_is_decayed(i) ? 1.0f - h->learning_rate * h->weight_decay : 1.0f;
     }
     if (n == 0) return;  // a rank whose shard is empty (more ranks than weights)
+    // Under ZeRO-1 the working copy is refreshed whole after the all-gather: no copy here.
+    bf16 *copy = m->shard_ranks == 1 ? (bf16 *)m->params + first : NULL;
     if (m->precision == PRECISION_BF16)
-        adamw_update<bf16>(m->master + first, (bf16 *)m->params + first, m->grads + first, m->opt_m, m->opt_v, n, &table,
+        adamw_update<bf16>(m->master + first, copy, m->grads + first, m->opt_m, m->opt_v, n, &table,
                            grad_scale, h->beta1, h->beta2, h->eps, step_size, bias2_sqrt, m->stream);
     else
         adamw_update<float>(m->master + first, (float *)NULL, m->grads + first, m->opt_m, m->opt_v, n, &table,

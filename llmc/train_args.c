@@ -71,8 +71,9 @@ static void build_table(TrainArgs *a) {
     add(a, "adam_beta2", ARG_FLOAT, &a->adam_beta2, "AdamW beta2", 0, 0.999999999);
     add(a, "adam_epsilon", ARG_FLOAT, &a->adam_epsilon, "AdamW epsilon", 0, 1);
     add(a, "zero_stage", ARG_INT, &a->zero_stage,
-        "1 = ZeRO-1 across the ranks of mpirun: each rank holds the AdamW moments of 1/ranks of the weights and updates "
-        "those (train_gpt2cu: GPU memory for the moments / ranks); the same model as 0 = every rank holds them all", 0, 1);
+        "1 = ZeRO-1 across the ranks of mpirun: each rank updates 1/ranks of the weights, and train_gpt2cu keeps only "
+        "their AdamW moments on its GPU (memory for the moments / ranks); 0 = every rank updates all. The same model "
+        "either way (to the rounding of the gradient norm)", 0, 1);
     add(a, "seed", ARG_INT, &a->seed, "seed for the from-scratch init and the per-epoch shuffle", 0, 9.2e18);
     add(a, "output_dir", ARG_STRING, &a->output_dir, "where model.bin, config.json, train_log.jsonl and checkpoints go", 1, 0);
     add(a, "save_every", ARG_INT, &a->save_every, "write a resumable checkpoint (model_NNNNNNNN.bin + state_NNNNNNNN.bin) every N steps (0 = never)", 0, BIG);

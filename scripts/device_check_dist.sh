@@ -93,6 +93,8 @@ same "file init, killed + resumed: model.bin bitwise equal" "$WORK/plain/model.b
 # ---- 6b: ZeRO-1's collectives and sharded update on the real NCCL
 echo "== ZeRO-1 through NCCL"
 run zero1 60 "${ONE[@]}" ./train_gpt2cu "${FLAGS[@]}" --nccl_init "file:$WORK/nccl_id" --zero_stage 1 --output_dir "$WORK/zero1"
+grep -q "ZeRO-1: each rank updates at most" "$LOG/zero1.log" && pass "--zero_stage 1 took effect (its start-up line)" \
+  || fail "--zero_stage 1: no 'ZeRO-1:' line"
 same "--zero_stage 1 (1 rank, NCCL): model.bin bitwise equal" "$WORK/plain/model.bin" "$WORK/zero1/model.bin"
 "$PY" - "$WORK/plain/state_00000008.bin" "$WORK/zero1/state_00000008.bin" <<'PYEOF' && pass "--zero_stage 1: the step-8 checkpoint's AdamW moments bitwise equal" || fail "--zero_stage 1: the checkpointed moments differ"
 import struct, sys

@@ -73,21 +73,26 @@ saved_tmpdir=${TMPDIR-}
 export TMPDIR=$TMP  # the emulated communicators' files (a killed rank leaves its file behind)
 check "NCCL emulator self-test: rank-order sums, reduce-scatter, all-gather, broadcast, chunks; misuse, dead and late ranks reported" \
   "$EMU/nccl_selftest"
-# two_ranks OUTPUT_DIR ENV_FOR_RANK_0 [flags...]: both ranks, file rendezvous, EMU_DEVICES emulated
-# GPUs (default 2); rank r's output in OUTPUT_DIR.rankr.log, the exit codes in OUTPUT_DIR.rc. A
-# rank left waiting gives up after MEMLENS_DIST_TIMEOUT=60 s; `timeout` (TERM: exit 124) backs it.
-two_ranks() {
-  local out=$1 env0=$2; shift 2
+# n_ranks N OUTPUT_DIR ENV_FOR_RANK_0 [flags...]: N ranks, file rendezvous, EMU_DEVICES emulated GPUs
+# (default N); rank r's output in OUTPUT_DIR.rankr.log, the exit codes (rank 0 first) in OUTPUT_DIR.rc.
+# A rank left waiting gives up after MEMLENS_DIST_TIMEOUT=60 s; `timeout` (TERM: exit 124) backs it.
+n_ranks() {
+  local n=$1 out=$2 env0=$3; shift 3
   rm -f "$TMP/nccl_id"
-  local common=(MEMLENS_WORLD_SIZE=2 MEMLENS_EMU_DEVICES=${EMU_DEVICES:-2} MEMLENS_DIST_TIMEOUT=60 OMP_NUM_THREADS=1)
-  env "${common[@]}" MEMLENS_RANK=1 MEMLENS_LOCAL_RANK=1 timeout -k 10 300 "$EMU/train_gpt2cu" \
-    --nccl_init "file:$TMP/nccl_id" "$@" --output_dir "$out" > "$out.rank1.log" 2>&1 &
-  local pid1=$! rc0=0 rc1=0
+  local common=(MEMLENS_WORLD_SIZE=$n MEMLENS_EMU_DEVICES=${EMU_DEVICES:-$n} MEMLENS_DIST_TIMEOUT=60 OMP_NUM_THREADS=1)
+  local pids=() r rc0=0
+  for ((r = 1; r < n; r++)); do
+    env "${common[@]}" MEMLENS_RANK=$r MEMLENS_LOCAL_RANK=$r timeout -k 10 300 "$EMU/train_gpt2cu" \
+      --nccl_init "file:$TMP/nccl_id" "$@" --output_dir "$out" > "$out.rank$r.log" 2>&1 &
+    pids+=($!)
+  done
   (env $env0 "${common[@]}" MEMLENS_RANK=0 MEMLENS_LOCAL_RANK=0 timeout -k 10 300 "$EMU/train_gpt2cu" \
     --nccl_init "file:$TMP/nccl_id" "$@" --output_dir "$out" > "$out.rank0.log" 2>&1; exit $?) 2>/dev/null || rc0=$?
-  wait $pid1 || rc1=$?
-  echo "$rc0 $rc1" > "$out.rc"
+  local codes=$rc0 pid rc
+  for pid in "${pids[@]}"; do rc=0; wait "$pid" || rc=$?; codes="$codes $rc"; done
+  echo "$codes" > "$out.rc"
 }
+two_ranks() { n_ranks 2 "$@"; }
 PROBE=(--mem_eval_every 2 --mem_eval_examples 4 --mem_eval_context_lengths 16,32 --mem_eval_new_tokens 16)
 two_ranks "$TMP/w2" "" "${TRAIN[@]}" --precision fp32 "${PROBE[@]}"
 check "train_gpt2cu as 2 ranks on the emulated NCCL (file rendezvous, GPUs 0 and 1): both finish" \
@@ -152,7 +157,7 @@ check "2 ranks resumed ($how): from step 2, model.bin bitwise equal to the unint
 # be those of the all-reduce run above; killed + resumed it must be bitwise the uninterrupted run.
 two_ranks "$TMP/z2" "" "${TRAIN[@]}" --precision fp32 "${PROBE[@]}" --zero_stage 1
 zero1_same() {
-  [ "$(cat "$TMP/z2.rc")" = '0 0' ] && grep -q 'ZeRO-1: each rank updates and holds the AdamW moments of at most' "$TMP/z2.rank0.log" &&
+  [ "$(cat "$TMP/z2.rc")" = '0 0' ] && grep -q 'ZeRO-1: each rank updates at most 3483392 of the 6966784 weights' "$TMP/z2.rank0.log" &&
     $PY tests/compare_train_logs.py "$TMP/w2/train_log.jsonl" "$TMP/z2/train_log.jsonl" 1e-6 &&
     $PY - "$TMP/w2" "$TMP/z2" <<'PY'
 import json, sys
@@ -178,6 +183,32 @@ two_ranks "$TMP/z2kill" "" "${TRAIN[@]}" --precision fp32 "${PROBE[@]}" --zero_s
 check "ZeRO-1, 2 GPU ranks killed after the step-2 checkpoint and resumed: model.bin bitwise the uninterrupted run" \
   bash -c "[ \"\$(cat '$TMP/z2kill.rc')\" = '0 0' ] && grep -q 'resuming from step 2' '$TMP/z2kill.rank0.log' &&
            cmp '$TMP/z2/model.bin' '$TMP/z2kill/model.bin'"
+# 3 ranks: the 6,966,784 weights are not a multiple of 3, so the last block is short and the GPU
+# buffers carry padding; the short last pass of each epoch gives the ranks 2, 1 and 1 rows.
+n_ranks 3 "$TMP/z3" "" "${TRAIN[@]}" --precision fp32 --zero_stage 1
+./train_gpt2 "${TRAIN[@]}" --per_device_train_batch_size 12 --output_dir "$TMP/cpu12" > "$TMP/train_cpu12.log" 2>&1 ||
+  { fail "train_gpt2 (CPU, batch 12) for the 3-rank comparison"; tail -3 "$TMP/train_cpu12.log"; }
+zero1_three() {
+  [ "$(cat "$TMP/z3.rc")" = '0 0 0' ] &&
+    grep -q 'ZeRO-1: each rank updates at most 2322262 of the 6966784 weights and keeps only their AdamW moments on its GPU' \
+      "$TMP/z3.rank0.log" &&
+    $PY tests/compare_train_logs.py "$TMP/cpu12/train_log.jsonl" "$TMP/z3/train_log.jsonl" 1e-4 &&
+    $PY - "$TMP/cpu12" "$TMP/z3" <<'PY'
+import sys
+import numpy as np
+a, b = sys.argv[1], sys.argv[2]
+x = np.fromfile(a + "/model.bin", dtype="<f4")[256:].astype(np.float64)
+y = np.fromfile(b + "/model.bin", dtype="<f4")[256:].astype(np.float64)
+rel = np.linalg.norm(x - y) / np.linalg.norm(x)
+P = x.size
+ma = np.frombuffer(open(a + "/state_00000004.bin", "rb").read()[-(8 * P + 8):-8], dtype="<f4").astype(np.float64)
+mb = np.frombuffer(open(b + "/state_00000004.bin", "rb").read()[-(8 * P + 8):-8], dtype="<f4").astype(np.float64)
+rel_m = np.linalg.norm(ma - mb) / np.linalg.norm(ma)
+print("model relative L2 %.2e, moments %.2e" % (rel, rel_m))
+assert rel < 1e-5 and rel_m < 1e-4, (rel, rel_m)
+PY
+}
+check "ZeRO-1, 3 GPU ranks (uneven blocks, padding) == 1 CPU process x 12 (fp32): losses, model and moments" zero1_three
 # bf16: the working copy of the weights other ranks updated comes from the all-gathered master
 # weights. Without clipping (the gradient norm is the one sum ZeRO-1 orders differently) the two
 # paths are bitwise the same on the emulator.
@@ -186,7 +217,8 @@ SHORT=(--model_name d2 --train_file "$TMP/ds/train.bin" --validation_file none -
 two_ranks "$TMP/b2" "" "${SHORT[@]}"
 two_ranks "$TMP/b2zero" "" "${SHORT[@]}" --zero_stage 1
 check "ZeRO-1, 2 GPU ranks (bf16, no clipping): model.bin bitwise the all-reduce run's" \
-  bash -c "[ \"\$(cat '$TMP/b2.rc') \$(cat '$TMP/b2zero.rc')\" = '0 0 0 0' ] && cmp '$TMP/b2/model.bin' '$TMP/b2zero/model.bin'"
+  bash -c "[ \"\$(cat '$TMP/b2.rc') \$(cat '$TMP/b2zero.rc')\" = '0 0 0 0' ] && grep -q 'ZeRO-1: each rank' '$TMP/b2zero.rank0.log' &&
+           cmp '$TMP/b2/model.bin' '$TMP/b2zero/model.bin'"
 if [ -n "$saved_tmpdir" ]; then export TMPDIR=$saved_tmpdir; else unset TMPDIR; fi
 
 # The kernel playground of dev/cuda: each kernel family against the CPU's, fp32 and bf16 (the

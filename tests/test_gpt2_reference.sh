@@ -43,7 +43,7 @@ check "pre-packed weights bitwise equal under ASan+UBSan" build/tests/asan/test_
 fallback_check() {
   local arch=$1 dir="$TMP/fallback-$1"
   mkdir -p "$dir"
-  for f in gpt2 gpt2_cpu layers_cpu matmul_cpu adamw utils args safetensors; do
+  for f in gpt2 gpt2_cpu layers_cpu matmul_cpu adamw utils args safetensors dist; do
     gcc -O2 -march="$arch" -fopenmp -std=gnu11 -fno-math-errno -fno-trapping-math -c llmc/$f.c -o "$dir/$f.o" || return 1
   done
   gcc -O2 -march="$arch" -fopenmp -std=gnu11 -I. tests/unit/test_gpt2_reference.c "$dir"/*.o -lcjson -lm -o "$dir/t" || return 1

@@ -85,7 +85,7 @@ static float zero1_adamw_step(GPT2Cuda *model, const AdamWHyper *h) {
 
 // A checkpoint holds the whole optimizer state, in the format of a run without ZeRO: every rank's
 // shard of the moments to every rank (rank 0 writes them). GPU: each shard goes through the
-// gradient buffer (padded alike, and free until the next step zeroes it), then to the host.
+// gradient buffer (padded alike, and free until the next step zeroes it), then to rank 0's host.
 static void zero1_gather_moments(GPT2Cuda *model, AdamW *opt) {
     float *host[2] = {opt->m, opt->v};
     const float *shard[2] = {model->opt_m, model->opt_v};
@@ -94,7 +94,8 @@ static void zero1_gather_moments(GPT2Cuda *model, AdamW *opt) {
         cuda_check(cudaMemcpyAsync(mine, shard[k], model->shard_stride * sizeof(float), cudaMemcpyDeviceToDevice, model->stream));
         dist_gpu_allgather_float(&nccl, model->grads, model->shard_stride, model->stream, "AdamW moments");
         cuda_check(cudaStreamSynchronize(model->stream));
-        cuda_check(cudaMemcpy(host[k], model->grads, model->num_parameters * sizeof(float), cudaMemcpyDeviceToHost));
+        if (dist_is_main(&dist))  // the writer
+            cuda_check(cudaMemcpy(host[k], model->grads, model->num_parameters * sizeof(float), cudaMemcpyDeviceToHost));
     }
     opt->step = model->opt_step;
 }
@@ -190,6 +191,11 @@ EDITS = [
      '                warn("the checkpoint was made with %lld threads, this run uses %d: the result may differ in the last bits (use --threads %lld)",\n'
      '                     (long long)st.threads, threads, (long long)st.threads);\n',
      '            // GPU: the host thread count does not change the GPU results.\n'),
+    ('        printf("ZeRO-1: each rank updates at most %zu of the %zu weights (the CPU keeps all AdamW moments)\\n", shard,\n'
+     '               model.num_parameters);\n',
+     '        printf("ZeRO-1: each rank updates at most %zu of the %zu weights and keeps only their AdamW moments on its "\n'
+     '               "GPU: %.3f GiB instead of %.3f GiB\\n", shard, model.num_parameters,\n'
+     '               gmodel.shard_stride * 8.0 / 1073741824.0, model.num_parameters * 8.0 / 1073741824.0);\n'),
     ('build_config(&args, &model, &origin, &plan, &train, val, threads, resumed_from);',
      'build_config(&args, &model, &origin, &plan, &train, val, threads, resumed_from, precision, &gpu);'),
     ('    printf("train_gpt2 %s: %s, %zu parameters (L=%d C=%d H=%d V=%d), %d threads\\n", MEMLENS_VERSION, origin.source,',
@@ -259,14 +265,14 @@ def generate(cpu):
         out = out.replace(old, new)
     # A host collective left over would sum nothing (no MPI with --nccl_init file:/tcp:) or the
     # host copy of the model: every one must have an NCCL twin.
-    leftover = re.findall(r"\bdist_(?:allreduce_\w+|broadcast|barrier|gather_bytes|finalize)\(", out)
+    leftover = re.findall(r"\bdist_(?:allreduce_\w+|reduce_scatter_\w+|allgather_\w+|broadcast|barrier|gather_bytes|finalize)\(", out)
     if leftover:
         sys.exit("make_train_gpt2cu: train_gpt2.c has collectives with no NCCL twin: %s (add them to COLLECTIVES)"
                  % ", ".join(sorted(set(leftover))))
     # A CPU model call left over (a new code path in train_gpt2.c) would silently train the host
     # copy: every one must have been swapped for its gpt2cu_ twin.
     leftover = re.findall(r"\b(?:gpt2_forward|gpt2_forward_positions|gpt2_backward|gpt2_zero_grad|gpt2_grad_norm|"
-                          r"gpt2_argmax_positions|adamw_step|adamw_step_with_norm)\(", out)
+                          r"gpt2_grad_sumsq|gpt2_argmax_positions|adamw_step|adamw_step_with_norm|adamw_step_range)\(", out)
     if leftover:
         sys.exit("make_train_gpt2cu: train_gpt2.c has CPU model calls with no GPU edit: %s (add edits here)"
                  % ", ".join(sorted(set(leftover))))
