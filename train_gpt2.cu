@@ -45,7 +45,7 @@ static const char *DESCRIPTION =
     "Fine-tune a pretrained model (--model_name gpt2) or train from scratch (--model_name d2..d48, or\n"
     "--layers/--channels/--heads). Kill it at any moment and --resume gives bitwise the same model.bin.\n"
     "Several GPUs: mpirun -np N train_gpt2cu ..., or srun train_gpt2cu ... (with PMI); without MPI, any\n"
-    "launcher that sets SLURM_PROCID/SLURM_NTASKS or MEMLENS_RANK/MEMLENS_WORLD_SIZE, with --nccl_init file:/tcp:.\n"
+    "launcher that sets SLURM_PROCID/SLURM_STEP_NUM_TASKS or MEMLENS_RANK/MEMLENS_WORLD_SIZE, with --nccl_init file:/tcp:.\n"
     "GPU flags (besides those below):\n"
     "  --precision bf16|fp32    bf16 mixed precision (default) or full fp32 for checking\n"
     "  --nccl_init METHOD       how the ranks share the NCCL id: mpi (default), file:/shared/dir/nccl_id\n"

@@ -27,7 +27,7 @@
 //   Setup, with MPI: dist_init(); rank 0 calls ncclGetUniqueId(&id); dist_broadcast(&d, &id,
 //     sizeof id, 0); cudaSetDevice(d.local_rank); ncclCommInitRank(&comm, d.world_size, id, d.rank).
 //   Setup, without MPI (srun without PMI, or a plain launcher): the rank, world size and local rank
-//     come from the environment (dist_init reads SLURM_PROCID/SLURM_NTASKS/SLURM_LOCALID, or
+//     come from the environment (dist_init reads SLURM_PROCID/SLURM_STEP_NUM_TASKS/SLURM_LOCALID, or
 //     MEMLENS_RANK/MEMLENS_WORLD_SIZE/MEMLENS_LOCAL_RANK); rank 0 writes the ncclUniqueId bytes
 //     atomically (AtomicFile) to "<dir>/ncclUniqueId" on a file system every node sees, the others
 //     poll for the file with a deadline and read it; or rank 0 listens on a TCP address given as

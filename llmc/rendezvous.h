@@ -1,7 +1,7 @@
 // Rendezvous without MPI: rank 0 hands a small blob of bytes (the 128-byte ncclUniqueId of the
 // CUDA trainer) to every other rank, through a shared file system or a TCP socket. For Slurm
 // clusters whose MPI is awkward: srun starts the ranks, llmc/dist.c reads who is who from
-// SLURM_PROCID/SLURM_NTASKS (or MEMLENS_RANK/MEMLENS_WORLD_SIZE), and this file does the rest.
+// SLURM_PROCID/SLURM_STEP_NUM_TASKS (or MEMLENS_RANK/MEMLENS_WORLD_SIZE), and this file does the rest.
 //
 //   file:PATH       rank 0 writes PATH atomically (temp file + rename); the others poll until it
 //                   appears. PATH must be on a file system every node sees and must not be shared

@@ -50,7 +50,8 @@ static void build_table(TrainArgs *a) {
     add(a, "channels", ARG_INT, &a->channels, "from scratch: embedding width C (a multiple of --heads)", 0, 100000);
     add(a, "heads", ARG_INT, &a->heads, "from scratch: attention heads", 0, 1000);
     add(a, "vocab_size", ARG_INT, &a->vocab_size, "from scratch: vocabulary size (GPT-2: 50257; must exceed every token id in the data)", 2, 65536);
-    add(a, "tokenizer", ARG_STRING, &a->tokenizer, "GPT-2 tokenizer file (llm.c format), recorded by sha256 in config.json", 1, 0);
+    add(a, "tokenizer", ARG_STRING, &a->tokenizer,
+        "GPT-2 tokenizer file (llm.c format): checked at start when it exists, recorded by sha256 in config.json", 1, 0);
     add(a, "train_file", ARG_STRING, &a->train_file, "training shard (train.bin from generate_dataset)", 1, 0);
     add(a, "validation_file", ARG_STRING, &a->validation_file, "validation shard (test.bin from generate_dataset), or 'none'", 1, 0);
     add(a, "max_seq_length", ARG_INT, &a->max_seq_length,
@@ -79,7 +80,7 @@ static void build_table(TrainArgs *a) {
     add(a, "save_every", ARG_INT, &a->save_every, "write a resumable checkpoint (model_NNNNNNNN.bin + state_NNNNNNNN.bin) every N steps (0 = never)", 0, BIG);
     add(a, "save_total_limit", ARG_INT, &a->save_total_limit, "keep only the newest N checkpoints (0 = keep all)", 0, BIG);
     add(a, "eval_every", ARG_INT, &a->eval_every, "validation loss every N steps (0 = only at the end; always at the end)", 0, BIG);
-    add(a, "threads", ARG_INT, &a->threads, "OpenMP threads (0 = OpenMP's default); bitwise resume needs the same count", 0, 4096);
+    add(a, "threads", ARG_INT, &a->threads, "OpenMP threads (0 = OpenMP's default); train_gpt2's bitwise resume needs the same count", 0, 4096);
     add(a, "resume", ARG_BOOL, &a->resume, "continue from the newest complete checkpoint in --output_dir (starts fresh when there is none)", 1, 0);
     add(a, "overwrite_output_dir", ARG_BOOL, &a->overwrite_output_dir, "start fresh even if --output_dir holds checkpoints (deletes them)", 1, 0);
     add(a, "save_bf16", ARG_BOOL, &a->save_bf16, "write the final model.bin in bf16 (version 5); checkpoints stay fp32 for exact resume", 1, 0);

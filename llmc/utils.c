@@ -73,25 +73,44 @@ void set_program_name(const char *argv0) {
     install_signal_cleanup();  // every program calls this first, so its very first write is covered
 }
 
+// "prog: kind: message\n" in one write: the ranks of an MPI job share one stderr, and the pieces
+// of lines written piecemeal interleave there ("train_gpt2: error: train_gpt2: error: ...").
+static void report_line(const char *kind, const char *fmt, va_list ap) {
+    char small[2048], *line = small;
+    va_list again;
+    va_copy(again, ap);
+    int head = snprintf(small, sizeof small, "%s: %s: ", g_program, kind);
+    int body = vsnprintf(small + head, sizeof small - (size_t)head, fmt, ap);
+    if (body < 0) body = 0;
+    size_t length = (size_t)head + (size_t)body + 1;
+    if (length + 1 > sizeof small && (line = malloc(length + 1)) != NULL) {  // long: format it again, whole
+        memcpy(line, small, (size_t)head);
+        vsnprintf(line + head, length - (size_t)head, fmt, again);
+    } else if (!line) {  // no memory for a long line: the part that fits
+        line = small;
+        length = sizeof small - 1;
+    }
+    va_end(again);
+    line[length - 1] = '\n';
+    fwrite(line, 1, length, stderr);
+    if (line != small) free(line);
+}
+
 void die(const char *fmt, ...) {
     fflush(stdout);
-    fprintf(stderr, "%s: error: ", g_program);
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    report_line("error", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     remove_pending_tmp();
     exit(1);
 }
 
 void warn(const char *fmt, ...) {
-    fprintf(stderr, "%s: warning: ", g_program);
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    report_line("warning", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }
 
 // ---------------------------------------------------------------------------------------------

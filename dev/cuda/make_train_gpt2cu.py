@@ -113,7 +113,7 @@ EDITS = [
     ('--resume gives bitwise the same model.bin.";',
      '--resume gives bitwise the same model.bin.\\n"\n'
      '    "Several GPUs: mpirun -np N train_gpt2cu ..., or srun train_gpt2cu ... (with PMI); without MPI, any\\n"\n'
-     '    "launcher that sets SLURM_PROCID/SLURM_NTASKS or MEMLENS_RANK/MEMLENS_WORLD_SIZE, with --nccl_init file:/tcp:.\\n"\n'
+     '    "launcher that sets SLURM_PROCID/SLURM_STEP_NUM_TASKS or MEMLENS_RANK/MEMLENS_WORLD_SIZE, with --nccl_init file:/tcp:.\\n"\n'
      '    "GPU flags (besides those below):\\n"\n'
      '    "  --precision bf16|fp32    bf16 mixed precision (default) or full fp32 for checking\\n"\n'
      '    "  --nccl_init METHOD       how the ranks share the NCCL id: mpi (default), file:/shared/dir/nccl_id\\n"\n'

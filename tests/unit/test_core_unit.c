@@ -6,6 +6,7 @@
 #include "llmc/utils.h"
 
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int failures = 0;
@@ -84,12 +85,45 @@ static void test_atomic_and_shard(const char *dir) {
     shard_free(&s);
 }
 
+// warn() and die() write "prog: kind: message" lines, short or longer than their stack buffer,
+// each line whole (a child process with stderr on a pipe; die exits 1).
+static void test_report_lines(void) {
+    int fds[2];
+    if (pipe(fds) != 0) { EXPECT(0); return; }
+    char long_text[5001];
+    for (int i = 0; i < 5000; i++) long_text[i] = (char)('a' + i % 26);
+    long_text[5000] = '\0';
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        dup2(fds[1], 2);
+        warn("short %d", 42);
+        warn("long %s end", long_text);
+        die("and %s", "out");
+    }
+    close(fds[1]);
+    static char got[16384];
+    size_t n = 0;
+    ssize_t r;
+    while (n < sizeof got - 1 && (r = read(fds[0], got + n, sizeof got - 1 - n)) > 0) n += (size_t)r;
+    got[n] = '\0';
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    static char want[16384];
+    snprintf(want, sizeof want, "%s: warning: short 42\n%s: warning: long %s end\n%s: error: and out\n", program_name(),
+             program_name(), long_text, program_name());
+    EXPECT(strcmp(got, want) == 0);
+    EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+}
+
 int main(int argc, char **argv) {
     set_program_name(argv[0]);
     if (argc != 2) die("usage: test_core_unit SCRATCH_DIR");
     test_sha256();
     test_args();
     test_atomic_and_shard(argv[1]);
+    test_report_lines();
     if (failures) { fprintf(stderr, "%d checks failed\n", failures); return 1; }
     printf("all core checks passed\n");
     return 0;
