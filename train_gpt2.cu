@@ -552,7 +552,7 @@ int main(int argc, char **argv) {
     // ZeRO-1: this rank keeps the moments of its shard only.
     int zero1 = args.zero_stage == 1;
     gpt2cu_init_sharded(&gmodel, &model, precision, plan.B, plan.T, "--per_device_train_batch_size",
-                        zero1 ? dist.world_size : 1, zero1 ? dist.rank : 0);
+                        zero1 ? dist.world_size : 1, zero1 ? dist.rank : 0, dist.world_size);
 
     AdamW opt;  // host copy of the moments: filled from the GPU for checkpoints, and on resume
     adamw_init(&opt, model.num_parameters);

@@ -180,9 +180,11 @@ static void gpt2cu_upload_params(GPT2Cuda *m, const GPT2 *host);
 
 // Allocate everything for batches up to max_B x max_T and upload the host model's weights.
 // Out of memory dies with one line naming the batch size that fits. `batch_flag` names the flag.
-// shard_ranks > 1: ZeRO-1, this is rank shard_rank of them (see GPT2Cuda).
+// shard_ranks > 1: ZeRO-1, this is rank shard_rank of them (see GPT2Cuda). job_ranks: the ranks of
+// the job; when there are several and the moments are not sharded, an out-of-memory message also
+// says which batch size --zero_stage 1 would fit.
 static void gpt2cu_init_sharded(GPT2Cuda *m, const GPT2 *host, Precision precision, int max_B, int max_T,
-                                const char *batch_flag, int shard_ranks, int shard_rank) {
+                                const char *batch_flag, int shard_ranks, int shard_rank, int job_ranks) {
     if (shard_ranks < 1 || shard_rank < 0 || shard_rank >= shard_ranks)
         die("gpt2cu_init_sharded: shard %d of %d does not exist", shard_rank, shard_ranks);
     memset(m, 0, sizeof *m);
@@ -213,14 +215,20 @@ static void gpt2cu_init_sharded(GPT2Cuda *m, const GPT2 *host, Precision precisi
     cuda_check(cudaMemGetInfo(&free_bytes, &total_bytes));
     size_t need = gpt2cu_bytes_needed(&m->config, P, precision, max_B, max_T, shard_ranks);
     int fits = gpt2cu_batch_that_fits(&m->config, P, precision, max_B, max_T, shard_ranks, free_bytes);
+    char zero1[160] = "";
+    if (fits < max_B && shard_ranks == 1 && job_ranks > 1) {
+        int zero1_fits = gpt2cu_batch_that_fits(&m->config, P, precision, max_B, max_T, job_ranks, free_bytes);
+        if (zero1_fits > fits)
+            snprintf(zero1, sizeof zero1, "; or --zero_stage 1, with which %s %d fits", batch_flag, zero1_fits);
+    }
     if (fits == 0)
         die("the model (%zu parameters) needs %.2f GiB of GPU memory even at batch size 1 and T=%d, but the GPU has "
-            "%.2f GiB free of %.2f GiB (use a smaller model or a shorter --max_seq_length)",
+            "%.2f GiB free of %.2f GiB (use a smaller model or a shorter --max_seq_length%s)",
             P, gpt2cu_bytes_needed(&m->config, P, precision, 1, max_T, shard_ranks) / 1073741824.0, max_T, free_bytes / 1073741824.0,
-            total_bytes / 1073741824.0);
+            total_bytes / 1073741824.0, zero1);
     if (fits < max_B)
-        die("%s %d needs %.2f GiB of GPU memory at T=%d but %.2f GiB are free (use %s %d or less)", batch_flag, max_B,
-            need / 1073741824.0, max_T, free_bytes / 1073741824.0, batch_flag, fits);
+        die("%s %d needs %.2f GiB of GPU memory at T=%d but %.2f GiB are free (use %s %d or less%s)", batch_flag, max_B,
+            need / 1073741824.0, max_T, free_bytes / 1073741824.0, batch_flag, fits, zero1);
 
     cuda_check(cudaStreamCreate(&m->stream));
     matmul_context_init(&m->matmul);
@@ -258,7 +266,7 @@ static void gpt2cu_init_sharded(GPT2Cuda *m, const GPT2 *host, Precision precisi
 }
 
 static void gpt2cu_init(GPT2Cuda *m, const GPT2 *host, Precision precision, int max_B, int max_T, const char *batch_flag) {
-    gpt2cu_init_sharded(m, host, precision, max_B, max_T, batch_flag, 1, 0);
+    gpt2cu_init_sharded(m, host, precision, max_B, max_T, batch_flag, 1, 0, 1);
 }
 
 // The floatX working copy <- the fp32 master weights (after an upload, or ZeRO-1's all-gather).

@@ -219,6 +219,25 @@ two_ranks "$TMP/b2zero" "" "${SHORT[@]}" --zero_stage 1
 check "ZeRO-1, 2 GPU ranks (bf16, no clipping): model.bin bitwise the all-reduce run's" \
   bash -c "[ \"\$(cat '$TMP/b2.rc') \$(cat '$TMP/b2zero.rc')\" = '0 0 0 0' ] && grep -q 'ZeRO-1: each rank' '$TMP/b2zero.rank0.log' &&
            cmp '$TMP/b2/model.bin' '$TMP/b2zero/model.bin'"
+# Out of GPU memory (a 250 MiB emulated GPU): one line naming the batch size that fits, and with 2
+# ranks also the one --zero_stage 1 fits; both suggestions must then train.
+OOM=(--model_name d2 --train_file "$TMP/ds/train.bin" --validation_file none --max_steps 1 --seed 7 --quiet)
+export MEMLENS_EMU_MEMORY_MIB=250
+n_ranks 2 "$TMP/oom2" "" "${OOM[@]}" --per_device_train_batch_size 16
+oom_hint() {
+  local line; line=$(grep -h '^train_gpt2cu: error: ' "$TMP/oom2.rank0.log")
+  echo "$line"
+  [[ "$line" =~ needs\ .*\(use\ --per_device_train_batch_size\ ([0-9]+)\ or\ less\;\ or\ --zero_stage\ 1,\ with\ which\ --per_device_train_batch_size\ ([0-9]+)\ fits\)$ ]] ||
+    return 1
+  local plain=${BASH_REMATCH[1]} zero=${BASH_REMATCH[2]}
+  [ "$(cat "$TMP/oom2.rc")" != '0 0' ] && [ ! -e "$TMP/oom2/model.bin" ] && [ "$plain" -lt 16 ] && [ "$zero" -gt "$plain" ] &&
+    "$EMU/train_gpt2cu" "${OOM[@]}" --per_device_train_batch_size "$plain" --output_dir "$TMP/oom_plain" > "$TMP/oom_plain.log" 2>&1 &&
+    ! "$EMU/train_gpt2cu" "${OOM[@]}" --per_device_train_batch_size $((plain + 1)) --output_dir "$TMP/oom_more" > /dev/null 2>&1 &&
+    { n_ranks 2 "$TMP/oom_zero" "" "${OOM[@]}" --zero_stage 1 --per_device_train_batch_size "$zero"
+      [ "$(cat "$TMP/oom_zero.rc")" = '0 0' ] && [ -f "$TMP/oom_zero/model.bin" ]; }
+}
+check "out of GPU memory (250 MiB, 2 ranks): one line naming the batch that fits and the one --zero_stage 1 fits; both train" oom_hint
+unset MEMLENS_EMU_MEMORY_MIB
 if [ -n "$saved_tmpdir" ]; then export TMPDIR=$saved_tmpdir; else unset TMPDIR; fi
 
 # The kernel playground of dev/cuda: each kernel family against the CPU's, fp32 and bf16 (the

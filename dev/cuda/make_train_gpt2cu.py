@@ -177,7 +177,7 @@ EDITS = [
      '    // ZeRO-1: this rank keeps the moments of its shard only.\n'
      '    int zero1 = args.zero_stage == 1;\n'
      '    gpt2cu_init_sharded(&gmodel, &model, precision, plan.B, plan.T, "--per_device_train_batch_size",\n'
-     '                        zero1 ? dist.world_size : 1, zero1 ? dist.rank : 0);\n\n'
+     '                        zero1 ? dist.world_size : 1, zero1 ? dist.rank : 0, dist.world_size);\n\n'
      '    AdamW opt;  // host copy of the moments: filled from the GPU for checkpoints, and on resume\n'),
     ('    char *identity = run_identity(&args, &model, &origin, &plan);',
      '    char *identity = run_identity(&args, &model, &origin, &plan, precision);'),

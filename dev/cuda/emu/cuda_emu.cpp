@@ -336,9 +336,12 @@ struct Allocation { size_t bytes; };
 static std::map<uintptr_t, Allocation> allocations;  // device memory: start -> size
 static size_t allocated_bytes = 0;
 // The "device memory": 16 GiB or a quarter of this machine's RAM, whichever is less (programs size
-// their buffers from cudaMemGetInfo, and every byte here is real and poisoned).
+// their buffers from cudaMemGetInfo, and every byte here is real and poisoned), or
+// MEMLENS_EMU_MEMORY_MIB, so that tests of out-of-memory paths see the same GPU on every machine.
 static size_t emu_total_memory() {
     static size_t total = 0;
+    const char *mib = getenv("MEMLENS_EMU_MEMORY_MIB");
+    if (!total && mib && atoll(mib) > 0) total = (size_t)atoll(mib) << 20;
     if (!total) {
         struct sysinfo si;
         const size_t ram = sysinfo(&si) == 0 ? (size_t)si.totalram * si.mem_unit : ((size_t)8 << 30);
