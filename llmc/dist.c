@@ -24,8 +24,10 @@ size_t dist_share(size_t n, int world_size, int rank, size_t *first) {
     return base + (r < extra ? 1 : 0);
 }
 
+size_t dist_zero_block(size_t n, int world_size) { return (n + (size_t)world_size - 1) / (size_t)world_size; }
+
 size_t dist_zero_shard(size_t n, int world_size, int rank, size_t *first) {
-    size_t block = (n + (size_t)world_size - 1) / (size_t)world_size;
+    size_t block = dist_zero_block(n, world_size);
     size_t start = block * (size_t)rank, end = start + block;
     if (start > n) start = n;
     if (end > n) end = n;
@@ -252,7 +254,7 @@ static void zero_round(size_t n, int W, int r, size_t k, size_t *first, size_t *
 static size_t zero_rounds(Dist *d, size_t n, const char *what) {
     if (n > (size_t)INT32_MAX)
         dist_abort(d, "%s: %zu values, more than the 2^31 the sharded collectives move (use --zero_stage 0)", what, n);
-    size_t block = (n + (size_t)d->world_size - 1) / (size_t)d->world_size, piece = zero_piece(d->world_size);
+    size_t block = dist_zero_block(n, d->world_size), piece = zero_piece(d->world_size);
     return (block + piece - 1) / piece;
 }
 
@@ -260,7 +262,7 @@ void dist_reduce_scatter_sum_float(Dist *d, float *buf, size_t n, const char *wh
     if (!d->using_mpi || n == 0) return;
     int W = d->world_size, me = d->rank;
     size_t rounds = zero_rounds(d, n, what);
-    size_t block = (n + (size_t)W - 1) / (size_t)W, piece = zero_piece(W) < block ? zero_piece(W) : block;
+    size_t block = dist_zero_block(n, W), piece = zero_piece(W) < block ? zero_piece(W) : block;
     float *scratch = malloc_or_die((size_t)W * piece * sizeof(float));  // W copies of my largest piece
     for (size_t k = 0; k < rounds; k++) {
         int send_counts[W], send_displs[W], recv_counts[W], recv_displs[W];

@@ -84,6 +84,8 @@ size_t dist_share(size_t n, int world_size, int rank, size_t *first);
 // take one count for every rank; the GPU buffers are padded to W * ceil(n / W). Returns the number
 // of real items of `rank`'s block, *first its start (at most n).
 size_t dist_zero_shard(size_t n, int world_size, int rank, size_t *first);
+// ceil(n / world_size): the length of every block (the GPU buffers hold world_size of them).
+size_t dist_zero_block(size_t n, int world_size);
 // buf (n): this rank's shard (dist_zero_shard) <- sum over ranks of that shard, added in rank
 // order: bitwise what dist_allreduce_sum_float gives there. The rest of buf is left as it was.
 // Half the traffic of the all-reduce.

@@ -141,7 +141,7 @@ static size_t gpt2cu_layout_acts(GPT2CudaActs *a, char *base, const GPT2Config *
 // The moments of 1/shard_ranks of the weights (ZeRO-1).
 static size_t gpt2cu_fixed_bytes(const GPT2Config *c, size_t num_parameters, Precision precision, int B, int T,
                                  int shard_ranks) {
-    size_t P = num_parameters, stride = (P + shard_ranks - 1) / shard_ranks, padded = stride * shard_ranks;
+    size_t P = num_parameters, stride = dist_zero_block(P, shard_ranks), padded = stride * shard_ranks;
     size_t copy = precision == PRECISION_BF16 ? P * 2 : 0;
     size_t BT = (size_t)B * T;
     return padded * 4 * 2 + stride * 4 * 2 + copy + (size_t)COLUMN_REDUCE_CHUNKS * 4 * c->channels * 4 +
@@ -202,7 +202,7 @@ static void gpt2cu_init_sharded(GPT2Cuda *m, const GPT2 *host, Precision precisi
     m->max_T = max_T;
     m->shard_ranks = shard_ranks;
     m->shard_rank = shard_rank;
-    m->shard_stride = (m->num_parameters + shard_ranks - 1) / shard_ranks;
+    m->shard_stride = dist_zero_block(m->num_parameters, shard_ranks);
     m->padded_parameters = m->shard_stride * shard_ranks;
     m->shard_count = dist_zero_shard(m->num_parameters, shard_ranks, shard_rank, &m->shard_first);
     int HS = m->config.channels / m->config.num_heads;
