@@ -19,7 +19,7 @@ BUILD := build
 LLMC_SRCS := $(wildcard llmc/*.c)
 LLMC_OBJS := $(patsubst llmc/%.c,$(BUILD)/llmc/%.o,$(LLMC_SRCS))
 ASAN_OBJS := $(patsubst llmc/%.c,$(BUILD)/asan/llmc/%.o,$(LLMC_SRCS))
-SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -fopenmp -std=gnu11 -Wall
+SANFLAGS := -O1 -g -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=all -fopenmp -std=gnu11 -Wall
 
 PROGRAMS := generate_dataset tokenize
 # Programs are added here as their sources appear (issues 3 and 4).

@@ -324,6 +324,21 @@ static void select_examples(Eval *ev) {
     const Options *o = &ev->opt;
     DatasetMeta meta;
     dataset_meta_load(&meta, o->metadata_file, "--metadata_file");
+    // The dataset's ids only mean its texts under the tokenizer that made them. metadata.json
+    // holds the sha256 of the tokenizer file generate_dataset read, so hash ours the same way;
+    // eot and vocab_size first, as they say more than a hash when they differ.
+    const char *fix = "pass the tokenizer the dataset was made with";
+    if (meta.tokenizer_eot != tokenizer_eot(ev->tokenizer))
+        die("%s was made with a tokenizer whose eot_token is %d, but --tokenizer %s has %d: %s", o->metadata_file,
+            meta.tokenizer_eot, o->tokenizer_path, tokenizer_eot(ev->tokenizer), fix);
+    if (meta.tokenizer_vocab_size != tokenizer_vocab_size(ev->tokenizer))
+        die("%s was made with a tokenizer of %d tokens, but --tokenizer %s has %d: %s", o->metadata_file,
+            meta.tokenizer_vocab_size, o->tokenizer_path, tokenizer_vocab_size(ev->tokenizer), fix);
+    char tokenizer_sha[65];
+    sha256_file_hex(o->tokenizer_path, tokenizer_sha);
+    if (strcmp(meta.tokenizer_sha256, tokenizer_sha))
+        die("%s was made with tokenizer sha256 %.12s..., but --tokenizer %s has %.12s...: %s", o->metadata_file,
+            meta.tokenizer_sha256, o->tokenizer_path, tokenizer_sha, fix);
     if (meta.tokens_per_example != ev->tokens_per_example)
         die("%s: tokens_per_example %d does not match the shards' record length %d (pass the metadata of the same dataset with --metadata_file)",
             o->metadata_file, meta.tokens_per_example, ev->record_length);
@@ -1315,8 +1330,13 @@ int main(int argc, char **argv) {
 
     // --splits
     {
-        char *copy = strdup_or_die(o->splits_text), *save = NULL;
-        for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        // split by hand: strtok_r would skip empty items ("train,,"), which are typos
+        char *copy = strdup_or_die(o->splits_text), *next = copy;
+        while (next) {
+            char *tok = next, *comma = strchr(next, ',');
+            if (comma) *comma = '\0';
+            next = comma ? comma + 1 : NULL;
+            if (!*tok) die("--splits: empty item in '%s' (use train, test or both, comma-separated without empty items)", o->splits_text);
             int train = !strcmp(tok, "train") || !strcmp(tok, "members");
             int test = !strcmp(tok, "test") || !strcmp(tok, "non_members");
             if (!strcmp(tok, "both")) train = test = 1;  // --help offers "both": the same as train,test

@@ -123,6 +123,11 @@ int main(int argc, char **argv) {
     Tokenizer *tok = tokenizer_load(tokenizer_path);
 
     if (decode) {
+        // parse_ids reads a C string: a NUL would end the ids there and drop the rest unseen
+        const char *nul = memchr(text, '\0', len);
+        if (nul)
+            die("--decode: %s has a NUL byte at byte %zu (give token ids as text: whole numbers separated by whitespace)",
+                source, (size_t)(nul - text));
         int *ids;
         size_t n = parse_ids(text, source, tokenizer_vocab_size(tok), &ids);
         if (stream) {

@@ -12,6 +12,7 @@
 #include <math.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "llmc/adamw.h"
@@ -352,22 +353,30 @@ static void save_checkpoint(const TrainArgs *a, const GPT2 *model, const AdamW *
     free(state_path);
 }
 
-// Newest complete checkpoint that belongs to this run; -1 when there is none. Incomplete or
-// corrupt ones are skipped with a warning; a complete one from a different run is an error.
+// Newest complete checkpoint that belongs to this run; -1 when there is none. A pair without its
+// state file is incomplete (the model file is written first, so a kill in between leaves that):
+// skipped like no checkpoint at all. Any other unusable pair is damaged: skipped when an older
+// pair can be used, but an error when none can, since starting over would overwrite it. A
+// complete pair from a different run is an error. Warnings wait for the outcome, so that an
+// error stays one line.
 static int64_t find_resume_point(const TrainArgs *a, const char *identity, AdamW *opt, TrainState *st) {
     int n;
     int64_t *steps = checkpoint_list_steps(a->output_dir, &n);
     int64_t found = -1;
+    char **skipped = (char **)calloc_or_die((size_t)n, sizeof *skipped);  // (cast: train_gpt2.cu is C++)
+    int newest_damaged = -1;
     for (int i = 0; i < n && found < 0; i++) {
         char *model_path = checkpoint_model_path(a->output_dir, steps[i]);
         char *state_path = checkpoint_state_path(a->output_dir, steps[i]);
         char why[1024];
+        int damaged = 1;
         if (!file_exists(state_path)) {
-            warn("skipping checkpoint of step %lld: %s is missing (the write did not finish)", (long long)steps[i], state_path);
+            snprintf(why, sizeof why, "%s is missing (the write did not finish)", state_path);
+            damaged = 0;
         } else if (!file_exists(model_path)) {
-            warn("skipping checkpoint of step %lld: %s is missing", (long long)steps[i], model_path);
+            snprintf(why, sizeof why, "%s is missing", model_path);
         } else if (train_state_read(state_path, st, opt, st->num_records, why, sizeof why) != 0) {
-            warn("skipping checkpoint of step %lld: %s", (long long)steps[i], why);
+            // why says what is wrong
         } else {
             if (train_identity_diff(st->identity, identity, why, sizeof why))
                 die("--resume: %s belongs to a different run (%s); resume with the same flags and data, or use another --output_dir",
@@ -375,16 +384,34 @@ static int64_t find_resume_point(const TrainArgs *a, const char *identity, AdamW
             uint64_t size = 0;
             uint32_t crc = 0;
             if (st->step != steps[i])
-                warn("skipping checkpoint of step %lld: %s holds step %lld", (long long)steps[i], state_path, (long long)st->step);
+                snprintf(why, sizeof why, "%s holds step %lld", state_path, (long long)st->step);
             else if (file_crc32(model_path, &size, &crc) != 0 || size != st->model_size || crc != st->model_crc32)
-                warn("skipping checkpoint of step %lld: %s does not match its state file", (long long)steps[i], model_path);
+                snprintf(why, sizeof why, "%s does not match its state file", model_path);
             else
                 found = steps[i];
             if (found < 0) { free(st->identity); st->identity = NULL; }
         }
+        if (found < 0) {
+            skipped[i] = strdup_or_die(why);
+            if (damaged && newest_damaged < 0) newest_damaged = i;
+        }
         free(model_path);
         free(state_path);
     }
+    if (found < 0 && newest_damaged >= 0) {
+        if (n == 1)
+            die("--resume: the only checkpoint in %s cannot be used (step %lld: %s); repair or remove it, or start over "
+                "with --overwrite_output_dir in place of --resume", a->output_dir, (long long)steps[0], skipped[0]);
+        die("--resume: none of the %d checkpoints in %s can be used (step %lld: %s); repair or remove them, or start over "
+            "with --overwrite_output_dir in place of --resume", n, a->output_dir, (long long)steps[newest_damaged],
+            skipped[newest_damaged]);
+    }
+    for (int i = 0; i < n; i++) {
+        if (!skipped[i]) continue;
+        warn("skipping checkpoint of step %lld: %s", (long long)steps[i], skipped[i]);
+        free(skipped[i]);
+    }
+    free(skipped);
     free(steps);
     return found;
 }
@@ -394,6 +421,38 @@ static void format_duration(double seconds, char *out, size_t n) {
     if (s >= 3600) snprintf(out, n, "%ldh%02ldm", s / 3600, (s / 60) % 60);
     else if (s >= 60) snprintf(out, n, "%ldm%02lds", s / 60, s % 60);
     else snprintf(out, n, "%lds", s);
+}
+
+static void output_path_usable_or_die(const char *path) {
+    const char *kind;
+    int k = path_kind(path, &kind);
+    if (k < 0) die("--output_dir: cannot look at %s: %s (make it readable, or choose another --output_dir)", path, strerror(errno));
+    if (k == 2)
+        die("--output_dir: %s exists and is not a regular file (%s); remove or rename it, the run reads or writes this path",
+            path, kind);
+}
+
+// Every path of the output dir the run may read or replace must be absent or a regular file.
+// Checked before anything is trained or rewritten: otherwise a directory there would pass for a
+// missing checkpoint, and the run would train for nothing and fail at its first write. Future
+// checkpoint names match the listing's pattern, so any that exist are among the steps listed.
+static void check_output_paths(const char *dir) {
+    static const char *const FILES[] = {"model.bin", "config.json", "train_log.jsonl"};
+    for (size_t i = 0; i < sizeof FILES / sizeof *FILES; i++) {
+        char *path = path_join(dir, FILES[i]);
+        output_path_usable_or_die(path);
+        free(path);
+    }
+    int n;
+    int64_t *steps = checkpoint_list_steps(dir, &n);
+    for (int i = 0; i < n; i++) {
+        char *model_path = checkpoint_model_path(dir, steps[i]), *state_path = checkpoint_state_path(dir, steps[i]);
+        output_path_usable_or_die(model_path);
+        output_path_usable_or_die(state_path);
+        free(model_path);
+        free(state_path);
+    }
+    free(steps);
 }
 
 // Two trainers writing one output directory would interleave their logs and checkpoints. The
@@ -433,10 +492,19 @@ int main(int argc, char **argv) {
         dataloader_open(&val_loader, args.validation_file, "--validation_file");
         val = &val_loader;
     }
-    if (train_args_was_set(&args, "tokenizer") && !file_exists(args.tokenizer))
+    // The default path is optional, but only absence skips it: a directory or FIFO there is a mistake.
+    const char *tokenizer_kind;
+    int tokenizer_found = path_kind(args.tokenizer, &tokenizer_kind);
+    if (tokenizer_found < 0)
+        die("--tokenizer %s: cannot look at it: %s (make it readable, or point --tokenizer at the tokenizer file)",
+            args.tokenizer, strerror(errno));
+    if (tokenizer_found == 2)
+        die("--tokenizer %s exists but is not a regular file (%s); point --tokenizer at the tokenizer file, or move it away",
+            args.tokenizer, tokenizer_kind);
+    if (train_args_was_set(&args, "tokenizer") && tokenizer_found == 0)
         die("--tokenizer %s: no such file (run `make vocab`, or leave the flag out)", args.tokenizer);
     // Only its hash is recorded, but a file that is no tokenizer must fail here, as in the other programs.
-    if (file_exists(args.tokenizer)) tokenizer_free(tokenizer_load(args.tokenizer));
+    if (tokenizer_found == 1) tokenizer_free(tokenizer_load(args.tokenizer));
 
     GPT2 model;
     ModelOrigin origin;
@@ -482,6 +550,7 @@ int main(int argc, char **argv) {
     if (dist_is_main(&dist)) {
         make_dirs_or_die(args.output_dir);
         lock_output_dir(args.output_dir);
+        check_output_paths(args.output_dir);
         remove_stale_temp_files(args.output_dir);
     }
     dist_barrier(&dist, "output directory setup");
@@ -679,6 +748,8 @@ int main(int argc, char **argv) {
             printf("checkpoint of step %lld written in %.2f s\n", (long long)done_steps, now_seconds() - save_start);
             fflush(stdout);
         }
+        // The other ranks wait for that write in their next collective (model + state: about 12 bytes a weight).
+        if (do_save) dist_grace(&dist, dist_write_grace(&dist, 12.0 * (double)model.num_parameters));
     }
     if (val && last_val_step < 0) {  // resumed at the very end: nothing trained in this process
         last_val = validation_loss(&model, val, val_examples);
@@ -687,6 +758,7 @@ int main(int argc, char **argv) {
 
     test_kill_point("before_final_model", plan.total_steps);
     if (!dist_is_main(&dist)) {  // rank 0 writes the model; the others only wait for it to finish
+        dist_grace(&dist, dist_write_grace(&dist, 8.0 * (double)model.num_parameters));  // the write and its sha256
         dist_finalize(&dist);
         return 0;
     }

@@ -215,22 +215,38 @@ attention_backward_dkv_kernel(floatX *dqkv, const floatX *dout, const floatX *qk
 
 static inline int attention_head_size_supported(int HS) { return HS == 16 || HS == 32 || HS == 64 || HS == 128; }
 
+// The attention grids put B*NH blocks in y, whose extent is at most 65535 on every GPU. Larger
+// batches (short examples, many rows) run in slices of whole rows: every tensor here is row-major
+// in b, so a slice of rows [b0, b0 + nb) is a pointer offset, and each launch sees nb rows.
+template <typename Launch>
+static void attention_in_row_slices(int B, int NH, Launch launch) {
+    const int most = cuda_max_grid_y() / NH;
+    if (most < 1) die("attention: %d heads do not fit a grid of at most %d blocks in y", NH, cuda_max_grid_y());
+    for (int b0 = 0; b0 < B; b0 += most) launch(b0, B - b0 < most ? B - b0 : most);
+}
+
 // The CUDA-core version (fp32 arithmetic): every precision, the fp32 check mode's path.
 // out (B,T,C), lse (B,NH,T) from qkv (B,T,3C).
 template <typename floatX>
 void attention_forward_simt(floatX *out, float *lse, const floatX *qkv, int B, int T, int C, int NH, cudaStream_t stream) {
     int HS = C / NH;
     float scale = 1.0f / sqrtf((float)HS);
-    dim3 grid(ceil_div(T, ATTN_ROWS_PER_BLOCK), B * NH);
+    if (!attention_head_size_supported(HS))
+        die("attention: head size %d is not supported on the GPU (use channels/heads of 16, 32, 64 or 128)", HS);
     int threads = ATTN_ROWS_PER_BLOCK * (HS / ATTN_DIMS_PER_THREAD);
-    switch (HS) {
-        case 16: attention_forward_kernel<floatX, 16><<<grid, threads, 0, stream>>>(out, lse, qkv, B, T, NH, scale); break;
-        case 32: attention_forward_kernel<floatX, 32><<<grid, threads, 0, stream>>>(out, lse, qkv, B, T, NH, scale); break;
-        case 64: attention_forward_kernel<floatX, 64><<<grid, threads, 0, stream>>>(out, lse, qkv, B, T, NH, scale); break;
-        case 128: attention_forward_kernel<floatX, 128><<<grid, threads, 0, stream>>>(out, lse, qkv, B, T, NH, scale); break;
-        default: die("attention: head size %d is not supported on the GPU (use channels/heads of 16, 32, 64 or 128)", HS);
-    }
-    cuda_check_launch();
+    attention_in_row_slices(B, NH, [&](int b0, int nb) {
+        dim3 grid(ceil_div(T, ATTN_ROWS_PER_BLOCK), nb * NH);
+        floatX *o = out + (size_t)b0 * T * C;
+        float *l = lse + (size_t)b0 * NH * T;
+        const floatX *x = qkv + (size_t)b0 * T * 3 * C;
+        switch (HS) {
+            case 16: attention_forward_kernel<floatX, 16><<<grid, threads, 0, stream>>>(o, l, x, nb, T, NH, scale); break;
+            case 32: attention_forward_kernel<floatX, 32><<<grid, threads, 0, stream>>>(o, l, x, nb, T, NH, scale); break;
+            case 64: attention_forward_kernel<floatX, 64><<<grid, threads, 0, stream>>>(o, l, x, nb, T, NH, scale); break;
+            case 128: attention_forward_kernel<floatX, 128><<<grid, threads, 0, stream>>>(o, l, x, nb, T, NH, scale); break;
+        }
+        cuda_check_launch();
+    });
 }
 
 // dqkv (B,T,3C) written from dout (B,T,C); out, lse from the forward pass; delta: (B,NH,T) scratch.
@@ -242,21 +258,27 @@ void attention_backward_simt(floatX *dqkv, float *delta, const floatX *dout, con
     long long rows = (long long)B * NH * T;
     attention_delta_kernel<<<ceil_div(rows, 256), 256, 0, stream>>>(delta, dout, out, B, T, NH, HS);
     cuda_check_launch();
-    dim3 grid(ceil_div(T, ATTN_ROWS_PER_BLOCK), B * NH);
+    if (!attention_head_size_supported(HS))
+        die("attention: head size %d is not supported on the GPU (use channels/heads of 16, 32, 64 or 128)", HS);
     int threads = ATTN_ROWS_PER_BLOCK * (HS / ATTN_DIMS_PER_THREAD);
-#define LAUNCH_ATTN_BACKWARD(HSV)                                                                                  \
-    attention_backward_dq_kernel<floatX, HSV><<<grid, threads, 0, stream>>>(dqkv, dout, qkv, lse, delta, B, T, NH, scale); \
-    cuda_check_launch();                                                                                           \
-    attention_backward_dkv_kernel<floatX, HSV><<<grid, threads, 0, stream>>>(dqkv, dout, qkv, lse, delta, B, T, NH, scale); \
-    cuda_check_launch();
-    switch (HS) {
-        case 16: LAUNCH_ATTN_BACKWARD(16) break;
-        case 32: LAUNCH_ATTN_BACKWARD(32) break;
-        case 64: LAUNCH_ATTN_BACKWARD(64) break;
-        case 128: LAUNCH_ATTN_BACKWARD(128) break;
-        default: die("attention: head size %d is not supported on the GPU (use channels/heads of 16, 32, 64 or 128)", HS);
-    }
+    attention_in_row_slices(B, NH, [&](int b0, int nb) {
+        dim3 grid(ceil_div(T, ATTN_ROWS_PER_BLOCK), nb * NH);
+        floatX *dx = dqkv + (size_t)b0 * T * 3 * C;
+        const floatX *dy = dout + (size_t)b0 * T * C, *x = qkv + (size_t)b0 * T * 3 * C;
+        const float *l = lse + (size_t)b0 * NH * T, *dl = delta + (size_t)b0 * NH * T;
+#define LAUNCH_ATTN_BACKWARD(HSV)                                                                              \
+        attention_backward_dq_kernel<floatX, HSV><<<grid, threads, 0, stream>>>(dx, dy, x, l, dl, nb, T, NH, scale);  \
+        cuda_check_launch();                                                                                   \
+        attention_backward_dkv_kernel<floatX, HSV><<<grid, threads, 0, stream>>>(dx, dy, x, l, dl, nb, T, NH, scale); \
+        cuda_check_launch();
+        switch (HS) {
+            case 16: LAUNCH_ATTN_BACKWARD(16) break;
+            case 32: LAUNCH_ATTN_BACKWARD(32) break;
+            case 64: LAUNCH_ATTN_BACKWARD(64) break;
+            case 128: LAUNCH_ATTN_BACKWARD(128) break;
+        }
 #undef LAUNCH_ATTN_BACKWARD
+    });
 }
 
 #include "attention_tc.cuh"

@@ -497,21 +497,32 @@ attention_backward_dkv_tc_kernel(bf16 *dqkv, const bf16 *dout, const bf16 *qkv, 
 template <int HS, int WARPS>
 static void attention_forward_tc_hs(bf16 *out, float *lse, const bf16 *qkv, int B, int T, int NH, cudaStream_t stream) {
     typedef TcShape<HS, WARPS> S;
-    dim3 grid(ceil_div(T, S::ROWS), B * NH);
-    launch_with_smem(attention_forward_tc_kernel<HS, WARPS>, grid, S::THREADS, S::FORWARD_SMEM, stream, out, lse, qkv, T,
-                     NH, TC_LOG2E / sqrtf((float)HS));
+    const size_t C = (size_t)NH * HS;
+    attention_in_row_slices(B, NH, [&](int b0, int nb) {
+        dim3 grid(ceil_div(T, S::ROWS), nb * NH);
+        launch_with_smem(attention_forward_tc_kernel<HS, WARPS>, grid, S::THREADS, S::FORWARD_SMEM, stream,
+                         out + (size_t)b0 * T * C, lse + (size_t)b0 * NH * T, qkv + (size_t)b0 * T * 3 * C, T, NH,
+                         TC_LOG2E / sqrtf((float)HS));
+    });
 }
 
 template <int HS, int WARPS>
 static void attention_backward_tc_hs(bf16 *dqkv, float *delta, const bf16 *dout, const bf16 *qkv, const bf16 *out,
                                      const float *lse, int B, int T, int NH, cudaStream_t stream) {
     typedef TcShape<HS, WARPS> S;
-    dim3 grid(ceil_div(T, S::ROWS), B * NH);
+    const size_t C = (size_t)NH * HS;
     float scale = 1.0f / sqrtf((float)HS), scale_log2 = TC_LOG2E * scale;
-    launch_with_smem(attention_backward_dq_tc_kernel<HS, WARPS>, grid, S::THREADS, S::DQ_SMEM, stream, dqkv, delta, dout,
-                     qkv, out, lse, T, NH, scale, scale_log2);
-    launch_with_smem(attention_backward_dkv_tc_kernel<HS, WARPS>, grid, S::THREADS, S::DKV_SMEM, stream, dqkv, dout, qkv,
-                     lse, delta, T, NH, scale, scale_log2);
+    attention_in_row_slices(B, NH, [&](int b0, int nb) {
+        dim3 grid(ceil_div(T, S::ROWS), nb * NH);
+        bf16 *dx = dqkv + (size_t)b0 * T * 3 * C;
+        float *dl = delta + (size_t)b0 * NH * T;
+        const bf16 *dy = dout + (size_t)b0 * T * C, *x = qkv + (size_t)b0 * T * 3 * C, *y = out + (size_t)b0 * T * C;
+        const float *l = lse + (size_t)b0 * NH * T;
+        launch_with_smem(attention_backward_dq_tc_kernel<HS, WARPS>, grid, S::THREADS, S::DQ_SMEM, stream, dx, dl, dy, x, y,
+                         l, T, NH, scale, scale_log2);
+        launch_with_smem(attention_backward_dkv_tc_kernel<HS, WARPS>, grid, S::THREADS, S::DKV_SMEM, stream, dx, dy, x, l,
+                         dl, T, NH, scale, scale_log2);
+    });
 }
 
 #define TC_DISPATCH(HS_VALUE, CALL)                                                                     \

@@ -71,6 +71,17 @@ __device__ __forceinline__ double warp_sum_double(double v) {
     return v;
 }
 
+// The largest grid y extent of the current device (65535 on every GPU so far), asked once.
+static inline int cuda_max_grid_y() {
+    static int most = 0;
+    if (most == 0) {
+        int device;
+        cuda_check(cudaGetDevice(&device));
+        cuda_check(cudaDeviceGetAttribute(&most, cudaDevAttrMaxGridDimY, device));
+    }
+    return most;
+}
+
 // Launches kernel with `smem` bytes of dynamic shared memory, raising the 48 KiB default when needed.
 template <typename Kernel, typename... Args>
 static void launch_with_smem(Kernel kernel, dim3 grid, int threads, size_t smem, cudaStream_t stream, Args... args) {

@@ -16,7 +16,20 @@ void dataloader_open(DataLoader *dl, const char *path, const char *flag) {
             path, dl->shard.record_length);
     if (dl->shard.num_records == 0)
         die("%s holds no records (regenerate the dataset with more examples)", path);
-    dl->record_length = dl->shard.record_length;
+    // Each record is one example from its first token: the eot (the same id in every record),
+    // then the example. A header whose record length is off would otherwise train on rows that
+    // straddle examples without a word. (The id itself depends on the vocabulary: --vocab_size runs
+    // use their own.)
+    const int R = dl->shard.record_length;
+    const int start = dl->shard.tokens[0];
+    for (size_t r = 1; r < dl->shard.num_records; r++) {
+        int first = dl->shard.tokens[r * (size_t)R];
+        if (first != start)
+            die("%s %s: record %zu starts with token %d but record 0 with %d: with records of %d tokens these are not "
+                "one example each (the header or the tokens are damaged; regenerate it with generate_dataset)",
+                flag, path, r, first, start, R);
+    }
+    dl->record_length = R;
     dl->num_records = dl->shard.num_records;
 }
 

@@ -24,13 +24,20 @@ static const char *get_string(const char *path, const cJSON *obj, const char *wh
     return v->valuestring;
 }
 
-// [begin, end) pair of whole numbers.
-static void get_range(const char *path, const cJSON *obj, const char *where, const char *key, int *begin, int *end) {
+// [begin, end) pair of whole numbers in [lo, hi]; checked before the cast to int, which would
+// truncate a fraction and is undefined for values beyond int's range.
+static void get_range(const char *path, const cJSON *obj, const char *where, const char *key, int lo, int hi,
+                      int *begin, int *end) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != 2 || !cJSON_IsNumber(v->child) || !cJSON_IsNumber(v->child->next))
-        die("%s: %s field \"%s\" must be a [begin, end] pair (%s)", path, where, key, HINT);
-    *begin = (int)v->child->valuedouble;
-    *end = (int)v->child->next->valuedouble;
+        die("%s: %s field \"%s\" must be a [begin, end] pair of whole numbers (%s)", path, where, key, HINT);
+    double b = v->child->valuedouble, e = v->child->next->valuedouble;
+    if (b != floor(b) || e != floor(e))
+        die("%s: %s field \"%s\" must be a [begin, end] pair of whole numbers, not [%g, %g] (%s)", path, where, key, b, e, HINT);
+    if (b < lo || b > hi || e < lo || e > hi)
+        die("%s: %s field \"%s\" = [%g, %g] is out of range [%d, %d] (%s)", path, where, key, b, e, lo, hi, HINT);
+    *begin = (int)b;
+    *end = (int)e;
 }
 
 int dataset_meta_find(const DatasetMeta *m, const char *id) {
@@ -80,10 +87,16 @@ void dataset_meta_load(DatasetMeta *m, const char *path, const char *flag) {
     if (m->record_length != m->tokens_per_example + 1)
         die("%s: record_length %d is not tokens_per_example + 1 = %d (%s)", path, m->record_length, m->tokens_per_example + 1, HINT);
     const cJSON *seed = cJSON_GetObjectItemCaseSensitive(root, "seed");
-    m->seed = cJSON_IsNumber(seed) ? (int64_t)seed->valuedouble : 0;
+    // Optional (informational); when present a whole number that fits int64 (a cast of 1e300 is undefined).
+    if (seed && (!cJSON_IsNumber(seed) || seed->valuedouble != floor(seed->valuedouble) || fabs(seed->valuedouble) >= 9.2e18))
+        die("%s: field \"seed\" is not a whole number within int64 (%s)", path, HINT);
+    m->seed = seed ? (int64_t)seed->valuedouble : 0;
     const cJSON *tok = cJSON_GetObjectItemCaseSensitive(root, "tokenizer");
     if (!cJSON_IsObject(tok)) die("%s: no object \"tokenizer\" (%s)", path, HINT);
     snprintf(m->tokenizer_sha256, sizeof m->tokenizer_sha256, "%s", get_string(path, tok, "\"tokenizer\"", "sha256", 64));
+    // the same limits tokenizer_load puts on a tokenizer file
+    m->tokenizer_vocab_size = get_int(path, tok, "\"tokenizer\"", "vocab_size", 256, 1 << 24);
+    m->tokenizer_eot = get_int(path, tok, "\"tokenizer\"", "eot_token", 0, m->tokenizer_vocab_size - 1);
 
     const cJSON *examples = cJSON_GetObjectItemCaseSensitive(root, "examples");
     if (!cJSON_IsArray(examples) || cJSON_GetArraySize(examples) == 0) die("%s: no examples (%s)", path, HINT);
@@ -110,8 +123,8 @@ void dataset_meta_load(DatasetMeta *m, const char *path, const char *flag) {
         else die("%s: %s split \"%s\" is neither train nor test (%s)", path, where, split, HINT);
         e->repeats = get_int(path, o, where, "repeats", 1, 1000000);
         e->num_tokens = get_int(path, o, where, "num_tokens", N, N);
-        get_range(path, o, where, "start_identifier_tokens", &e->start_id_begin, &e->start_id_end);
-        get_range(path, o, where, "end_identifier_tokens", &e->end_id_begin, &e->end_id_end);
+        get_range(path, o, where, "start_identifier_tokens", 0, N, &e->start_id_begin, &e->start_id_end);
+        get_range(path, o, where, "end_identifier_tokens", 0, N, &e->end_id_begin, &e->end_id_end);
         if (e->start_id_begin != 0 || e->start_id_end <= 0 || e->end_id_end != N ||
             e->end_id_begin < e->start_id_end || e->end_id_end - e->end_id_begin != e->start_id_end)
             die("%s: %s identifier positions [%d,%d) and [%d,%d) are inconsistent with %d tokens (%s)", path, where,

@@ -26,7 +26,9 @@ typedef struct {
     int tokens_per_example;    // N
     int record_length;         // N + 1: shard record r is eot followed by the example's N tokens
     int64_t seed;
-    char tokenizer_sha256[65];
+    char tokenizer_sha256[65];  // of the tokenizer file generate_dataset read (gpt2_tokenizer.bin)
+    int tokenizer_vocab_size;
+    int tokenizer_eot;
     int num_examples;
     DatasetExample *examples;  // (num_examples,) in the order of synthetic_dataset.json
     int num_train_records;

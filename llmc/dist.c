@@ -24,7 +24,10 @@ size_t dist_share(size_t n, int world_size, int rank, size_t *first) {
     return base + (r < extra ? 1 : 0);
 }
 
-size_t dist_zero_block(size_t n, int world_size) { return (n + (size_t)world_size - 1) / (size_t)world_size; }
+size_t dist_zero_block(size_t n, int world_size) {
+    size_t even = (n + (size_t)world_size - 1) / (size_t)world_size;
+    return (even + DIST_ZERO_ALIGN - 1) / DIST_ZERO_ALIGN * DIST_ZERO_ALIGN;
+}
 
 size_t dist_zero_shard(size_t n, int world_size, int rank, size_t *first) {
     size_t block = dist_zero_block(n, world_size);
@@ -90,6 +93,19 @@ void dist_init_env(Dist *d) {
     d->timeout_seconds = read_timeout();
 }
 
+void dist_grace(Dist *d, double seconds) { d->grace_seconds = seconds; }
+
+double dist_write_grace(const Dist *d, double bytes) {
+    double at_10_mb_per_s = bytes / 10e6;
+    return at_10_mb_per_s > d->timeout_seconds ? at_10_mb_per_s : d->timeout_seconds;
+}
+
+double dist_take_wait_seconds(Dist *d) {
+    double seconds = d->timeout_seconds + d->grace_seconds;
+    d->grace_seconds = 0.0;
+    return seconds;
+}
+
 void dist_abort(Dist *d, const char *fmt, ...) {
     char message[1024];
     va_list ap;
@@ -128,7 +144,7 @@ static size_t segment_elements(void) {
 // Poll a non-blocking request until it completes or the deadline passes. Sleeping between polls
 // keeps waiting ranks from burning the cores the slower ranks are computing on.
 static void wait_or_abort(Dist *d, MPI_Request *request, const char *operation, const char *what) {
-    double start = now_seconds(), deadline = start + d->timeout_seconds;
+    double allowed = dist_take_wait_seconds(d), deadline = now_seconds() + allowed;
     long pause_us = 10;
     for (;;) {
         int done = 0;
@@ -138,7 +154,7 @@ static void wait_or_abort(Dist *d, MPI_Request *request, const char *operation, 
         if (now_seconds() > deadline)
             dist_abort(d, "%s of %s: no answer from the other ranks in %.0f s (a rank died or hangs: see its messages; "
                        "raise MEMLENS_DIST_TIMEOUT if ranks can legitimately drift apart this long)",
-                       operation, what, d->timeout_seconds);
+                       operation, what, allowed);
         struct timespec pause = {0, pause_us * 1000};
         nanosleep(&pause, NULL);
         if (pause_us < 1000) pause_us *= 2;

@@ -61,6 +61,7 @@ typedef struct {
     int local_size;          // ranks on this node
     int using_mpi;           // 1 when MPI was initialised (world_size > 1 in an MPI build)
     double timeout_seconds;  // deadline of every collective
+    double grace_seconds;    // added once, to the next wait's deadline (dist_grace)
     char launcher[32];       // "mpirun", "slurm", "pmi", "MEMLENS_* variables" or "none": who set the ranks
 } Dist;
 
@@ -79,12 +80,16 @@ static inline int dist_is_main(const Dist *d) { return d->rank == 0; }
 // The contiguous slice of n items that `rank` takes: returns its length, *first its start.
 size_t dist_share(size_t n, int world_size, int rank, size_t *first);
 
-// ZeRO-1 shards (--zero_stage 1): n items cut into world_size blocks of ceil(n / W) items, in rank
-// order, the last ones short or empty. Equal blocks because NCCL's reduce-scatter and all-gather
-// take one count for every rank; the GPU buffers are padded to W * ceil(n / W). Returns the number
-// of real items of `rank`'s block, *first its start (at most n).
+// ZeRO-1 shards (--zero_stage 1): n items cut into world_size blocks of ceil(n / W) items rounded up
+// to a multiple of DIST_ZERO_ALIGN, in rank order, the last ones short or empty. Equal blocks
+// because NCCL's reduce-scatter and all-gather take one count for every rank; the GPU buffers are
+// padded to W blocks. The rounding keeps every block's start 256-byte aligned (floats), where
+// NCCL's copies run at full speed. Returns the number of real items of `rank`'s block, *first its
+// start (at most n).
+#define DIST_ZERO_ALIGN 64
 size_t dist_zero_shard(size_t n, int world_size, int rank, size_t *first);
-// ceil(n / world_size): the length of every block (the GPU buffers hold world_size of them).
+// The length of every block: ceil(n / world_size) rounded up to a multiple of DIST_ZERO_ALIGN
+// (the GPU buffers hold world_size of them).
 size_t dist_zero_block(size_t n, int world_size);
 // buf (n): this rank's shard (dist_zero_shard) <- sum over ranks of that shard, added in rank
 // order: bitwise what dist_allreduce_sum_float gives there. The rest of buf is left as it was.
@@ -103,6 +108,14 @@ void dist_allreduce_sum_double(Dist *d, double *buf, size_t n, const char *what)
 // bytes of buf from `root` to every rank.
 void dist_broadcast(Dist *d, void *buf, size_t bytes, int root, const char *what);
 void dist_barrier(Dist *d, const char *what);
+// Rank 0 alone writes checkpoints and the final model, and the other ranks wait for it in their
+// next collective: on slow storage (a d48 checkpoint is 19 GB) longer than any step. dist_grace
+// lets that one wait last `seconds` longer than MEMLENS_DIST_TIMEOUT. dist_write_grace is the grace
+// for rank 0 writing `bytes`: the timeout again, or the time at 10 MB/s if that is longer.
+void dist_grace(Dist *d, double seconds);
+double dist_write_grace(const Dist *d, double bytes);
+// The seconds the next wait may take: MEMLENS_DIST_TIMEOUT plus any grace, which this uses up.
+double dist_take_wait_seconds(Dist *d);
 // Each rank sends `len` bytes (len may differ, 0 is fine). On rank 0 returns a malloc'd buffer
 // holding every rank's bytes in rank order, with lens_out[r] (caller's array of world_size) the
 // length of rank r's part; on the other ranks returns NULL. The total must stay under 2 GiB.

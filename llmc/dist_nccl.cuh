@@ -62,6 +62,7 @@ typedef struct {
 #endif
     cudaStream_t stream;    // the host-value collectives
     void *scratch;          // DIST_GPU_SCRATCH_BYTES on the device
+    double allowed_seconds; // what the current wait may take (dist_take_wait_seconds)
 } DistNccl;
 
 static int dist_gpu_uses_rendezvous(const DistGpuFlags *f) { return f->nccl_init && strcmp(f->nccl_init, "mpi") != 0; }
@@ -149,7 +150,10 @@ static int dist_gpu_pick_device(Dist *d, int requested) {
 }
 
 #ifdef USE_NCCL
-static double dist_gpu_deadline(const DistNccl *nc) { return now_seconds() + nc->dist->timeout_seconds; }
+static double dist_gpu_deadline(DistNccl *nc) {
+    nc->allowed_seconds = dist_take_wait_seconds(nc->dist);
+    return now_seconds() + nc->allowed_seconds;
+}
 
 // A collective failed or timed out: end this rank's NCCL work, then the whole job, with one line.
 __attribute__((noreturn)) static void dist_gpu_fail(DistNccl *nc, const char *message) {
@@ -162,7 +166,7 @@ __attribute__((noreturn)) static void dist_gpu_timeout(DistNccl *nc, const char 
     char message[768];
     snprintf(message, sizeof message, "%s of %s: no answer from the other ranks in %.0f s (a rank died or hangs: see its "
              "messages; raise MEMLENS_DIST_TIMEOUT if ranks can legitimately drift apart this long)", operation, what,
-             nc->dist->timeout_seconds);
+             nc->allowed_seconds);
     dist_gpu_fail(nc, message);
 }
 
@@ -170,7 +174,8 @@ __attribute__((noreturn)) static void dist_gpu_error(DistNccl *nc, ncclResult_t 
     char message[768];
     const char *detail = ncclGetLastError(nc->comm);
     snprintf(message, sizeof message, "%s of %s failed in NCCL: %s%s%s (see the other ranks' messages; NCCL_DEBUG=WARN "
-             "tells more)", operation, what, ncclGetErrorString(rc), detail && *detail ? ": " : "", detail ? detail : "");
+             "tells more; a CUDA error here is often GPU memory: leave more free with a smaller batch)", operation, what,
+             ncclGetErrorString(rc), detail && *detail ? ": " : "", detail ? detail : "");
     dist_gpu_fail(nc, message);
 }
 
@@ -238,6 +243,12 @@ static void dist_gpu_setup(DistNccl *nc, Dist *d, const DistGpuFlags *f, int dev
     } else {
         dist_broadcast(d, &id, sizeof id, 0, "the NCCL id");
     }
+    // NCCL (2.22 on) connects ranks, and allocates those connections' GPU buffers, at the first
+    // collective of each kind. The model sizes its batch from the memory free after this setup, so
+    // ask for the connections now, where that measurement sees them; otherwise a batch at the limit
+    // fails in the first step with an NCCL error instead of the batch-size message. A user's own
+    // setting wins.
+    setenv("NCCL_RUNTIME_CONNECT", "0", 0);
     ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
     config.blocking = 0;
     ncclResult_t rc = ncclCommInitRankConfig(&nc->comm, d->world_size, id, d->rank, &config);
@@ -251,8 +262,9 @@ static void dist_gpu_setup(DistNccl *nc, Dist *d, const DistGpuFlags *f, int dev
     nc->active = 1;
     int version = 0;
     ncclGetVersion(&version);
-    printf("nccl: %d rank%s, ids shared through %s, NCCL %d.%d.%d; rank 0 on GPU %d\n", d->world_size,
-           d->world_size == 1 ? "" : "s", how, version / 10000, (version / 100) % 100, version % 100, device);
+    printf("nccl: %d rank%s, ids shared through %s, NCCL %d.%d.%d, NCCL_RUNTIME_CONNECT=%s; rank 0 on GPU %d\n",
+           d->world_size, d->world_size == 1 ? "" : "s", how, version / 10000, (version / 100) % 100, version % 100,
+           getenv("NCCL_RUNTIME_CONNECT"), device);
     fflush(stdout);
 #else
     dist_abort(d, "built without NCCL: several ranks are not possible (see dist_gpu_launch)");

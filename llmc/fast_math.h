@@ -13,8 +13,11 @@ static inline float fast_expf(float x) {
     x = x > 88.0f ? 88.0f : x;  // keeps 2^n finite (n <= 127)
     // n = round(x / ln2) as floor(y + 0.5): y + 126.5 > 0 here, so the int conversion (truncation)
     // is a floor. (Conversions vectorise; floorf/roundf do not without -ffast-math.)
-    float y = x * 1.4426950408889634f;
-    int32_t ni = (int32_t)(y + 126.5f) - 126;
+    // A NaN x passes both clamps; its conversion to int would be undefined, so it converts 126.5
+    // instead, and the NaN still reaches the result through r.
+    float y = x * 1.4426950408889634f + 126.5f;
+    y = y == y ? y : 126.5f;
+    int32_t ni = (int32_t)y - 126;
     float n = (float)ni;
     // ln2 split in two so n * ln2_hi is exact.
     float r = x - n * 0.693145751953125f;

@@ -8,6 +8,7 @@
 
 cJSON *json_read_file_or_die(const char *path, const char *hint) {
     size_t len;
+    regular_file_or_die(path, hint);
     char *text = read_file_hint_or_die(path, &len, hint);
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
@@ -16,6 +17,16 @@ cJSON *json_read_file_or_die(const char *path, const char *hint) {
         free(text);
         die("%s is not valid JSON (parsing stopped at byte %zu)%s%s%s", path, at,
             hint ? " (" : "", hint ? hint : "", hint ? ")" : "");
+    }
+    // cJSON stops after the first document; anything but whitespace after it (garbage, a NUL, a
+    // second copy) means the file was damaged or appended to, so it is not what was written.
+    size_t at = (size_t)(end - text);
+    while (at < len && (text[at] == ' ' || text[at] == '\t' || text[at] == '\n' || text[at] == '\r')) at++;
+    if (at < len) {
+        free(text);
+        cJSON_Delete(root);
+        die("%s: trailing data after the JSON document at byte %zu (the file is damaged; %s)", path, at,
+            hint ? hint : "regenerate it");
     }
     free(text);
     return root;

@@ -7,7 +7,8 @@
 #include <stdint.h>
 
 // Parse a whole JSON file. Dies with one line naming the file (and the byte where parsing
-// stopped) when it cannot be read or is not valid JSON; hint says how to fix it (may be NULL).
+// stopped) when it cannot be read, is not valid JSON, or has anything but whitespace after the
+// document; hint says how to fix it (may be NULL).
 cJSON *json_read_file_or_die(const char *path, const char *hint);
 
 // Pretty-print root into path atomically (temp name, fsync, rename). 0 on success, -1 with errno

@@ -142,7 +142,7 @@ static void parse_tensor_entry(const SafeTensorsFile *st, const cJSON *entry, Sa
 void safetensors_open(SafeTensorsFile *st, const char *path) {
     memset(st, 0, sizeof *st);
     st->path = strdup_or_die(path);
-    int fd = open(path, O_RDONLY);
+    int fd = open(path, O_RDONLY | O_NONBLOCK);  // a FIFO would block the open; fstat refuses it below
     if (fd < 0) die("cannot open %s: %s (check the path)", path, strerror(errno));
     struct stat info;
     if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) die("%s is not a regular file (give a .safetensors file)", path);

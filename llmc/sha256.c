@@ -88,6 +88,7 @@ void sha256_hex(const void *data, size_t len, char hex[65]) {
 }
 
 void sha256_file_hex(const char *path, char hex[65]) {
+    regular_file_or_die(path, NULL);
     FILE *f = fopen_or_die(path, "rb", NULL);
     Sha256 s;
     sha256_init(&s);

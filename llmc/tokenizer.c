@@ -220,7 +220,7 @@ Tokenizer *tokenizer_load(const char *path) {
     t->path = strdup_or_die(path);
     t->vocab_size = header[2];
     if (t->vocab_size < 256 || t->vocab_size > 1 << 24)
-        die("tokenizer file %s claims %d tokens, expected at least 256 (%s)", path, t->vocab_size, fix);
+        die("tokenizer file %s claims %d tokens, expected 256 to %d (%s)", path, t->vocab_size, 1 << 24, fix);
     t->eot = header[1] == 1 ? 50256 : header[3];   // version 1 files predate the eot slot; GPT-2's is 50256
     if (t->eot < 0 || t->eot >= t->vocab_size)
         die("tokenizer file %s: end-of-text id %d is outside 0..%d (%s)", path, t->eot, t->vocab_size - 1, fix);

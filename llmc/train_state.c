@@ -4,10 +4,12 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -97,6 +99,52 @@ static int hr_read(FILE *f, uLong *crc, void *dst, size_t len) {
     return 0;
 }
 
+// A CRC only says the bytes are those that were written; a hand-made file can carry a correct
+// one. What the fields mean is checked here, once the checksum holds: 0, or -1 with a reason.
+static int check_meaning(const char *path, const uint64_t *header, const int *order, size_t num_records,
+                         const AdamW *opt, char *why, size_t why_len) {
+    uint64_t step = header[H_STEP];
+    if (step > (uint64_t)INT64_MAX) return reason(why, why_len, "%s has a corrupt header (step %llu)", path, (unsigned long long)step);
+    // adamw_step_range runs once per optimizer step, however many passes a step accumulates.
+    if (header[H_ADAM_STEP] != step)
+        return reason(why, why_len, "%s has a corrupt header (AdamW step %llu after %llu optimizer steps; they must be equal)",
+                      path, (unsigned long long)header[H_ADAM_STEP], (unsigned long long)step);
+    // Every epoch takes at least one step (the loader counts an epoch when its last row is used).
+    if (header[H_EPOCH] > step)
+        return reason(why, why_len, "%s has a corrupt header (epoch %llu after %llu steps)", path,
+                      (unsigned long long)header[H_EPOCH], (unsigned long long)step);
+    // The trainer records omp_get_max_threads(); --threads accepts at most 4096.
+    int64_t threads = (int64_t)header[H_THREADS];
+    if (threads < 1 || threads > 4096)
+        return reason(why, why_len, "%s has a corrupt header (threads %lld, expected 1 to 4096)", path, (long long)threads);
+    double elapsed;
+    memcpy(&elapsed, &header[H_ELAPSED], sizeof elapsed);
+    if (!isfinite(elapsed) || elapsed < 0.0)
+        return reason(why, why_len, "%s has a corrupt header (elapsed time %g s)", path, elapsed);
+    if ((int64_t)header[H_TOKENS] < 0)
+        return reason(why, why_len, "%s has a corrupt header (tokens trained %lld)", path, (long long)(int64_t)header[H_TOKENS]);
+    // The order is a permutation: each record once (entries are already known to be in range).
+    unsigned char *seen = calloc_or_die(num_records / 8 + 1, 1);
+    int rc = 0;
+    for (size_t i = 0; i < num_records && rc == 0; i++) {
+        size_t r = (size_t)order[i];
+        if (seen[r / 8] & (1u << (r % 8)))
+            rc = reason(why, why_len, "%s has a corrupt record order (record %zu appears twice)", path, r);
+        seen[r / 8] |= (unsigned char)(1u << (r % 8));
+    }
+    free(seen);
+    if (rc != 0) return rc;
+    // Moments AdamW can produce: m finite, v (a running mean of squares) finite and >= 0.
+    for (size_t i = 0; i < opt->num_parameters; i++) {
+        if (!isfinite(opt->m[i]))
+            return reason(why, why_len, "%s has corrupt AdamW moments (AdamW m[%zu] = %g)", path, i, (double)opt->m[i]);
+        if (!isfinite(opt->v[i]) || opt->v[i] < 0.0f)
+            return reason(why, why_len, "%s has corrupt AdamW moments (AdamW v[%zu] = %g, must be finite and >= 0)", path, i,
+                          (double)opt->v[i]);
+    }
+    return 0;
+}
+
 int train_state_read(const char *path, TrainState *s, AdamW *opt, size_t num_records, char *why, size_t why_len) {
     FILE *f = fopen(path, "rb");
     if (!f) return reason(why, why_len, "cannot open %s: %s", path, strerror(errno));
@@ -161,6 +209,7 @@ int train_state_read(const char *path, TrainState *s, AdamW *opt, size_t num_rec
         reason(why, why_len, "%s is corrupt (checksum mismatch)", path);
         goto done;
     }
+    if (check_meaning(path, header, s->order, num_records, opt, why, why_len) != 0) goto done;
     s->model_size = header[H_MODEL_SIZE];
     s->model_crc32 = (uint32_t)header[H_MODEL_CRC];
     s->step = (int64_t)header[H_STEP];
@@ -323,13 +372,17 @@ int train_identity_diff(const char *saved, const char *current, char *why, size_
 
 void test_kill_point(const char *name, int64_t step) {
     const char *spec = getenv("MEMLENS_TEST_KILL_AT");
-    if (!spec || !*spec) return;
     size_t n = strlen(name);
-    if (strncmp(spec, name, n) != 0) return;
-    if (spec[n] == ':') {
-        if (strtoll(spec + n + 1, NULL, 10) != step) return;
-    } else if (spec[n] != '\0') {
-        return;
+    if (spec && strncmp(spec, name, n) == 0 &&
+        (spec[n] == '\0' || (spec[n] == ':' && strtoll(spec + n + 1, NULL, 10) == step)))
+        raise(SIGKILL);
+    // MEMLENS_TEST_PAUSE_AT=NAME:STEP:SECONDS: a slow disk, for the other ranks' deadlines.
+    const char *pause = getenv("MEMLENS_TEST_PAUSE_AT");
+    char *end;
+    if (pause && strncmp(pause, name, n) == 0 && pause[n] == ':' && strtoll(pause + n + 1, &end, 10) == step &&
+        *end == ':') {
+        double seconds = strtod(end + 1, NULL);
+        struct timespec t = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+        nanosleep(&t, NULL);
     }
-    raise(SIGKILL);
 }

@@ -43,6 +43,8 @@ typedef struct {
 int train_state_write(const char *path, const TrainState *s, const AdamW *opt);
 // Read and verify a state file against the current run's sizes, filling s (s->order must point
 // to num_records ints) and opt->m, opt->v, opt->step. 0 on success, -1 with a reason in why.
+// Beyond the checksum, the fields must make sense: the order a permutation, AdamW step = step,
+// epoch <= step, threads 1..4096, elapsed time finite and >= 0, m finite, v finite and >= 0.
 int train_state_read(const char *path, TrainState *s, AdamW *opt, size_t num_records, char *why, size_t why_len);
 
 // "<dir>/model_%08lld.bin" and "<dir>/state_%08lld.bin" (malloc'd).
@@ -62,7 +64,8 @@ void remove_stale_temp_files(const char *dir);
 int train_identity_diff(const char *saved, const char *current, char *why, size_t why_len);
 
 // Test hook: when the environment variable MEMLENS_TEST_KILL_AT is "NAME" or "NAME:STEP" and
-// matches, the process kills itself with SIGKILL here (to test crash safety at exact points).
+// matches, the process kills itself with SIGKILL here (to test crash safety at exact points);
+// when MEMLENS_TEST_PAUSE_AT is "NAME:STEP:SECONDS", it sleeps that long here (a slow disk).
 void test_kill_point(const char *name, int64_t step);
 
 #endif

@@ -141,7 +141,33 @@ char *strdup_or_die(const char *s) {
     return p;
 }
 
+int path_kind(const char *path, const char **kind) {
+    struct stat st;
+    *kind = NULL;
+    if (stat(path, &st) != 0) return errno == ENOENT ? 0 : -1;
+    if (S_ISREG(st.st_mode)) return 1;
+    if (S_ISDIR(st.st_mode)) *kind = "a directory";
+    else if (S_ISFIFO(st.st_mode)) *kind = "a FIFO";
+    else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) *kind = "a device";
+    else if (S_ISSOCK(st.st_mode)) *kind = "a socket";
+    else *kind = "not a file";
+    return 2;
+}
+
+static void refuse_kind(const char *path, const char *kind, const char *hint) {
+    if (hint) die("cannot read %s: it is %s (%s)", path, kind, hint);
+    die("cannot read %s: it is %s (pass a regular file)", path, kind);
+}
+
+void regular_file_or_die(const char *path, const char *hint) {
+    const char *kind;
+    if (path_kind(path, &kind) == 2) refuse_kind(path, kind, hint);
+}
+
 FILE *fopen_or_die(const char *path, const char *mode, const char *hint) {
+    // A directory opens for reading on Linux and fails only at the first read, with EISDIR.
+    const char *kind;
+    if (mode[0] == 'r' && path_kind(path, &kind) == 2 && strcmp(kind, "a directory") == 0) refuse_kind(path, kind, hint);
     FILE *f = fopen(path, mode);
     if (!f) {
         if (hint) die("cannot open %s: %s (%s)", path, strerror(errno), hint);

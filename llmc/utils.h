@@ -24,7 +24,17 @@ void *calloc_or_die(size_t count, size_t size);
 void *realloc_or_die(void *p, size_t n);
 char *strdup_or_die(const char *s);
 
-// Open a file or die with a message naming it and what to do ("hint" may be NULL).
+// Dies with one line naming path when it exists but is not a regular file: a directory, a device,
+// or a FIFO, whose read would block until something writes to it (a hang without a word). For
+// inputs that must be files (shards, models, JSON); text inputs may be pipes (/dev/stdin, <(...)).
+// A missing path is left to the open that follows.
+void regular_file_or_die(const char *path, const char *hint);
+// 0 when path does not exist, 1 when it is a regular file (or a link to one), 2 when it is
+// something else (*kind names it: "a directory", "a FIFO", "a device", ...), -1 when it cannot be
+// looked at (errno set).
+int path_kind(const char *path, const char **kind);
+// Open a file or die with a message naming it and what to do ("hint" may be NULL). For reading,
+// a directory is refused at once (pipes and devices are not: see regular_file_or_die).
 FILE *fopen_or_die(const char *path, const char *mode, const char *hint);
 void fread_or_die(void *dst, size_t size, size_t count, FILE *f, const char *path);
 void fwrite_or_die(const void *src, size_t size, size_t count, FILE *f, const char *path);

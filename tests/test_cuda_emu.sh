@@ -97,6 +97,8 @@ PROBE=(--mem_eval_every 2 --mem_eval_examples 4 --mem_eval_context_lengths 16,32
 two_ranks "$TMP/w2" "" "${TRAIN[@]}" --precision fp32 "${PROBE[@]}"
 check "train_gpt2cu as 2 ranks on the emulated NCCL (file rendezvous, GPUs 0 and 1): both finish" \
   bash -c "[ \"\$(cat '$TMP/w2.rc')\" = '0 0' ] && grep -q 'data parallel: 2 ranks' '$TMP/w2.rank0.log'"
+check "the NCCL connections are made at setup (NCCL_RUNTIME_CONNECT=0), where the batch-size check sees their memory" \
+  grep -q 'nccl: 2 ranks, .*NCCL_RUNTIME_CONNECT=0;' "$TMP/w2.rank0.log"
 ./train_gpt2 "${TRAIN[@]}" --per_device_train_batch_size 8 "${PROBE[@]}" --output_dir "$TMP/cpu8" > "$TMP/train_cpu8.log" 2>&1 ||
   { fail "train_gpt2 (CPU, batch 8) for the 2-rank comparison"; tail -3 "$TMP/train_cpu8.log"; }
 check "2 GPU ranks x 4 examples == 1 CPU process x 8 (fp32): loss, val_loss, grad_norm within 1e-4" \
@@ -190,7 +192,7 @@ n_ranks 3 "$TMP/z3" "" "${TRAIN[@]}" --precision fp32 --zero_stage 1
   { fail "train_gpt2 (CPU, batch 12) for the 3-rank comparison"; tail -3 "$TMP/train_cpu12.log"; }
 zero1_three() {
   [ "$(cat "$TMP/z3.rc")" = '0 0 0' ] &&
-    grep -q 'ZeRO-1: each rank updates at most 2322262 of the 6966784 weights and keeps only their AdamW moments on its GPU' \
+    grep -q 'ZeRO-1: each rank updates at most 2322304 of the 6966784 weights and keeps only their AdamW moments on its GPU' \
       "$TMP/z3.rank0.log" &&
     $PY tests/compare_train_logs.py "$TMP/cpu12/train_log.jsonl" "$TMP/z3/train_log.jsonl" 1e-4 &&
     $PY - "$TMP/cpu12" "$TMP/z3" <<'PY'
@@ -242,10 +244,16 @@ if [ -n "$saved_tmpdir" ]; then export TMPDIR=$saved_tmpdir; else unset TMPDIR; 
 
 # The kernel playground of dev/cuda: each kernel family against the CPU's, fp32 and bf16 (the
 # tensor-core attention with its mma / ldmatrix fragments emulated), at small sizes.
-for run in "attention --B 2 --T 80 --C 128 --NH 2" "attention --B 1 --T 72 --C 128 --NH 2 --precision bf16" \
+# (--reps 0: checks only, no timing.) A GPU allows at most 65535 blocks in a grid's y, where the
+# attention kernels put rows x heads, so larger batches run in slices of rows: with the emulated
+# GPU's limit at 7 (MEMLENS_EMU_MAX_GRID_Y), 5 rows x 2 heads run as slices of 3 + 2 rows.
+for run in "attention --B 2 --T 80 --C 128 --NH 2 --reps 0" "attention --B 1 --T 72 --C 128 --NH 2 --precision bf16 --reps 0" \
+           "env MEMLENS_EMU_MAX_GRID_Y=7 $EMU/attention --B 5 --T 80 --C 128 --NH 2 --reps 0" \
+           "env MEMLENS_EMU_MAX_GRID_Y=7 $EMU/attention --B 5 --T 40 --C 128 --NH 2 --precision bf16 --reps 0" \
            "classifier --BT 64 --V 1000 --Vp 1024" "classifier --BT 64 --V 1000 --Vp 1024 --precision bf16" \
            "layernorm --BT 256 --C 128" "layernorm --BT 256 --C 128 --precision bf16"; do
-  check "dev/cuda playground on the emulator: $run" bash -c "$EMU/$run > '$TMP/playground.log' 2>&1 && grep -q '^PASS' '$TMP/playground.log' && ! grep -q '^FAIL' '$TMP/playground.log'"
+  cmd=$run; [ "${run#env }" != "$run" ] || cmd="$EMU/$run"
+  check "dev/cuda playground on the emulator: ${run/$EMU\//}" bash -c "$cmd > '$TMP/playground.log' 2>&1 && grep -q '^PASS' '$TMP/playground.log' && ! grep -q '^FAIL' '$TMP/playground.log'"
 done
 # Both versions of the KV-cache attention against the CPU's attention_query, in the three layouts.
 rc=0; "$EMU/decode_attention" --B 12 --NH 4 --HS 64 --len 300 --reps 1 > "$TMP/decode.log" 2>&1 || rc=$?

@@ -251,6 +251,15 @@ killed_rank() {
     grep -Eq 'rank 1 .*(signal 9|Killed)' "$TMP/kill.err" && [ ! -f "$TMP/kill/model.bin" ]
 }
 check "a killed rank ends the job non-zero with a message naming it" killed_rank
+# Rank 0 alone writes checkpoints; the other ranks wait for it in their next collective. A slow
+# disk (rank 0 pauses 4.5 s after writing the state of step 2) must not count against
+# MEMLENS_DIST_TIMEOUT=3: that one wait gets the write's grace (here the timeout again).
+slow_checkpoint() {
+  MEMLENS_DIST_TIMEOUT=3 MEMLENS_TEST_PAUSE_AT=after_state:2:4.5 mpi 2 "$TRAIN" "${RUN2[@]}" --save_every 2 \
+    --output_dir "$TMP/slow" > /dev/null 2> "$TMP/slow.err" || { cat "$TMP/slow.err"; return 1; }
+  cmp "$TMP/full2/model.bin" "$TMP/slow/model.bin"
+}
+check "a checkpoint write longer than MEMLENS_DIST_TIMEOUT: the other rank waits for it (the model of the plain run)" slow_checkpoint
 # A rank that hangs (stopped once rank 0 logged a step): the others give up after
 # MEMLENS_DIST_TIMEOUT with one message.
 hung_rank() {

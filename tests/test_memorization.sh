@@ -194,6 +194,10 @@ expect_error "zero context length" "^test_memorization: error: --context_lengths
 expect_error "no context length fits" "--context_lengths: none of 60,64 fits: k \+ --max_new_tokens \(16\) must be at most 64" "${BAD[@]}" --context_lengths 60,64
 expect_error "non-numeric --num_examples" "^test_memorization: error: --num_examples: 'many' is not a whole number" "${BAD[@]}" --num_examples many
 expect_error "unknown --splits value" "^test_memorization: error: --splits: 'validation' is not a split \(use train, test or both\)" "${BAD[@]}" --splits validation
+for splits in train,, ,test train,,test; do
+  expect_error "empty item in --splits '$splits'" "^test_memorization: error: --splits: empty item in '$splits' \(use train, test or both, comma-separated" \
+    "${BAD[@]}" --splits "$splits"
+done
 # --splits both (what --help offers) is train,test; its exposure line lists the splits without a trailing comma
 "${BAD[@]}" --splits both --exposure_candidates 100 --output_file "$TMP/both.json" > /dev/null 2> "$TMP/both.err"
 check "--splits both evaluates members and non-members" $PY -c "
@@ -262,6 +266,35 @@ expect_error "metadata of another dataset" "text hash does not match the tokens 
 ./generate_dataset --num_examples 16 --tokens_per_example 80 --train_ratio 0.75 --seed 5 --output_dir "$TMP/long" > /dev/null 2>&1
 expect_error "metadata with another record length" "tokens_per_example 80 does not match" "${BAD[@]}" --metadata_file "$TMP/long/metadata.json"
 expect_error "shards with different record lengths" "record length" "${BAD[@]}" --test_file "$TMP/long/test.bin"
+# damaged metadata: bytes after the JSON document, an identifier range that is not whole numbers
+cp "$DS/metadata.json" "$TMP/meta_garbage.json" && printf 'xyz{"garbage":' >> "$TMP/meta_garbage.json"
+cp "$DS/metadata.json" "$TMP/meta_nul.json" && printf '\0' >> "$TMP/meta_nul.json"
+cat "$DS/metadata.json" "$DS/metadata.json" > "$TMP/meta_twice.json"
+for kind in garbage nul twice; do
+  expect_error "metadata with trailing data ($kind)" \
+    "^test_memorization: error: .*meta_$kind\.json: trailing data after the JSON document at byte [0-9]+ \(the file is damaged; " \
+    "${BAD[@]}" --metadata_file "$TMP/meta_$kind.json"
+done
+# tokenizers that are not the dataset's: another eot id (version 2 slot 3), and the same
+# vocabulary as a version 1 file (other bytes, so another sha256)
+$PY - "$DS/metadata.json" "$TMP" <<'P'
+import json, struct, sys
+m = json.load(open(sys.argv[1]))
+m["examples"][0]["start_identifier_tokens"][1] += 0.7
+json.dump(m, open(sys.argv[2] + "/meta_fraction.json", "w"))
+tok = open("gpt2_tokenizer.bin", "rb").read()
+open(sys.argv[2] + "/tok_eot.bin", "wb").write(tok[:12] + struct.pack("<i", 50255) + tok[16:])
+open(sys.argv[2] + "/tok_v1.bin", "wb").write(tok[:4] + struct.pack("<i", 1) + tok[8:])
+P
+expect_error "metadata identifier range that is not whole numbers" \
+  "meta_fraction\.json: examples\[0\] field \"start_identifier_tokens\" must be a \[begin, end\] pair of whole numbers" \
+  "${BAD[@]}" --metadata_file "$TMP/meta_fraction.json"
+expect_error "--tokenizer with another eot id than the dataset's" \
+  "^test_memorization: error: .*metadata\.json was made with a tokenizer whose eot_token is 50256, but --tokenizer .*tok_eot\.bin has 50255: pass the tokenizer the dataset was made with" \
+  "${BAD[@]}" --tokenizer "$TMP/tok_eot.bin"
+expect_error "--tokenizer file other than the dataset's (sha256)" \
+  "^test_memorization: error: .*metadata\.json was made with tokenizer sha256 [0-9a-f]{12}\.\.\., but --tokenizer .*tok_v1\.bin has [0-9a-f]{12}\.\.\.: pass the tokenizer the dataset was made with" \
+  "${BAD[@]}" --tokenizer "$TMP/tok_v1.bin"
 # an empty test split
 ./generate_dataset --num_examples 16 --tokens_per_example 64 --train_ratio 1.0 --seed 5 --output_dir "$TMP/alltrain" > /dev/null 2>&1
 expect_error "empty test split" "test split has no examples" "${BAD[@]}" --train_file "$TMP/alltrain/train.bin" \

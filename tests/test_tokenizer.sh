@@ -197,6 +197,12 @@ expect_error "unknown version" "^tokenize: error: .*bad_version.bin has version 
   $TOKENIZE --tokenizer "$TMP/bad_version.bin" --input "$doc"
 expect_error "trailing bytes after the tokens" "^tokenize: error: .*trailing.bin has 3 unexpected bytes" \
   $TOKENIZE --tokenizer "$TMP/trailing.bin" --input "$doc"
+# a vocabulary size outside 256..2^24: the message gives that range (not "at least 256" for a huge one)
+for v in 255 16777217; do
+  { head -c 8 $TOKFILE; $PY -c "import struct, sys; sys.stdout.buffer.write(struct.pack('<i', $v))"; tail -c +13 $TOKFILE; } > "$TMP/vocab_$v.bin"
+  expect_error "vocab_size $v out of range" "^tokenize: error: tokenizer file .*vocab_$v\.bin claims $v tokens, expected 256 to 16777216 \(" \
+    $TOKENIZE --tokenizer "$TMP/vocab_$v.bin" --input "$doc"
+done
 
 # make_tokenizer refuses inconsistent inputs and writes nothing.
 sed '5s/^\([^ ]*\) \(.*\)$/\2 \1/' build/vocab/vocab.bpe > "$TMP/swapped.bpe"    # merge line 5 reversed
@@ -227,6 +233,12 @@ expect_error "--decode: a word that is not an id" "^tokenize: error: --decode: '
 expect_error "--decode: id out of range" "^tokenize: error: --decode: '50257' .* is not a token id \(ids are whole numbers from 0 to 50256\)" \
   sh -c "echo 50257 | $TOKENIZE --decode"
 expect_error "--decode: negative id" "^tokenize: error: --decode: '-1' " sh -c "echo -1 | $TOKENIZE --decode"
+# a NUL byte in the ids (which would end the text early): an error naming the input, on stdin or in a file
+printf '5\0 6' > "$TMP/nul_ids.txt"
+expect_error "--decode: NUL byte on stdin" "^tokenize: error: --decode: stdin has a NUL byte at byte 1 " \
+  sh -c "$TOKENIZE --decode < '$TMP/nul_ids.txt'"
+expect_error "--decode: NUL byte in --input" "^tokenize: error: --decode: .*nul_ids\.txt has a NUL byte at byte 1 " \
+  $TOKENIZE --decode --input "$TMP/nul_ids.txt"
 echo "$doc" > "$TMP/list_bad.txt"; echo "$TMP/missing.txt" >> "$TMP/list_bad.txt"
 expect_error "--input_list naming a missing file" "^tokenize: error: --input_list: .*list_bad.txt names .*missing.txt" \
   $TOKENIZE --input_list "$TMP/list_bad.txt"

@@ -106,6 +106,37 @@ def check_state(path, num_records, expect_step):
     assert sorted(order.tolist()) == list(range(num_records)), "order is not a permutation"
     return order
 
+def forge_state(path, field, value):
+    # Sets one field of a state file (layout in llmc/train_state.h) to value and recomputes
+    # the trailing CRC-32, so that only the checks of what the fields mean can catch it.
+    data = bytearray(open(path, "rb").read()[:-8])
+    h = struct.unpack("<32Q", data[:256])
+    n, P = h[6], h[7]
+    order = 256 + h[11]
+    m = order + 4 * n
+    if field == "order":
+        data[order:order + 4 * n] = bytes(4 * n)  # every entry 0: in range, but no permutation
+    elif field in ("m", "v"):
+        struct.pack_into("<f", data, (m if field == "m" else m + 4 * P) + 4 * (P // 2), float(value))
+    elif field == "elapsed":
+        struct.pack_into("<d", data, 8 * 10, float(value))
+    else:
+        value = int(value)
+        struct.pack_into("<q" if value < 0 else "<Q", data, 8 * {"epoch": 3, "adam_step": 8, "threads": 9}[field], value)
+    data += struct.pack("<Q", zlib.crc32(data))
+    open(path, "wb").write(data)
+
+def forge_states(src, prefix, *specs):
+    # One copy of the run dir src per FIELD:VALUE, as PREFIX_<spec with [^a-z0-9] as _>, its
+    # state_00000004.bin forged (one python start for all: numpy takes a while to import).
+    import re, shutil
+    for spec in specs:
+        field, value = spec.split(":", 1)
+        dst = prefix + "_" + re.sub("[^a-z0-9]", "_", spec)
+        shutil.rmtree(dst, ignore_errors=True)
+        shutil.copytree(src, dst)
+        forge_state(os.path.join(dst, "state_00000004.bin"), field, value)
+
 def check_epoch_orders(path_a, path_b, n):
     a, b = check_state(path_a, n, 6), check_state(path_b, n, 12)
     assert (a != b).any(), "the two epochs used the same order"
@@ -454,3 +485,81 @@ for case in "500 model" "1200 state"; do  # model file 776 KB, state 1.6 MB
   check "resume after the failed $2 write ends bitwise identical" bash -c "
     $TRAIN ${TINY[*]} ${RUN[*]} --output_dir $out --resume >/dev/null 2>&1 && cmp $out/model.bin $TMP/ref/model.bin"
 done
+
+# ---------------------------------------------------------------------------------------------
+# Hostile output dirs and checkpoints. FG: 4 examples, a checkpoint every 2 steps (4 steps ~0.2 s).
+FG=(--train_file "$D/mem.bin" --validation_file none --max_seq_length 16 --max_steps 4 --save_every 2)
+T "${FG[@]}" --output_dir "$TMP/fg" > /dev/null 2>&1
+MEMLENS_TEST_KILL_AT=after_state:2 T "${FG[@]}" --output_dir "$TMP/fg2" > /dev/null 2>&1
+files_sha() { (cd "$1" && find . -maxdepth 1 -type f ! -name .train_gpt2.lock | sort | xargs -r sha256sum); }
+
+# The only checkpoint is damaged (step 1's pair never got its state; step 2's state is truncated):
+# --resume must refuse instead of training over it from step 0.
+FG1=(--train_file "$D/mem.bin" --validation_file none --max_seq_length 16 --max_steps 4 --save_every 1)
+sole=$TMP/sole
+MEMLENS_TEST_KILL_AT=after_state:2 T "${FG1[@]}" --output_dir "$sole" > /dev/null 2>&1
+rm "$sole/state_00000001.bin"
+truncate -s -1 "$sole/state_00000002.bin"
+sole_before=$(files_sha "$sole")
+expect_error "--resume with no usable checkpoint but a damaged one: refused, naming it and the fix" \
+  'resume: none of the 2 checkpoints in .*sole can be used \(step 2: .*state_00000002\.bin .*truncated.*--overwrite_output_dir' \
+  T "${FG1[@]}" --output_dir "$sole" --resume
+unchanged() { [ "$(files_sha "$1")" = "$2" ] || { echo "files in $1 changed"; return 1; }; }
+check "... and the damaged checkpoint, log and config are left untouched" unchanged "$sole" "$sole_before"
+
+# A directory or FIFO where the run reads or writes one of its files (a checkpoint found or still to
+# be written, model.bin, config.json, train_log.jsonl): one line naming it, before any training
+# and before any file of the run is rewritten. fg2 stopped after its step-2 checkpoint.
+not_regular() {  # NAME KIND(dir|fifo)
+  local out=$TMP/nr_$1_$2
+  cp -r "$TMP/fg2" "$out"
+  rm -f "$out/$1"
+  if [ "$2" = dir ]; then mkdir "$out/$1"; else mkfifo "$out/$1"; fi
+  local before; before=$(files_sha "$out")
+  expect_error "--resume with $1 a $2: refused up front, naming it" \
+    "output_dir: .*nr_$1_$2/${1//./\\.} exists and is not a regular file .*remove" T "${FG[@]}" --output_dir "$out" --resume
+  check "... nothing in the output dir rewritten ($1 a $2)" unchanged "$out" "$before"
+}
+for name in state_00000002.bin model_00000002.bin state_00000004.bin model.bin config.json train_log.jsonl; do
+  not_regular "$name" dir
+done
+not_regular config.json fifo
+mkdir -p "$TMP/nr_fresh/model.bin"
+expect_error "fresh run with model.bin a directory: refused before training" \
+  'output_dir: .*nr_fresh/model\.bin exists and is not a regular file' T "${FG[@]}" --output_dir "$TMP/nr_fresh"
+check "... no train_log.jsonl or config.json written" bash -c "[ ! -e $TMP/nr_fresh/train_log.jsonl ] && [ ! -e $TMP/nr_fresh/config.json ]"
+
+# State files whose CRC-32 is forged after a field is set to nonsense: the checkpoint of step 4 is
+# skipped with a warning saying what is wrong, and the run resumes from step 2.
+FORGED=(order:0 threads:-1 threads:0 adam_step:0 adam_step:18446744073709551615 epoch:9223372036854775808 epoch:5
+        elapsed:nan elapsed:-1 m:nan v:inf v:-1e-3)
+H forge_states "$TMP/fg" "$TMP/forge" "${FORGED[@]}"
+forged() {  # FIELD:VALUE PATTERN
+  local out=$TMP/forge_${1//[^a-z0-9]/_}
+  T "${FG[@]}" --output_dir "$out" --resume > "$out.out" 2> "$out.err" || { cat "$out.err"; return 1; }
+  cat "$out.err"
+  grep -Eq "skipping checkpoint of step 4: .*state_00000004\.bin .*$2" "$out.err" && grep -q "resuming from step 2" "$out.out"
+}
+check "forged state: record order not a permutation (all zeros) is skipped" forged order:0 'record order'
+check "forged state: threads -1 is skipped" forged threads:-1 'threads -1'
+check "forged state: threads 0 is skipped" forged threads:0 'threads 0'
+check "forged state: AdamW step 0 (4 optimizer steps done) is skipped" forged adam_step:0 'AdamW step 0'
+check "forged state: AdamW step 2^64-1 is skipped" forged adam_step:18446744073709551615 'AdamW step 18446744073709551615'
+check "forged state: epoch 2^63 is skipped" forged epoch:9223372036854775808 'epoch 9223372036854775808'
+check "forged state: epoch 5 after 4 steps is skipped" forged epoch:5 'epoch 5'
+check "forged state: NaN elapsed time is skipped" forged elapsed:nan 'elapsed'
+check "forged state: negative elapsed time is skipped" forged elapsed:-1 'elapsed'
+check "forged state: NaN AdamW m is skipped" forged m:nan 'AdamW m\['
+check "forged state: infinite AdamW v is skipped" forged v:inf 'AdamW v\['
+check "forged state: negative AdamW v is skipped" forged v:-1e-3 'AdamW v\['
+
+# The default tokenizer path (gpt2_tokenizer.bin in the working directory) or --tokenizer naming a
+# directory or FIFO: an error naming the path, not a silently unrecorded tokenizer.
+mkdir -p "$TMP/tokdir/gpt2_tokenizer.bin" "$TMP/tokfifo"
+mkfifo "$TMP/tokfifo/gpt2_tokenizer.bin"
+for kind in dir fifo; do
+  expect_error "default gpt2_tokenizer.bin that is a $kind" '--tokenizer gpt2_tokenizer\.bin exists but is not a regular file' \
+    bash -c "cd $TMP/tok$kind && exec $TRAIN ${TINY[*]} --train_file $D/mem.bin --validation_file none --output_dir $TMP/tok$kind/out --max_steps 1"
+done
+expect_error "--tokenizer naming a directory" '--tokenizer .*tokdir/gpt2_tokenizer\.bin exists but is not a regular file' \
+  T --train_file "$D/mem.bin" --validation_file none --output_dir "$TMP/tokdir/out" --max_steps 1 --tokenizer "$TMP/tokdir/gpt2_tokenizer.bin"

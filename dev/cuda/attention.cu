@@ -5,7 +5,8 @@
 //      (the fp32 check mode's kernels)
 //   2  llmc/attention_tc.cuh, tensor cores (bf16 only): mma.sync m16n8k16 with the scores kept in
 //      registers (the bf16 training path), with blocks of 4 and of 8 warps
-// Usage: attention [--B 4] [--T 1024] [--C 768] [--NH 12] [--precision fp32|bf16]
+// Usage: attention [--B 4] [--T 1024] [--C 768] [--NH 12] [--precision fp32|bf16] [--reps 10]
+//   --reps 0 checks without timing (the emulator's run with more than 65535 rows x heads).
 #include "common.cuh"
 #include "llmc/attention.cuh"
 
@@ -43,7 +44,7 @@ __global__ void attention_forward_naive(floatX *out, const floatX *qkv, int B, i
 }
 
 template <typename floatX>
-static void run(int B, int T, int C, int NH) {
+static void run(int B, int T, int C, int NH, int reps) {
     int bf16 = sizeof(floatX) == 2;
     double tol = bf16 ? 2e-2 : 1e-4;
     size_t BT = (size_t)B * T;
@@ -72,7 +73,8 @@ static void run(int B, int T, int C, int NH) {
         backward();
         snprintf(name, sizeof name, "backward dqkv (version %s)", version);
         compare(name, download(d_dqkv, BT * 3 * C), dqkv.data(), BT * 3 * C, bf16 ? 5e-2 : 1e-4);
-        float msf = time_ms(forward, 10), msb = time_ms(backward, 10);
+        if (reps == 0) return;
+        float msf = time_ms(forward, reps), msb = time_ms(backward, reps);
         // The backward does 2.5x the forward's products (dq: 3, dk/dv: 4 against the forward's 2).
         printf("time: version %s forward %.3f ms (%.1f TFLOP/s), backward %.3f ms (%.1f TFLOP/s)\n", version, msf,
                flops / msf / 1e9, msb, 2.5 * flops / msb / 1e9);
@@ -91,18 +93,22 @@ static void run(int B, int T, int C, int NH) {
     attention_forward_naive<floatX><<<ceil_div(B * NH * T, 128), 128>>>(d_out, d_qkv, B, T, NH, C / NH);
     cuda_check_launch();
     compare("forward (version 0, naive)", download(d_out, BT * C), out.data(), BT * C, tol);
-    float ms0 = time_ms([&] { attention_forward_naive<floatX><<<ceil_div(B * NH * T, 128), 128>>>(d_out, d_qkv, B, T, NH, C / NH); }, 3);
-    printf("time: version 0 forward %.3f ms (%.1f TFLOP/s)\n", ms0, flops / ms0 / 1e9);
+    if (reps > 0) {
+        float ms0 = time_ms([&] { attention_forward_naive<floatX><<<ceil_div(B * NH * T, 128), 128>>>(d_out, d_qkv, B, T, NH, C / NH); },
+                            reps < 3 ? reps : 3);
+        printf("time: version 0 forward %.3f ms (%.1f TFLOP/s)\n", ms0, flops / ms0 / 1e9);
+    }
     cudaFree(d_qkv); cudaFree(d_dout); cudaFree(d_out); cudaFree(d_dqkv); cudaFree(d_lse); cudaFree(d_delta);
 }
 
 int main(int argc, char **argv) {
     set_program_name(argv[0]);
     int B = arg_int(argc, argv, "--B", 4), T = arg_int(argc, argv, "--T", 1024);
-    int C = arg_int(argc, argv, "--C", 768), NH = arg_int(argc, argv, "--NH", 12);
+    int C = arg_int(argc, argv, "--C", 768), NH = arg_int(argc, argv, "--NH", 12), reps = arg_int(argc, argv, "--reps", 10);
     if (NH < 1 || C % NH != 0 || !attention_head_size_supported(C / NH))
         die("--C %d / --NH %d: head size must be 16, 32, 64 or 128", C, NH);
-    if (arg_bf16(argc, argv)) run<bf16>(B, T, C, NH);
-    else run<float>(B, T, C, NH);
+    if (reps < 0) die("--reps %d: use 0 (check only) or more", reps);
+    if (arg_bf16(argc, argv)) run<bf16>(B, T, C, NH, reps);
+    else run<float>(B, T, C, NH, reps);
     return g_failures ? 1 : 0;
 }

@@ -1,6 +1,7 @@
 // Unit tests of the shared helpers: sha256 against FIPS 180-4 vectors, flag parsing,
 // atomic files, shard round trip. Exit status 0 only if every check holds.
 #include "llmc/args.h"
+#include "llmc/json_io.h"
 #include "llmc/sha256.h"
 #include "llmc/shard.h"
 #include "llmc/utils.h"
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "child_stderr.h"
 
 static int failures = 0;
 #define EXPECT(cond) do { if (!(cond)) { fprintf(stderr, "FAILED %s:%d: %s\n", __FILE__, __LINE__, #cond); failures++; } } while (0)
@@ -87,34 +89,60 @@ static void test_atomic_and_shard(const char *dir) {
 
 // warn() and die() write "prog: kind: message" lines, short or longer than their stack buffer,
 // each line whole (a child process with stderr on a pipe; die exits 1).
+static void report_some_lines(void *long_text) {
+    warn("short %d", 42);
+    warn("long %s end", (const char *)long_text);
+    die("and %s", "out");
+}
+
 static void test_report_lines(void) {
-    int fds[2];
-    if (pipe(fds) != 0) { EXPECT(0); return; }
     char long_text[5001];
     for (int i = 0; i < 5000; i++) long_text[i] = (char)('a' + i % 26);
     long_text[5000] = '\0';
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(fds[0]);
-        dup2(fds[1], 2);
-        warn("short %d", 42);
-        warn("long %s end", long_text);
-        die("and %s", "out");
-    }
-    close(fds[1]);
     static char got[16384];
-    size_t n = 0;
-    ssize_t r;
-    while (n < sizeof got - 1 && (r = read(fds[0], got + n, sizeof got - 1 - n)) > 0) n += (size_t)r;
-    got[n] = '\0';
-    close(fds[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
+    int status = run_in_child(report_some_lines, long_text, got, sizeof got);
     static char want[16384];
     snprintf(want, sizeof want, "%s: warning: short 42\n%s: warning: long %s end\n%s: error: and out\n", program_name(),
              program_name(), long_text, program_name());
     EXPECT(strcmp(got, want) == 0);
-    EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+    EXPECT(status == 1);
+}
+
+static void read_json_object(void *path) {
+    cJSON *root = json_read_file_or_die((const char *)path, NULL);
+    _exit(cJSON_IsObject(root) ? 0 : 2);
+}
+
+// Run json_read_file_or_die on `len` bytes of `text` in a child (it dies on bad input); returns the
+// child's exit status and its stderr in err.
+static int read_json_in_child(const char *dir, const char *text, size_t len, char *path, size_t path_cap, char *err, size_t err_cap) {
+    snprintf(path, path_cap, "%s/doc.json", dir);
+    write_file_atomic_or_die(path, text, len);
+    return run_in_child(read_json_object, path, err, err_cap);
+}
+
+// A JSON file is one document: trailing whitespace is fine, anything else after it (garbage, a
+// NUL byte, the document written twice) is refused with one line naming the file and the byte.
+static void test_json_trailing_data(const char *dir) {
+    char path[512], err[2048], want[1024];
+    const struct { const char *text; size_t len; int bad_at; } cases[] = {
+        {"{\"a\": 1}", 8, -1},
+        {"{\"a\": 1} \n\t\r\n", 13, -1},
+        {"{\"a\": 1}\nxyz{\"garbage\":", 23, 9},
+        {"{\"a\": 1}\n\0", 10, 9},
+        {"{\"a\": 1}{\"a\": 1}", 16, 8},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = read_json_in_child(dir, cases[i].text, cases[i].len, path, sizeof path, err, sizeof err);
+        if (cases[i].bad_at < 0) {
+            EXPECT(rc == 0 && err[0] == '\0');
+        } else {
+            snprintf(want, sizeof want, "%s: error: %s: trailing data after the JSON document at byte %d "
+                     "(the file is damaged; regenerate it)\n", program_name(), path, cases[i].bad_at);
+            EXPECT(rc == 1 && !strcmp(err, want));
+            if (strcmp(err, want)) fprintf(stderr, "case %zu: got \"%s\"\n", i, err);
+        }
+    }
 }
 
 int main(int argc, char **argv) {
@@ -124,6 +152,7 @@ int main(int argc, char **argv) {
     test_args();
     test_atomic_and_shard(argv[1]);
     test_report_lines();
+    test_json_trailing_data(argv[1]);
     if (failures) { fprintf(stderr, "%d checks failed\n", failures); return 1; }
     printf("all core checks passed\n");
     return 0;

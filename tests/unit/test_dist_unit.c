@@ -75,10 +75,19 @@ static void test_allreduce(Dist *d, size_t n) {
 }
 
 static void test_zero_shard(void) {
-    // ZeRO-1 blocks: ceil(n / W) each (NCCL's equal counts), contiguous, in rank order, covering n.
-    for (size_t n = 0; n < 40; n++)
+    // ZeRO-1 blocks: ceil(n / W) rounded up to 64 each (NCCL's equal counts, 256-byte aligned starts),
+    // contiguous, in rank order, covering n.
+    CHECK(dist_zero_block(6966784, 3) == 2322304, "dist_zero_block(6966784, 3) = %zu, expected 2322304",
+          dist_zero_block(6966784, 3));
+    CHECK(dist_zero_block(1, 8) == 64 && dist_zero_block(0, 2) == 0 && dist_zero_block(128, 2) == 64 &&
+          dist_zero_block(129, 2) == 128, "dist_zero_block rounds to multiples of 64");
+    for (size_t n = 0; n < 700; n += n < 70 ? 1 : 13)
         for (int W = 1; W <= 9; W++) {
-            size_t next = 0, block = (n + W - 1) / W;
+            size_t next = 0, block = ((n + W - 1) / W + 63) / 64 * 64;
+            CHECK(block % 64 == 0 && block * W >= n && (n == 0 || block * W < n + 64 * (size_t)W),
+                  "dist_zero_block(%zu, %d) = %zu", n, W, block);
+            CHECK(dist_zero_block(n, W) == block, "dist_zero_block(%zu, %d) = %zu, expected %zu", n, W,
+                  dist_zero_block(n, W), block);
             for (int r = 0; r < W; r++) {
                 size_t first, count = dist_zero_shard(n, W, r, &first);
                 CHECK(first == next, "dist_zero_shard(%zu, %d, %d) starts at %zu, expected %zu", n, W, r, first, next);

@@ -137,6 +137,14 @@ static size_t optin_smem_limit() {
     return (size_t)kib * 1024;
 }
 
+// MEMLENS_EMU_MAX_GRID_Y: the grid's y extent the emulated GPU allows (65535, as every GPU), lower
+// so that code which splits launches by the device's limit (the attention) can be tested with small
+// grids. Kernels with a fixed y extent (layernorm's 32 column chunks) then fail, as they should.
+static unsigned max_grid_y() {
+    static int n = env_int_in("MEMLENS_EMU_MAX_GRID_Y", 1, 65535, 65535, "the largest grid y extent");
+    return (unsigned)n;
+}
+
 // MEMLENS_EMU_DEVICES: how many "GPUs" the emulator shows (default 1), so that several ranks can
 // each take their own, as NCCL requires. They share one memory: the process's.
 static int emulated_devices() {
@@ -268,7 +276,7 @@ static size_t launch_dynamic_smem = 0, launch_total_smem_limit = 48 * 1024, bloc
 void emu_launch(const void *kernel, dim3 grid, dim3 block, size_t smem, const std::function<void()> &body) {
     const unsigned long long n = (unsigned long long)block.x * block.y * block.z;
     if (n == 0 || n > 1024 || block.z > 64 || grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.x > 2147483647u ||
-        grid.y > 65535 || grid.z > 65535) {
+        grid.y > max_grid_y() || grid.z > 65535) {
         fprintf(stderr, "cuda emulator: invalid launch: grid (%u,%u,%u), block (%u,%u,%u)\n", grid.x, grid.y, grid.z, block.x,
                 block.y, block.z);
         last_error = cudaErrorInvalidConfiguration;
@@ -393,6 +401,12 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp *prop, int device) {
     prop->totalGlobalMem = emu_total_memory();
     prop->sharedMemPerBlock = 48 * 1024;
     prop->sharedMemPerBlockOptin = optin_smem_limit();
+    return cudaSuccess;
+}
+cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int device) {
+    if (device < 0 || device >= emulated_devices()) return cudaErrorInvalidDevice;
+    if (attr != cudaDevAttrMaxGridDimY) return cudaErrorInvalidValue;
+    *value = (int)max_grid_y();
     return cudaSuccess;
 }
 cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
