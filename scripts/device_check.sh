@@ -75,6 +75,12 @@ if [ -d build/dev_cuda ]; then
     run "kernel_${k}_bf16" 120 build/dev_cuda/$k --precision bf16
     grep -h "^PASS\|^FAIL\|^time" "$LOG/kernel_${k}_fp32.log" "$LOG/kernel_${k}_bf16.log" | sed 's/^/    /'
   done
+  if [ -x build/dev_cuda/attention ]; then
+    # 16390 rows x 4 heads = 65560 blocks in y, past the GPU's 65535: the launches run in row slices.
+    run kernel_attention_slices_fp32 120 build/dev_cuda/attention --B 16390 --T 8 --C 64 --NH 4 --reps 1
+    run kernel_attention_slices_bf16 120 build/dev_cuda/attention --B 16390 --T 8 --C 64 --NH 4 --reps 1 --precision bf16
+    grep -h "^PASS\|^FAIL" "$LOG/kernel_attention_slices_fp32.log" "$LOG/kernel_attention_slices_bf16.log" | sed 's/^/    /'
+  fi
   if [ -x build/dev_cuda/decode_attention ]; then  # the evaluator's KV-cache attention (fp32 only): versions 1 and 2
     run kernel_decode_attention 120 build/dev_cuda/decode_attention
     grep -h "^FAIL\|^decode step\|^time" "$LOG/kernel_decode_attention.log" | sed 's/^/    /'

@@ -69,6 +69,9 @@ same "mpirun -np 1: model.bin bitwise equal to the plain run" "$WORK/plain/model
 run mpirun_np1_nccl 60 "${MPIRUN[@]}" ./train_gpt2cu "${FLAGS[@]}" --nccl_init mpi --output_dir "$WORK/mpinccl"
 grep -q "nccl: 1 rank, ids shared through MPI" "$LOG/mpirun_np1_nccl.log" && pass "mpirun -np 1 --nccl_init mpi made a communicator" \
   || fail "mpirun -np 1 --nccl_init mpi: no 'nccl: 1 rank' line"
+grep -q "nccl: 1 rank, .*NCCL_RUNTIME_CONNECT=0;" "$LOG/mpirun_np1_nccl.log" \
+  && pass "NCCL connects at setup (NCCL_RUNTIME_CONNECT=0), before the batch-size check" \
+  || fail "no NCCL_RUNTIME_CONNECT=0 in the nccl: line"
 same "mpirun -np 1 with the NCCL all-reduce: model.bin bitwise equal" "$WORK/plain/model.bin" "$WORK/mpinccl/model.bin"
 run file_init 60 "${ONE[@]}" ./train_gpt2cu "${FLAGS[@]}" --nccl_init "file:$WORK/nccl_id" --output_dir "$WORK/file"
 grep -q "nccl: 1 rank, ids shared through a shared file" "$LOG/file_init.log" && pass "file init made a communicator" \
