@@ -386,11 +386,19 @@ static size_t table_size_for(size_t items) {
 
 // Marks every example whose body shares a 50-token window with an earlier example. Returns the
 // number marked. Windows of a marked example are not added, so its partner stays unmarked.
+// Bodies under 50 tokens (small --tokens_per_example) are compared in windows as long as the
+// shortest body, so a text identical to (or inside) another one is still caught.
 static int find_shared_spans(Example *ex, int n, int n_tokens, int *marked) {
+    int span = SPAN_LENGTH;
+    for (int i = 0; i < n; i++) {
+        int body = n_tokens - 2 * ex[i].marker_tokens;
+        if (body < span) span = body;
+    }
+    if (span < 1) span = 1;
     size_t windows = 0;
     for (int i = 0; i < n; i++) {
         int body = n_tokens - 2 * ex[i].marker_tokens;
-        if (body >= SPAN_LENGTH) windows += (size_t)(body - SPAN_LENGTH + 1);
+        if (body >= span) windows += (size_t)(body - span + 1);
     }
     size_t size = table_size_for(windows), mask = size - 1;
     uint64_t *keys = calloc_or_die(size, sizeof(uint64_t));
@@ -401,9 +409,9 @@ static int find_shared_spans(Example *ex, int n, int n_tokens, int *marked) {
     for (int i = 0; i < n; i++) {
         marked[i] = 0;
         int lo = ex[i].marker_tokens, hi = n_tokens - ex[i].marker_tokens;   // body: [lo, hi)
-        int nw = hi - lo - SPAN_LENGTH + 1;
+        int nw = hi - lo - span + 1;
         for (int w = 0; w < nw; w++) {
-            hashes[w] = hash_window(ex[i].tokens + lo + w, SPAN_LENGTH);
+            hashes[w] = hash_window(ex[i].tokens + lo + w, span);
             size_t slot = hashes[w] & mask;
             while (owner[slot] >= 0 && keys[slot] != hashes[w]) slot = (slot + 1) & mask;
             if (owner[slot] >= 0 && owner[slot] != i) { marked[i] = 1; break; }
@@ -564,6 +572,10 @@ static void add_jsonl_line(TextBuf *b, cJSON *o) {
     free(s);
 }
 
+// At exit: removes --output_dir if this run created it and left nothing in it (rmdir refuses
+// any directory that holds a file).
+static void remove_dir_if_empty(void) { rmdir(output_dir); }
+
 // ---------------------------------------------------------------------------------------------
 
 int main(int argc, char **argv) {
@@ -589,8 +601,8 @@ int main(int argc, char **argv) {
         if (strlen(source) != len || strncmp(source, only, len))
             die("--%s is only used with --source %.*s (add --source %.*s)", specs[i].name, (int)len, only, (int)len, only);
     }
-    if (from_openai && openai_api_base && strncmp(openai_api_base, "http://", 7) && strncmp(openai_api_base, "https://", 8))
-        die("--api_base: '%s' is not an http:// or https:// URL (e.g. http://localhost:8000/v1)", openai_api_base);
+    char *api_base = from_openai ? openai_resolve_api_base(openai_api_base) : NULL;
+    if (from_openai) openai_check_api_base(api_base);
     output_dir_may_hold_cache = from_openai;
     if (from_file && !input_path) die("--source file needs --input FILE (a JSONL or plain text file of texts)");
     if (strcmp(input_format, "auto") && strcmp(input_format, "jsonl") && strcmp(input_format, "text"))
@@ -621,6 +633,18 @@ int main(int argc, char **argv) {
                     (!strcmp(input_format, "auto") && (ends_with(input_path, ".jsonl") || ends_with(input_path, ".json")));
         docs = jsonl ? read_jsonl_docs(input_path, input_data, size, &num_docs, &json_objects, &n_json_objects)
                      : read_text_docs(input_path, input_data, size, &num_docs);
+        // Refused like a NUL byte: the identifier would appear in two examples, and skipping the
+        // text silently would hide that the file is (part of) an earlier dataset.
+        for (int i = 0; i < num_docs; i++) {
+            char *copy = malloc_or_die(docs[i].len + 1);
+            memcpy(copy, docs[i].text, docs[i].len);
+            copy[docs[i].len] = '\0';
+            int has = openai_text_has_identifier(copy);
+            free(copy);
+            if (has)
+                die("%s:%d: the text contains an identifier string [SYNTHETIC_EXAMPLE_<digits>] (remove it, or the "
+                    "text; a generated dataset cannot be used as --input)", input_path, docs[i].line);
+        }
         if (num_docs == 0) die("--input: %s contains no texts (give a JSONL file of {\"text\": ...} or plain text)", input_path);
         if (num_docs > MAX_IDENTIFIERS)
             die("--input: %s has %d texts, more than the %d five-digit identifiers (split the file)", input_path, num_docs, MAX_IDENTIFIERS);
@@ -655,12 +679,15 @@ int main(int argc, char **argv) {
     if (from_openai) {
         openai_key = openai_find_api_key();
         openai_cfg = (OpenAIConfig){
-            .model = openai_model, .api_base = openai_resolve_api_base(openai_api_base), .api_key = openai_key,
+            .model = openai_model, .api_base = api_base, .api_key = openai_key,
             .temperature = openai_temperature, .max_output_tokens = (int)openai_max_output_tokens,
             .concurrency = (int)openai_concurrency, .max_retries = (int)openai_max_retries, .timeout_s = openai_timeout,
             .retry_base_delay_s = openai_retry_base_delay, .max_turns = (int)openai_max_turns, .seed = (uint64_t)seed,
             .verbose = openai_verbose};
-        make_dirs_or_die(output_dir);
+        if (!dir_exists(output_dir)) {
+            make_dirs_or_die(output_dir);
+            atexit(remove_dir_if_empty);   // a failure before any answer leaves no empty directory
+        }
         openai_cache = path_join(output_dir, OPENAI_CACHE_FILE);
         openai_cfg.cache_path = openai_cache;
         const char **genres = malloc_or_die((size_t)num_slots * sizeof(char *));
@@ -679,7 +706,9 @@ int main(int argc, char **argv) {
                 TokenList s1 = {0}, s2 = {0}, s3 = {0};
                 #pragma omp for schedule(dynamic, 4)
                 for (int i = 0; i < num_slots; i++)
-                    fits[i] = texts[i] ? fit_example(tok, &ex[i], texts[i], strlen(texts[i]), n_tokens, 2, &s1, &s2, &s3) : FIT_OK;
+                    // An identifier in the text (e.g. from an older cache) would be in two examples.
+                    fits[i] = texts[i] && openai_text_has_identifier(texts[i]) ? FIT_NO_EXACT_CUT
+                              : texts[i] ? fit_example(tok, &ex[i], texts[i], strlen(texts[i]), n_tokens, 2, &s1, &s2, &s3) : FIT_OK;
                 token_list_free(&s1); token_list_free(&s2); token_list_free(&s3);
             }
             int count = 0;

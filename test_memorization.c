@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 // The ranks of a data-parallel run (mpirun -np N); world_size 1 when run alone.
@@ -153,6 +154,48 @@ static char *records_path_for(const char *output) {
     if (n > 5 && !strcmp(output + n - 5, ".json")) snprintf(p, n + 8, "%sl", output);
     else snprintf(p, n + 8, "%s.jsonl", output);
     return p;
+}
+
+// A file at path whose start parses as a JSON object with `key`: what an earlier run of this
+// program left there (results: "program"; records: one object per line with "example_id").
+static int looks_like_ours(const char *path, int first_line_only, const char *key) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t cap = 1 << 20, len = 0;
+    char *text = malloc_or_die(cap + 1);
+    int c;
+    while (len < cap && (c = fgetc(f)) != EOF && !(first_line_only && c == '\n')) text[len++] = (char)c;
+    fclose(f);
+    text[len] = '\0';
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    int ours = cJSON_IsObject(root) && cJSON_GetObjectItemCaseSensitive(root, key) != NULL;
+    cJSON_Delete(root);
+    free(text);
+    return ours;
+}
+
+// The results and records files replace whatever is at their paths. Refuse when that is one of the
+// inputs (--output_file data/train.bin would put JSON over the shard) or a file that an earlier run
+// of this program did not write (synthetic_dataset.json, a run's config.json, ...).
+static void refuse_output_over_inputs(const Options *o, const char *records_path) {
+    const char *inputs[][2] = {{"--model_path", o->model_path}, {"--tokenizer", o->tokenizer_path},
+                               {"--train_file", o->train_file}, {"--test_file", o->test_file},
+                               {"--metadata_file", o->metadata_file}};
+    const char *targets[2] = {o->output_file, records_path};
+    for (int t = 0; t < 2; t++) {
+        struct stat out, in;
+        if (stat(targets[t], &out) != 0) continue;
+        for (size_t i = 0; i < sizeof inputs / sizeof *inputs; i++)
+            if (inputs[i][1] && stat(inputs[i][1], &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino)
+                die("--output_file %s: %s%s is the %s, an input; writing the results would replace it (give another "
+                    "--output_file)", o->output_file, t ? "its records file " : "", t ? records_path : "it", inputs[i][0]);
+    }
+    if (file_exists(o->output_file) && !looks_like_ours(o->output_file, 0, "schema_version"))
+        die("--output_file %s exists and is not a results file of test_memorization; writing would replace it (give "
+            "another --output_file, or remove the file)", o->output_file);
+    if (file_exists(records_path) && !looks_like_ours(records_path, 1, "example_id"))
+        die("--output_file %s: its records file %s exists and is not test_memorization records; writing would replace it "
+            "(give another --output_file, or remove the file)", o->output_file, records_path);
 }
 
 static char *git_commit(void) {
@@ -1378,6 +1421,7 @@ int main(int argc, char **argv) {
     }
 
     load_model(&ev);
+    refuse_output_over_inputs(o, records_path);  // after load_model: --model_path is the model file itself now
     load_data(&ev);
     choose_context_lengths(&ev);
     select_examples(&ev);

@@ -5,7 +5,8 @@
 //   many files:    tokenize --input_list LIST         one line per file named in LIST: PATH<TAB>ids
 //   streaming:     tokenize --decode --stream         decodes token by token through Utf8Printer, as
 //                                                     a text generator would print (invalid UTF-8 -> U+FFFD)
-// Input is stdin unless --input is given. The encoding is identical to tiktoken's "gpt2".
+// Input is stdin unless --input is given (a file, or a pipe such as <(cmd)); --input_list may have
+// CRLF line endings. The encoding is identical to tiktoken's "gpt2".
 #include <ctype.h>
 #include <errno.h>
 #include <string.h>
@@ -57,6 +58,8 @@ static void encode_listed_files(const char *list_path, const char *tokenizer_pat
     size_t num_paths = 0, cap = 16;
     char **paths = malloc_or_die(cap * sizeof *paths), *save = NULL;
     for (char *path = strtok_r(list, "\n", &save); path; path = strtok_r(NULL, "\n", &save)) {
+        size_t n = strlen(path);
+        if (n && path[n - 1] == '\r') path[--n] = '\0';  // a list with CRLF line endings
         if (!*path) continue;
         if (!file_exists(path)) die("--input_list: %s names %s, which is not a readable file (fix the list)", list_path, path);
         if (num_paths == cap) { cap *= 2; paths = realloc_or_die(paths, cap * sizeof *paths); }
@@ -115,8 +118,12 @@ int main(int argc, char **argv) {
         free(default_path);
         return 0;
     }
-    if (input_path && !file_exists(input_path))
+    // a regular file, or a pipe (e.g. --input <(cmd)), read to its end like stdin
+    const char *kind;
+    if (input_path && path_kind(input_path, &kind) != 1 && !(kind && !strcmp(kind, "a FIFO"))) {
+        if (kind) die("--input: %s is %s, not a readable file (give a file, or pipe the text to stdin)", input_path, kind);
         die("--input: %s is not a readable file (check the path)", input_path);
+    }
     const char *source = input_path ? input_path : "stdin";
     size_t len;
     char *text = read_file_or_die(input_path ? input_path : "/dev/stdin", &len);

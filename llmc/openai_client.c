@@ -24,6 +24,8 @@
 #define MAX_SHOWN_SERVER_TEXT 200   // bytes of a server error message shown to the user
 #define REFUSAL_MAX_BYTES 600       // refusals are short; long texts that start "I'm sorry" are letters
 #define PROGRESS_EVERY_S 10.0
+// Real answers are kilobytes; past this the server is not a chat endpoint (or never stops).
+#define MAX_ANSWER_BYTES ((size_t)16 << 20)
 
 static const char *PROMPT_TEMPLATE =
     "Write a self-contained %s of at least %d words. Make it rich in specific details: invent names "
@@ -139,6 +141,13 @@ char *openai_find_api_key(void) {
         memmove(key, start, len);
         key[len] = '\0';
         if (!*key) { free(key); key = NULL; }
+        // A line break inside the key would smuggle extra headers into every request.
+        for (const char *p = key; p && *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+                free(key);
+                die("OPENAI_API_KEY (%s) contains a control character such as a line break (set it to the key "
+                    "alone, on one line)", env ? "the environment variable" : "in ./.env");
+            }
     }
     return key;
 }
@@ -152,6 +161,47 @@ char *openai_resolve_api_base(const char *flag_value) {
     size_t len = strlen(base);
     while (len > 0 && base[len - 1] == '/') base[--len] = '\0';
     return base;
+}
+
+int openai_text_has_identifier(const char *text) {
+    static const char prefix[] = "[SYNTHETIC_EXAMPLE_";
+    for (const char *p = strstr(text, prefix); p; p = strstr(p + 1, prefix))
+        if (p[sizeof prefix - 1] >= '0' && p[sizeof prefix - 1] <= '9') return 1;
+    return 0;
+}
+
+void openai_check_api_base(const char *base) {
+    // Checked before anything is created, so a typo costs no directory and no request.
+    for (const char *p = base; *p; p++)
+        if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+            die("--api_base: the URL contains a space or control character (give a URL like http://localhost:8000/v1)");
+    // libcurl reads http:///v1 as host "v1".
+    const char *sep = strstr(base, "://");
+    if (sep && (sep[3] == '/' || sep[3] == '\0'))
+        die("--api_base: '%s' has no host (give a URL like http://localhost:8000/v1)", base);
+    CURLU *u = curl_url();
+    if (!u) die("libcurl could not parse URLs (out of memory?)");
+    CURLUcode rc = curl_url_set(u, CURLUPART_URL, base, 0);
+    if (rc != CURLUE_OK) {
+        curl_url_cleanup(u);
+        die("--api_base: '%s' is not a valid URL: %s (give a URL like http://localhost:8000/v1)", base, curl_url_strerror(rc));
+    }
+    char *scheme = NULL, *host = NULL, *query = NULL, *fragment = NULL;
+    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+    curl_url_get(u, CURLUPART_HOST, &host, 0);
+    curl_url_get(u, CURLUPART_QUERY, &query, 0);
+    curl_url_get(u, CURLUPART_FRAGMENT, &fragment, 0);
+    const char *problem = NULL;
+    if (!scheme || (strcmp(scheme, "http") && strcmp(scheme, "https"))) problem = "is not an http:// or https:// URL";
+    else if (!host || !*host) problem = "has no host";
+    else if (query) problem = "has a ?query, which would end up before /chat/completions";
+    else if (fragment) problem = "has a #fragment, which would end up before /chat/completions";
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(query);
+    curl_free(fragment);
+    curl_url_cleanup(u);
+    if (problem) die("--api_base: '%s' %s (give a URL like http://localhost:8000/v1)", base, problem);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -204,6 +254,7 @@ typedef struct {
     char *body;
     char body_sha[65];
     Buf response;
+    int too_large;       // the answer passed MAX_ANSWER_BYTES and was cut off
     double started;
     char curl_error[CURL_ERROR_SIZE];
 } Task;
@@ -281,8 +332,18 @@ typedef struct {
     int fd;
     CacheBucket *buckets;   // (n,)
     int n;
-    int loaded_lines, torn;
+    int loaded_lines, torn, unterminated;
 } Cache;
+
+// The start of a line as cache_append writes it ({"index": ...), cut short by a crash.
+static int looks_like_torn_line(const char *s, size_t len) {
+    static const char key[] = "\"index\"";
+    if (len == 0 || s[0] != '{') return 0;
+    size_t i = 1;
+    while (i < len && s[i] == ' ') i++;
+    size_t rest = len - i, k = sizeof key - 1;
+    return memcmp(s + i, key, rest < k ? rest : k) == 0;
+}
 
 static void cache_put(Cache *c, int index, int turn, const char *sha, const char *content, const char *finish) {
     if (index < 0 || index >= c->n) return;   // from a run with more examples: not needed now
@@ -305,10 +366,19 @@ static const CacheEntry *cache_get(const Cache *c, int index, int turn, const ch
     return NULL;
 }
 
+static void cache_open_for_append(Cache *c) {
+    c->fd = open(c->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (c->fd < 0)
+        die("%s: cannot open the answer cache for writing: %s (choose a writable --output_dir)", c->path, strerror(errno));
+}
+
 static void cache_open(Cache *c, const char *path, int n) {
     c->path = path;
     c->n = n;
     c->buckets = calloc_or_die((size_t)(n ? n : 1), sizeof(CacheBucket));
+    c->fd = -1;
+    // A FIFO or device here would block the read below forever.
+    regular_file_or_die(path, "remove it, or choose another --output_dir");
     if (file_exists(path)) {
         size_t size;
         char *data = read_file_or_die(path, &size);
@@ -317,8 +387,22 @@ static void cache_open(Cache *c, const char *path, int n) {
         while (pos < size) {
             char *nl = memchr(data + pos, '\n', size - pos);
             line_no++;
-            if (!nl) { c->torn = 1; break; }   // a line without its newline: torn by a crash, ignored
-            size_t len = (size_t)(nl - (data + pos));
+            size_t len = nl ? (size_t)(nl - (data + pos)) : size - pos;
+            if (!nl) {
+                // No newline at the end: a complete line is kept (and given its newline); the start
+                // of one, as a crash mid-write leaves it, is cut off; anything else is not ours.
+                cJSON *o = cJSON_ParseWithLength(data + pos, len);
+                int complete = o && cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(o, "index"));
+                cJSON_Delete(o);
+                if (!complete) {
+                    if (!looks_like_torn_line(data + pos, len))
+                        die("%s:%d: not a cache line written by generate_dataset (delete that line, or the file to ask "
+                            "for every answer again)", path, line_no);
+                    c->torn = 1;
+                    break;
+                }
+                c->unterminated = 1;
+            }
             if (len > 0) {
                 cJSON *o = cJSON_ParseWithLength(data + pos, len);
                 cJSON *index = o ? cJSON_GetObjectItemCaseSensitive(o, "index") : NULL;
@@ -339,17 +423,23 @@ static void cache_open(Cache *c, const char *path, int n) {
             good_end = pos;
         }
         free(data);
+        if (c->unterminated) {
+            int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+            if (fd < 0 || write(fd, "\n", 1) != 1 || close(fd) != 0)
+                die("%s: cannot end the last line: %s (make the file writable)", path, strerror(errno));
+        }
         // Cut the torn tail off so the next line starts on a line of its own.
         if (c->torn && truncate(path, (off_t)good_end) != 0)
             die("%s: cannot remove a torn last line: %s (make the file writable)", path, strerror(errno));
     }
-    c->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (c->fd < 0) die("%s: cannot open the answer cache for writing: %s (choose a writable --output_dir)", path, strerror(errno));
+    // Opened for writing only with the first new answer: a run that gets none leaves no empty file.
+    if (file_exists(path)) cache_open_for_append(c);
 }
 
 // One line per answer, fsync'd, so that an answer once paid for survives any crash.
 static void cache_append(Cache *c, int index, int turn, const char *sha, const char *model, const char *content,
                          const char *finish) {
+    if (c->fd < 0) cache_open_for_append(c);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "index", index);
     cJSON_AddNumberToObject(o, "turn", turn);
@@ -457,7 +547,10 @@ static void task_advance_from_cache(Collector *co, Task *t) {
 }
 
 static size_t on_body_bytes(char *data, size_t size, size_t nmemb, void *user) {
-    buf_append((Buf *)user, data, size * nmemb);
+    Task *t = user;
+    // A server that streams without end would otherwise be buffered until memory runs out.
+    if (t->response.len + size * nmemb > MAX_ANSWER_BYTES) { t->too_large = 1; return 0; }
+    buf_append(&t->response, data, size * nmemb);
     return size * nmemb;
 }
 
@@ -466,6 +559,7 @@ static void task_start(Collector *co, CURLM *multi, Task *t) {
     t->body = build_body(cfg, t, co->min_tokens);
     sha256_hex(t->body, strlen(t->body), t->body_sha);
     t->response.len = 0;
+    t->too_large = 0;
     t->curl_error[0] = '\0';
     t->easy = curl_easy_init();
     if (!t->easy) die("libcurl could not create a request (out of memory?)");
@@ -484,7 +578,8 @@ static void task_start(Collector *co, CURLM *multi, Task *t) {
     curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->body);
     curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(t->body));
     curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, on_body_bytes);
-    curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, &t->response);
+    curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(t->easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)MAX_ANSWER_BYTES);
     curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long)(cfg->timeout_s * 1000.0));
     curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)(fmin(cfg->timeout_s, 30.0) * 1000.0));
     curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
@@ -526,6 +621,16 @@ static char *server_message(const Collector *co, const Buf *response) {
     return s;
 }
 
+// Where a 3xx answer points, as an --api_base (without /chat/completions), or NULL.
+static char *redirect_base(const Collector *co, const Task *t) {
+    char *location = NULL;
+    if (curl_easy_getinfo(t->easy, CURLINFO_REDIRECT_URL, &location) != CURLE_OK || !location || !*location) return NULL;
+    char *s = safe_excerpt(location, strlen(location), co->cfg->api_key);
+    size_t len = strlen(s), tail = strlen("/chat/completions");
+    if (len > tail && !strcmp(s + len - tail, "/chat/completions")) s[len - tail] = '\0';
+    return s;
+}
+
 static int looks_like_refusal(Collector *co, const char *content) {
     size_t len = strlen(content);
     if (len > REFUSAL_MAX_BYTES) return 0;
@@ -542,7 +647,10 @@ static void task_finish(Collector *co, CURLM *multi, Task *t, CURLcode result) {
     char *problem = NULL;   // set: this try failed
     int retryable = 1;
     char *content = NULL, *finish = NULL;
-    if (result != CURLE_OK) {
+    char *redirect = result == CURLE_OK && status >= 300 && status < 400 ? redirect_base(co, t) : NULL;
+    if (t->too_large || result == CURLE_FILESIZE_EXCEEDED) {
+        problem = printf_alloc("the answer is larger than %zu MiB; check --api_base", MAX_ANSWER_BYTES >> 20);
+    } else if (result != CURLE_OK) {
         char *detail = safe_excerpt(t->curl_error, strlen(t->curl_error), cfg->api_key);
         if (result == CURLE_OPERATION_TIMEDOUT)
             problem = printf_alloc("no answer within --timeout %g s", cfg->timeout_s);
@@ -555,6 +663,9 @@ static void task_finish(Collector *co, CURLM *multi, Task *t, CURLcode result) {
         char *msg = server_message(co, &t->response);
         problem = printf_alloc("HTTP %ld: %s", status, msg);
         free(msg);
+    } else if (redirect) {
+        problem = printf_alloc("HTTP %ld: the server redirects to %s; give that URL as --api_base", status, redirect);
+        retryable = 0;
     } else if (status < 200 || status >= 300) {
         char *msg = server_message(co, &t->response);
         const char *hint = status == 401 || status == 403 ? " (check OPENAI_API_KEY or .env)"
@@ -589,6 +700,9 @@ static void task_finish(Collector *co, CURLM *multi, Task *t, CURLcode result) {
             while (is_space(*p)) p++;
             if (!*p) {
                 problem = strdup_or_die("the answer is empty");
+            } else if (openai_text_has_identifier(text->valuestring)) {
+                // An identifier in the text would make it appear in two examples.
+                problem = strdup_or_die("the answer contains an identifier string [SYNTHETIC_EXAMPLE_<digits>]");
             } else if (looks_like_refusal(co, text->valuestring)) {
                 char *msg = safe_excerpt(text->valuestring, strlen(text->valuestring), cfg->api_key);
                 problem = printf_alloc("the model refused: %s", msg);
@@ -603,6 +717,7 @@ static void task_finish(Collector *co, CURLM *multi, Task *t, CURLcode result) {
         }
         cJSON_Delete(o);
     }
+    free(redirect);
     if (cfg->verbose) {
         double took = now_seconds() - t->started;
         if (problem)
@@ -730,6 +845,10 @@ char **openai_collect_texts(const OpenAIConfig *cfg, const Tokenizer *tok, int n
         if (tasks[i].state == TASK_FAILED) { failed++; if (first_failed < 0) first_failed = i; }
     if (failed) {
         // One line: the first failure, how many, and how to resume. Everything received is cached.
+        int kept = co.cache.loaded_lines + stats->answers - answers_before;
+        if (kept == 0)
+            die("openai: %s (%d of %d texts incomplete; no answer was received, so nothing was kept)", tasks[first_failed].error,
+                failed, n);
         die("openai: %s (%d of %d texts incomplete; the %d answers received so far are kept in %s: rerun the same command "
             "to resume)", tasks[first_failed].error, failed, n, co.cache.loaded_lines + stats->answers - answers_before,
             cfg->cache_path);

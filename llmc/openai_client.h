@@ -4,7 +4,8 @@
 // One conversation per example: a prompt asking for a self-contained text of a given genre,
 // then "continue" turns until the text is long enough. Requests run concurrently (libcurl multi);
 // 429, 5xx, timeouts, connection errors and unusable answers (malformed JSON, empty content,
-// refusals) are retried with exponential backoff and jitter, honouring Retry-After.
+// refusals, texts holding an identifier string, answers over 16 MiB) are retried with
+// exponential backoff and jitter, honouring Retry-After.
 //
 // Every answer is appended to a cache (JSONL, one fsync'd line per answer) as it arrives, keyed
 // by (example index, turn, sha256 of the request body), so a rerun after Ctrl-C, a crash or
@@ -55,6 +56,12 @@ char *openai_find_api_key(void);
 // The API base: flag value if given, else $OPENAI_BASE_URL, else OPENAI_BASE_URL in ./.env,
 // else OPENAI_DEFAULT_API_BASE. Trailing slashes are removed. Returns a malloc'd string.
 char *openai_resolve_api_base(const char *flag_value);
+
+// Dies with one line naming --api_base unless base is an http(s) URL with a host and neither a
+// query nor a fragment (it is followed by "/chat/completions"). Creates nothing.
+void openai_check_api_base(const char *base);
+// 1 when text contains an identifier string: "[SYNTHETIC_EXAMPLE_" followed by a digit.
+int openai_text_has_identifier(const char *text);
 
 // The genre phrase used in prompts for a textgen genre name ("news" -> "news article").
 const char *openai_genre_phrase(const char *genre_name);

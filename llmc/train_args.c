@@ -70,7 +70,8 @@ static void build_table(TrainArgs *a) {
     add(a, "grad_clip", ARG_FLOAT, &a->grad_clip, "clip gradients to this global L2 norm (0 = off)", 0, 1e9);
     add(a, "adam_beta1", ARG_FLOAT, &a->adam_beta1, "AdamW beta1", 0, 0.999999);
     add(a, "adam_beta2", ARG_FLOAT, &a->adam_beta2, "AdamW beta2", 0, 0.999999999);
-    add(a, "adam_epsilon", ARG_FLOAT, &a->adam_epsilon, "AdamW epsilon", 0, 1);
+    // > 0: a weight whose gradient was always 0 (an unused padded vocabulary row) has m = v = 0, and 0 / 0 is NaN
+    add(a, "adam_epsilon", ARG_FLOAT, &a->adam_epsilon, "AdamW epsilon", 1e-30, 1);
     add(a, "zero_stage", ARG_INT, &a->zero_stage,
         "1 = ZeRO-1 across the ranks of mpirun: each rank updates 1/ranks of the weights, and train_gpt2cu keeps only "
         "their AdamW moments on its GPU (memory for the moments / ranks); 0 = every rank updates all. The same model "

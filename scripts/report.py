@@ -19,7 +19,8 @@ writes to --output_dir (default: SWEEP_DIR/report):
                              per k) and the attacks' AUC against it, averaged over the other parameters
   repeats_<run>.png          runs with repeated examples: exact match and exposure against the
                              number of training copies (log x-axis), one line per k
-Bad input (nothing found, an unreadable or foreign results file) stops with one line on stderr.
+Bad input (nothing found, an unreadable or foreign results file, a field of the wrong shape, no matplotlib)
+stops with one line on stderr, before anything is written.
 """
 import argparse
 import csv
@@ -112,6 +113,98 @@ def unfinished(run_dir, point):
     return None
 
 
+def is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def check_schema(path, r):
+    """Stops with one line naming PATH and the field when results file R lacks the shape this script
+    reads (schema_version 1, as test_memorization writes it): config and model objects, a list of
+    context lengths, per-split by_context_length objects of estimates, and the privacy objects."""
+    def bad(field, why):
+        die(f"{path}: {field} {why}; pass the memorization_results.json written by test_memorization (or rerun it)")
+
+    def obj(d, field, name, nullable=False):
+        v = d.get(name) if isinstance(d, dict) else None
+        if v is None and nullable:
+            return None
+        if v is None and name not in d:
+            bad(f"{field}", "is missing")
+        if not isinstance(v, dict):
+            bad(field, f"is not an object ({type(v).__name__} {json.dumps(v)[:40]})")
+        return v
+
+    def estimate(d, field, name):
+        v = d.get(name)
+        if v is None:
+            return
+        if not isinstance(v, dict):
+            bad(f"{field}.{name}", f"is not an estimate object ({type(v).__name__} {json.dumps(v)[:40]})")
+        if v.get("value") is not None and not is_number(v["value"]):
+            bad(f"{field}.{name}.value", f"is not a number ({json.dumps(v['value'])[:40]})")
+
+    def int_keys(d, field):
+        for key in d:
+            if not key.isdigit():
+                bad(f"{field}", f"has the key {key!r}, not a whole number")
+
+    obj(r, "config", "config")
+    ks = r.get("context_lengths")
+    if not isinstance(ks, list) or not all(isinstance(k, int) and not isinstance(k, bool) and k > 0 for k in ks):
+        bad("context_lengths", f"is not a list of positive whole numbers ({json.dumps(ks)[:40]})")
+    model = obj(r, "model", "model")
+    for name in ("num_layers", "channels", "num_parameters"):
+        if not is_number(model.get(name)):
+            bad(f"model.{name}", f"is not a number ({json.dumps(model.get(name))[:40]})")
+    for split in ("train", "test"):
+        s = obj(r["results"], f"results.{split}", split, nullable=True)
+        if s is None:
+            continue
+        by_k = obj(s, f"results.{split}.by_context_length", "by_context_length")
+        int_keys(by_k, f"results.{split}.by_context_length")
+        for key, a in by_k.items():
+            field = f"results.{split}.by_context_length.{key}"
+            a = obj(by_k, field, key)
+            for m in ("exact_match_rate", "id_match_rate", "token_accuracy", "loss"):
+                estimate(a, field, m)
+            reps = obj(a, f"{field}.by_repeats", "by_repeats", nullable=True)
+            if reps:
+                int_keys(reps, f"{field}.by_repeats")
+                for x in reps:
+                    estimate(obj(reps, f"{field}.by_repeats.{x}", x), f"{field}.by_repeats.{x}", "exact_match_rate")
+    priv = obj(r, "privacy", "privacy", nullable=True)
+    if priv is None:
+        return
+    mia = obj(priv, "privacy.membership_inference", "membership_inference", nullable=True)
+    attacks = obj(mia, "privacy.membership_inference.attacks", "attacks", nullable=True) if mia is not None else None
+    for a in (attacks or {}):
+        field = f"privacy.membership_inference.attacks.{a}"
+        att = obj(attacks, field, a)
+        estimate(att, field, "auc")
+        tpr = obj(att, f"{field}.tpr_at_fpr", "tpr_at_fpr", nullable=True)
+        for b in (tpr or {}):
+            estimate(tpr, f"{field}.tpr_at_fpr", b)
+    exp = obj(priv, "privacy.exposure", "exposure", nullable=True)
+    if exp is None:
+        return
+    if exp.get("num_candidates") is not None and not is_number(exp["num_candidates"]):
+        bad("privacy.exposure.num_candidates", f"is not a number ({json.dumps(exp['num_candidates'])[:40]})")
+    for split in ("train", "test"):
+        e = obj(exp, f"privacy.exposure.{split}", split, nullable=True)
+        if e is None:
+            continue
+        for m in ("mean_exposure", "mean_exposure_estimate"):
+            estimate(e, f"privacy.exposure.{split}", m)
+        reps = obj(e, f"privacy.exposure.{split}.by_repeats", "by_repeats", nullable=True)
+        if reps:
+            int_keys(reps, f"privacy.exposure.{split}.by_repeats")
+            for x in reps:
+                field = f"privacy.exposure.{split}.by_repeats.{x}"
+                o = obj(reps, field, x)
+                for m in ("mean_exposure", "mean_exposure_estimate"):
+                    estimate(o, field, m)
+
+
 def load_run(path, run_dir, point):
     r = load_json(path, "results file")
     if not isinstance(r, dict) or "schema_version" not in r or not isinstance(r.get("results"), dict):
@@ -121,7 +214,8 @@ def load_run(path, run_dir, point):
         die(f"{path}: schema_version {version!r} is not a version number; pass the JSON written by test_memorization")
     if version > SUPPORTED_SCHEMA:
         die(f"{path}: schema_version {version} is newer than this report.py knows ({SUPPORTED_SCHEMA}); update memlens")
-    model = r.get("model") or {}
+    check_schema(path, r)
+    model = r["model"]
     return {
         "path": path,
         "run": point.get("run", os.path.basename(run_dir)),
@@ -216,10 +310,18 @@ def mean(xs):
     return sum(xs) / len(xs) if xs else None
 
 
-def plots(runs, k_rows, priv_rows, out_dir):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def import_pyplot():
+    """matplotlib.pyplot (Agg), imported before anything is written: without it, one line and no files."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        die("matplotlib is missing: run it with /usr/bin/python3 or install python3-matplotlib")
+    return plt
+
+
+def plots(plt, runs, k_rows, priv_rows, out_dir):
     written = []
     # 1. exact match against k
     fig, ax = plt.subplots(figsize=(8, 5))
@@ -314,6 +416,7 @@ def main():
         die(f"no complete run below {', '.join(args.paths)} ({left_out} left out, see above)")
     runs.sort(key=lambda r: (str(r["model"]), r["parameters"] or 0, r["epochs"] or 0, r["learning_rate"] or 0, str(r["duplicates"]),
                              r["step"] or 0))
+    plt = import_pyplot()
     first = args.paths[0] if os.path.isdir(args.paths[0]) else os.path.dirname(args.paths[0]) or "."
     out_dir = args.output_dir or os.path.join(first, "report")
     try:
@@ -325,7 +428,7 @@ def main():
     for run, row in zip(runs, priv_rows):
         run.update({k: row[k] for k in row if k.startswith("auc_")})
     written = write_table(k_rows, "runs", out_dir) + write_table(priv_rows, "privacy", out_dir)
-    written += plots(runs, k_rows, priv_rows, out_dir)
+    written += plots(plt, runs, k_rows, priv_rows, out_dir)
     print(f"report.py: {len(runs)} runs -> {out_dir}/")
     for w in written:
         print(f"  {w}")

@@ -16,8 +16,8 @@
 # Resumable: a run whose results are complete and whose command is unchanged is skipped (stamp
 # DIR/<run>/.sweep_done); an interrupted run continues where run_experiment.sh left it.
 # --task_index I runs only grid point I (0-based; Slurm array jobs: scripts/slurm/sweep.sbatch),
-# --list prints the grid (index, run directory, command) and runs nothing, --report runs
-# scripts/report.py on the sweep directory at the end.
+# --list prints the grid (index, run directory, command quoted to paste into a shell) and runs
+# nothing, --report runs scripts/report.py on the sweep directory at the end.
 # A relative --sweep_dir is taken from the directory you run the script in (the default runs/sweep
 # lies in the repository); run_experiment.sh runs its programs in the repository root, so relative
 # paths inside --gen_args/--train_args/--eval_args after -- are relative to the repository root.
@@ -145,7 +145,7 @@ if [ -n "$task_index" ]; then
     die "--task_index '$task_index' is outside the grid of $total runs (use 0 to $((total - 1)); --list shows them)"
 fi
 if [ $list -eq 1 ]; then
-  for i in "${!names[@]}"; do command_for "$i"; printf '%d\t%s\t%s\n' "$i" "$sweep_dir/${names[$i]}" "${cmd[*]}"; done
+  for i in "${!names[@]}"; do command_for "$i"; printf '%d\t%s\t%s\n' "$i" "$sweep_dir/${names[$i]}" "$(shell_quote "${cmd[@]}")"; done
   exit 0
 fi
 

@@ -21,6 +21,9 @@ normal answer. Faults:
   slow:S        the normal answer after S seconds (for client timeouts)
   delay:S       same as slow:S; used to make answers arrive out of order
   drop          close the connection without answering
+  ids           HTTP 200 whose text contains an identifier string [SYNTHETIC_EXAMPLE_NNNNN]
+  huge          HTTP 200 with no Content-Length and 17 MiB of body, then close (an endless stream)
+  redirect      HTTP 301 to /elsewhere/v1/chat/completions on this server
 """
 import argparse
 import hashlib
@@ -185,6 +188,22 @@ class Handler(BaseHTTPRequestHandler):
                 content, finish = cut_answer(content), "length"
             elif fault.startswith("slow:") or fault.startswith("delay:"):
                 time.sleep(float(fault.split(":")[1]))
+            elif fault == "ids":
+                content = "[SYNTHETIC_EXAMPLE_12345]\n" + content
+            elif fault == "huge":
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                chunk = b" " * (1 << 20)
+                for _ in range(17):
+                    self.wfile.write(chunk)
+                return
+            elif fault == "redirect":
+                host, port = self.server.server_address
+                self.send_json(301, {}, [("Location", f"http://{host}:{port}/elsewhere/v1/chat/completions")])
+                return
             elif fault == "drop":
                 self.close_connection = True
                 self.connection.shutdown(2)

@@ -149,9 +149,9 @@ echo "== scripts/sweep.sh: grid, names and bad input"
 check "sweep --list: 2 models x 2 epochs x 2 learning rates x 2 schedules = 16 runs" \
   bash -c "[ \$(scripts/sweep.sh --sweep_dir $TMP/grid --models d2,L1-C64-H2 --epochs 1,3 --learning_rates 1e-3,5e-3 --repeats 'none;1:6,4:*' --list | wc -l) -eq 16 ]"
 check "sweep --list: run directories name every parameter" \
-  bash -c "scripts/sweep.sh --sweep_dir $TMP/grid --models d2 --epochs 3 --learning_rates 5e-3 --repeats '1:6,4:*' --list | grep -q \"$TMP/grid/model-d2_ep-3_lr-5e-3_rep-1x6-4xrest\"$'\t'.*'--duplicates 1:6,4:\*'"
-check "sweep --list: an L-C-H model trains from scratch through --train_args" \
-  bash -c "scripts/sweep.sh --models L1-C64-H2 --list | grep -q -- '--train_args --layers 1 --channels 64 --heads 2'"
+  bash -c "scripts/sweep.sh --sweep_dir $TMP/grid --models d2 --epochs 3 --learning_rates 5e-3 --repeats '1:6,4:*' --list | grep -q \"$TMP/grid/model-d2_ep-3_lr-5e-3_rep-1x6-4xrest\"$'\t'.*\"--duplicates '1:6,4:\\*'\""
+check "sweep --list: an L-C-H model trains from scratch through --train_args (quoted)" \
+  bash -c "scripts/sweep.sh --models L1-C64-H2 --list | grep -q -- \"--train_args '--layers 1 --channels 64 --heads 2'\""
 expect_error "sweep: malformed --repeats" "sweep.sh: error: --repeats: '1:6x'" scripts/sweep.sh --repeats '1:6x' --list
 expect_error "sweep: bad --epochs" "sweep.sh: error: --epochs: 'three'" scripts/sweep.sh --epochs three --list
 expect_error "sweep: bad --learning_rates" "sweep.sh: error: --learning_rates: 'fast'" scripts/sweep.sh --learning_rates 1e-3,fast --list
@@ -322,6 +322,37 @@ echo '{"schema_version": 1, "results": []}' > "$TMP/odd3/r/results/memorization_
 expect_error "report: a schema_version that is not a number" "report.py: error: .*schema_version '1' is not a version number" $PY scripts/report.py "$TMP/odd1"
 expect_error "report: a results file that is not UTF-8" "report.py: error: .*is not UTF-8 text" $PY scripts/report.py "$TMP/odd2"
 expect_error "report: results that are a list" "report.py: error: .*not a test_memorization results file" $PY scripts/report.py "$TMP/odd3"
+# results of the wrong inner shape: one line naming the file and the field, no rc 0 with an empty table, nothing written
+$PY - "$RES" "$TMP/shape" <<'EOF'
+import json, os, sys
+res, out = json.load(open(sys.argv[1])), sys.argv[2]
+def variant(name, change):
+    r = json.loads(json.dumps(res)); change(r)
+    os.makedirs(f"{out}/{name}/results", exist_ok=True)
+    json.dump(r, open(f"{out}/{name}/results/memorization_results.json", "w"))
+variant("splits", lambda r: r.__setitem__("results", {"train": "x", "test": [1]}))
+variant("ks", lambda r: r.__setitem__("context_lengths", "8,16"))
+variant("config", lambda r: r.pop("config"))
+variant("loss", lambda r: next(iter(r["results"]["train"]["by_context_length"].values())).__setitem__("loss", {"value": "low"}))
+variant("attack", lambda r: r["privacy"]["membership_inference"]["attacks"].__setitem__("zlib", 3))
+EOF
+expect_error "report: results.train that is a string" "report.py: error: .*/splits/results/memorization_results.json: results.train is not an object \(str" \
+  $PY scripts/report.py "$TMP/shape/splits" --output_dir "$TMP/shape/splits_report"
+expect_error "report: context_lengths that is a string" "report.py: error: .*/ks/.*: context_lengths is not a list of positive whole numbers" \
+  $PY scripts/report.py "$TMP/shape/ks" --output_dir "$TMP/shape/ks_report"
+expect_error "report: a results file without config" "report.py: error: .*/config/.*: config is missing" \
+  $PY scripts/report.py "$TMP/shape/config" --output_dir "$TMP/shape/config_report"
+expect_error "report: a loss that is not a number" "report.py: error: .*/loss/.*: results.train.by_context_length.[0-9]+.loss.value is not a number" \
+  $PY scripts/report.py "$TMP/shape/loss" --output_dir "$TMP/shape/loss_report"
+expect_error "report: an attack that is not an object" "report.py: error: .*/attack/.*: privacy.membership_inference.attacks.zlib is not an object" \
+  $PY scripts/report.py "$TMP/shape/attack" --output_dir "$TMP/shape/attack_report"
+check "report: nothing written for results of the wrong shape" bash -c "! ls -d $TMP/shape/*_report 2>/dev/null"
+# without matplotlib (a shim that fails to import stands in for an interpreter lacking it): one line, no tables
+mkdir -p "$TMP/no_mpl/matplotlib" && echo 'raise ImportError("No module named matplotlib")' > "$TMP/no_mpl/matplotlib/__init__.py"
+expect_error "report: without matplotlib, one line that says how to get it" \
+  "report.py: error: matplotlib is missing: run it with /usr/bin/python3 or install python3-matplotlib" \
+  env PYTHONPATH="$TMP/no_mpl" $PY scripts/report.py "$SW" --output_dir "$TMP/no_mpl_report"
+check "report: without matplotlib nothing is written" test ! -e "$TMP/no_mpl_report"
 expect_error "plot_memorization: results without model/context_lengths" "plot_memorization.py: error: .*results, model or context_lengths missing" \
   $PY scripts/plot_memorization.py "$TMP/odd3/r/results/memorization_results.json"
 expect_error "plot_memorization: an --output_dir that cannot be made" "plot_memorization.py: error: --output_dir .*cannot create it" \
@@ -386,6 +417,18 @@ for f in --epochs --model --learning_rate --duplicates --preset --max_steps --ou
 done
 check "sweep: a relative --sweep_dir is taken from the caller's directory" \
   bash -c "cd $TMP && $ROOT/scripts/sweep.sh --sweep_dir rel --list | grep -q \"^0\"$'\t'\"$TMP/rel/model-\""
+# --list's command is quoted: read back by the shell it gives the same words, with spaces and quotes in --sweep_dir and after --
+cat > "$TMP/list_roundtrip.sh" <<'EOF'
+sd="$1/it's a \"sweep\" dir"
+line=$(scripts/sweep.sh --sweep_dir "$sd" --list -- --train_args "--layers 1 --channels 32" | head -n 1)
+eval "got=($(printf '%s' "$line" | cut -f3))"
+want=(scripts/run_experiment.sh --preset cpu --output_dir "$(printf '%s' "$line" | cut -f2)" --model d2 --max_steps 0 --epochs 3
+  --learning_rate 5e-3 --train_args "--layers 1 --channels 32")
+[ "$(printf '%s' "$line" | cut -f2)" = "$sd/model-d2_ep-3_lr-5e-3_rep-none" ] || { echo "directory: $line"; exit 1; }
+[ "${#got[@]}" -eq "${#want[@]}" ] || { echo "words: ${#got[@]} vs ${#want[@]}: $line"; exit 1; }
+for i in "${!want[@]}"; do [ "${got[$i]}" = "${want[$i]}" ] || { echo "word $i: '${got[$i]}' vs '${want[$i]}'"; exit 1; }; done
+EOF
+check "sweep: --list quotes its commands (a --sweep_dir with spaces and quotes reads back as the same words)" bash "$TMP/list_roundtrip.sh" "$TMP"
 
 echo "== stale results: a rerun that fails leaves none that look current; report.py leaves unfinished points out"
 mkdir -p "$TMP/mixed"

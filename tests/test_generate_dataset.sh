@@ -356,6 +356,16 @@ expect_error "only too-short texts" "--input: none of the 2 texts" \
 expect_error "--num_examples more than the usable texts" "--num_examples: 50 requested .* only [0-9]+ usable texts \(3 too short, [0-9]+ repeating a 50-token span" \
   $GEN --source file --input "$TMP/in/input.jsonl" --tokens_per_example 256 --num_examples 50 --output_dir "$TMP/bad1"
 
+# Short examples (bodies under 50 tokens): an exact duplicate document is still skipped.
+A="The harbour of Ashcombe was rebuilt in 1832 after a storm destroyed the old pier, and the council paid for new granite steps, two cranes and a lighthouse that still stands today near the fish market."
+Bt="Agnes Fenwick opened a bakery on Mill Street in 1901; her rye loaves won a county prize three years later, and the shop stayed in the family until her grandson sold it to the railway company."
+printf '%s\n\n%s\n\n%s\n' "$A" "$Bt" "$A" > "$TMP/in/dup_short.txt"
+check "--source file, 64 tokens: an identical document is skipped as a shared span" bash -c "$GEN --source file --input '$TMP/in/dup_short.txt' \
+  --tokens_per_example 64 --output_dir '$TMP/dupshort' >/dev/null && [ \$(grep -c '' '$TMP/dupshort/synthetic_dataset.jsonl') -eq 2 ]"
+printf '%s\n\nsee [SYNTHETIC_EXAMPLE_04711] %s\n' "$A" "$Bt" > "$TMP/in/ids.txt"
+expect_error "--source file: a text holding an identifier string is refused, naming file:line" \
+  "ids\.txt:3: the text contains an identifier string" $GEN --source file --input "$TMP/in/ids.txt" --tokens_per_example 64 --output_dir "$TMP/bad1"
+
 echo "-- bad input: one line naming the flag, non-zero exit, nothing written"
 expect_error "unknown flag" "unknown flag '--num_example'" $GEN --num_example 5 --output_dir "$TMP/bad1"
 expect_error "non-numeric --num_examples" "--num_examples: 'abc' is not a whole number" $GEN --num_examples abc --output_dir "$TMP/bad1"

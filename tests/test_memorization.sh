@@ -314,6 +314,16 @@ def write(path, V, Vp, maxT, L=1, C=32, NH=2):
 write(sys.argv[1] + "/small_vocab.bin", 1000, 1024, 64)
 write(sys.argv[1] + "/short.bin", 50257, 50304, 20)
 P
+# The results would replace an input, or a file this program did not write: refused, nothing touched.
+cp "$DS/train.bin" "$TMP/train_copy.bin"
+expect_error "--output_file naming the train shard" \
+  "^test_memorization: error: --output_file .*/train\.bin: it is the --train_file, an input" "${BAD[@]}" --output_file "$DS/train.bin"
+check "  ... the shard unchanged, no train.bin.jsonl beside it" bash -c "cmp '$DS/train.bin' '$TMP/train_copy.bin' && [ ! -e '$DS/train.bin.jsonl' ]"
+expect_error "--output_file naming the model file" "it is the --model_path, an input" "${BAD[@]}" --output_file "$TMP/model/model.bin"
+expect_error "--output_file naming the dataset's JSON" "synthetic_dataset\.json exists and is not a results file of test_memorization" \
+  "${BAD[@]}" --output_file "$DS/synthetic_dataset.json"
+expect_error "--output_file whose records file would be the dataset's train.jsonl" \
+  "its records file .*/train\.jsonl exists and is not test_memorization records" "${BAD[@]}" --output_file "$DS/train.json"
 expect_error "model vocabulary smaller than the dataset's tokens" "outside the model's vocabulary" "${BAD[@]}" --model_path "$TMP/small_vocab.bin"
 expect_error "model maximum length too short for every k" "maximum" "${BAD[@]}" --model_path "$TMP/short.bin"
 check "no results file after any error" test ! -e "$TMP/bad.json" -a ! -e "$TMP/bad.jsonl"

@@ -251,11 +251,49 @@ check "duplicated text: that example is asked anew as version 2, dataset identic
     && '$PY' '$TMP/oracle.py' meta '$TMP/out/copy' 'meta[\"openai\"][\"asked_anew_for_shared_spans\"] == 1' \
     && for f in ${DATA_FILES[*]}; do cmp '$TMP/out/base/'\$f '$TMP/out/copy/'\$f || exit 1; done"
 
+# Short texts (--tokens_per_example 64: bodies under 50 tokens): an identical copy is still caught.
+start_mock short '{"1001:0": ["copy:1000"]}'
+check "duplicated text under 50 tokens: completes" gd short --tokens_per_example 64
+check "duplicated text under 50 tokens: that example is asked anew as version 2" \
+  bash -c "'$PY' '$TMP/oracle.py' prompts '$MOCK_LOG' 1001:0 - 'Version 2' \
+    && '$PY' '$TMP/oracle.py' meta '$TMP/out/short' 'meta[\"openai\"][\"asked_anew_for_shared_spans\"] == 1'"
+
+start_mock ids '{"1000:0": ["ids"]}'
+check "answer holding an identifier string: retried and completes" gd ids
+check "answer holding an identifier string: one extra request, dataset identical" \
+  bash -c "[ \$('$PY' '$TMP/oracle.py' count '$MOCK_LOG' 1000:0) -eq 2 ] && for f in ${DATA_FILES[*]}; do cmp '$TMP/out/base/'\$f '$TMP/out/ids/'\$f || exit 1; done"
+
+start_mock huge '{"1000:0": ["huge"]}'
+check "answer over 16 MiB: cut off, retried and completes" gd huge
+check "answer over 16 MiB: one extra request, dataset identical" \
+  bash -c "[ \$('$PY' '$TMP/oracle.py' count '$MOCK_LOG' 1000:0) -eq 2 ] && for f in ${DATA_FILES[*]}; do cmp '$TMP/out/base/'\$f '$TMP/out/huge/'\$f || exit 1; done"
+start_mock huge0 '{"1000:0": ["huge"]}'
+expect_error "answer over 16 MiB with --max_retries 0: one clear line" 'the answer is larger than 16 MiB; check --api_base' \
+  env OPENAI_API_KEY="$KEY" "$GD" "${COMMON[@]}" --api_base "$BASE" --output_dir "$TMP/out/huge0" --max_retries 0 --num_examples 1
+
+start_mock redirect '{"1000:0": ["redirect"]}'
+expect_error "HTTP 301: names the new location as the --api_base to give" \
+  'HTTP 301: the server redirects to http://127\.0\.0\.1:[0-9]+/elsewhere/v1; give that URL as --api_base' \
+  env OPENAI_API_KEY="$KEY" "$GD" "${COMMON[@]}" --api_base "$BASE" --output_dir "$TMP/out/redirect" --num_examples 1
+
+start_mock inject
+expect_error "API key with a line break: refused, naming OPENAI_API_KEY, before any request" \
+  'error: OPENAI_API_KEY .*control character' \
+  env OPENAI_API_KEY=$'sk-memlens-inject\r\nX-Injected: yes' "$GD" "${COMMON[@]}" --api_base "$BASE" --output_dir "$TMP/out/inject"
+check "API key with a line break: not echoed, no request sent" \
+  bash -c "! grep -q 'sk-memlens-inject' '$TMP/.err.err' && [ \$(grep -c '' '$MOCK_LOG') -eq 0 ]"
+
+mkdir -p "$TMP/out/fifo" && mkfifo "$TMP/out/fifo/openai_cache.jsonl"
+expect_error "FIFO named openai_cache.jsonl: refused at once, not read" 'openai_cache.jsonl: it is a FIFO' \
+  timeout 10 env OPENAI_API_KEY="$KEY" "$GD" "${COMMON[@]}" --api_base "$BASE" --output_dir "$TMP/out/fifo"
+stop_mock
+
 # Connection refused: a port nobody listens on.
 DEAD_PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 expect_error "connection refused: retried, then one clear error line" \
   "error: openai: example 0 turn 0: gave up after 3 requests \(--max_retries 2\); last error: .*[Cc]ould(n't| not) connect" \
   env OPENAI_API_KEY="$KEY" "$GD" "${COMMON[@]}" --api_base "http://127.0.0.1:$DEAD_PORT/v1" --output_dir "$TMP/out/refused" --max_retries 2
+check "connection refused: no output directory is left behind" bash -c "[ ! -e '$TMP/out/refused' ]"
 
 start_mock auth '{"1000:0": ["401"]}'
 expect_error "HTTP 401: not retried, the echoed key is redacted" 'error: openai: example 0 turn 0: HTTP 401: Incorrect API key provided: \[redacted\].*check OPENAI_API_KEY' \
@@ -294,6 +332,22 @@ check "torn last cache line: ignored, everything else from the cache (0 requests
   bash -c "OPENAI_API_KEY='$KEY' '$GD' ${COMMON[*]} --api_base '$BASE' --output_dir '$TMP/out/torn' >/dev/null 2>'$TMP/torn_run.err' \
     && [ \$(grep -c '' '$MOCK_LOG') -eq 0 ] && '$PY' '$TMP/oracle.py' cache_valid '$TMP/out/torn/openai_cache.jsonl' $B \
     && for f in ${DATA_FILES[*]}; do cmp '$TMP/out/base/'\$f '$TMP/out/torn/'\$f || exit 1; done"
+
+mkdir -p "$TMP/out/garbage"
+cp "$TMP/out/base/openai_cache.jsonl" "$TMP/out/garbage/"
+head -c 3000 /dev/urandom | tr -d '\n' >> "$TMP/out/garbage/openai_cache.jsonl"
+expect_error "garbage after the last newline: named with its line number, not truncated" "openai_cache.jsonl:$((B + 1)): not a cache line" \
+  env OPENAI_API_KEY="$KEY" "$GD" "${COMMON[@]}" --api_base "$BASE" --output_dir "$TMP/out/garbage"
+check "garbage after the last newline: the file is left as it was" \
+  bash -c "[ \$(stat -c %s '$TMP/out/garbage/openai_cache.jsonl') -gt \$(stat -c %s '$TMP/out/base/openai_cache.jsonl') ]"
+
+mkdir -p "$TMP/out/nonl"
+head -c -1 "$TMP/out/base/openai_cache.jsonl" > "$TMP/out/nonl/openai_cache.jsonl"
+start_mock nonl
+check "complete last cache line without its newline: kept (0 requests), newline added" \
+  bash -c "OPENAI_API_KEY='$KEY' '$GD' ${COMMON[*]} --api_base '$BASE' --output_dir '$TMP/out/nonl' >/dev/null 2>'$TMP/nonl_run.err' \
+    && [ \$(grep -c '' '$MOCK_LOG') -eq 0 ] && cmp '$TMP/out/base/openai_cache.jsonl' '$TMP/out/nonl/openai_cache.jsonl' \
+    && for f in ${DATA_FILES[*]}; do cmp '$TMP/out/base/'\$f '$TMP/out/nonl/'\$f || exit 1; done"
 
 mkdir -p "$TMP/out/corrupt"
 { head -n 2 "$TMP/out/base/openai_cache.jsonl"; echo 'not json'; tail -n +3 "$TMP/out/base/openai_cache.jsonl"; } > "$TMP/out/corrupt/openai_cache.jsonl"
@@ -335,4 +389,13 @@ check "the key appears in no output file, cache, metadata, stdout, stderr or --v
 expect_error "--source openai without --model" '^generate_dataset: error: --source openai needs --model NAME' "$GD" --source openai --output_dir "$TMP/out/f1"
 expect_error "--model without --source openai" '--model is only used with --source openai' "$GD" --model x --output_dir "$TMP/out/f2"
 expect_error "--api_base that is not http(s)" '--api_base: .*http' "$GD" --source openai --model x --api_base ftp://host/v1 --output_dir "$TMP/out/f3"
+expect_error "--api_base with port 99999: refused at flag time" '^generate_dataset: error: --api_base: .*not a valid URL' \
+  "$GD" --source openai --model x --api_base http://127.0.0.1:99999/v1 --output_dir "$TMP/out/f5"
+expect_error "--api_base without a host" '^generate_dataset: error: --api_base: .*has no host' \
+  "$GD" --source openai --model x --api_base http:///v1 --output_dir "$TMP/out/f5"
+expect_error "--api_base with a ?query" '^generate_dataset: error: --api_base: .*query' \
+  "$GD" --source openai --model x --api_base 'http://h/v1?x=1' --output_dir "$TMP/out/f5"
+expect_error "--api_base with a space" '^generate_dataset: error: --api_base: .*space' \
+  "$GD" --source openai --model x --api_base 'http://h /v1' --output_dir "$TMP/out/f5"
+check "malformed --api_base: no output directory created" bash -c "[ ! -e '$TMP/out/f5' ]"
 expect_error "--concurrency 0" '^generate_dataset: error: --concurrency: 0 is out of range \(use an integer from 1 to 1024\)' "$GD" --source openai --model x --concurrency 0 --output_dir "$TMP/out/f4"

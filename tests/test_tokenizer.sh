@@ -247,3 +247,11 @@ check "  ... is found before any ids are printed (the good first file's included
 : > "$TMP/list_empty.txt"
 expect_error "--input_list naming no files" "^tokenize: error: --input_list: .*list_empty.txt names no files" \
   $TOKENIZE --input_list "$TMP/list_empty.txt"
+# a list with CRLF line endings (written on Windows) names the same files; --input reads a pipe (<(cmd)) like stdin
+printf '%s\r\n%s\r\n' "$doc" "$doc" > "$TMP/list_crlf.txt"
+check "--input_list with CRLF line endings encodes the listed files" \
+  bash -c "[ \"\$($TOKENIZE --input_list '$TMP/list_crlf.txt' | cut -f1 | sort -u)\" = '$doc' ] &&
+    [ \"\$($TOKENIZE --input_list '$TMP/list_crlf.txt' | head -n 1 | cut -f2)\" = \"\$($TOKENIZE --input '$doc')\" ]"
+check "--input <(cmd): a pipe is read like stdin" \
+  bash -c "[ \"\$($TOKENIZE --input <(cat '$doc'))\" = \"\$($TOKENIZE --input '$doc')\" ]"
+expect_error "--input a directory: says what it is" "^tokenize: error: --input: $TMP is a directory, not a readable file" $TOKENIZE --input "$TMP"

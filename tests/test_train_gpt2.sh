@@ -443,6 +443,7 @@ expect_error "--max_seq_length longer than the examples" 'max_seq_length 65.*use
 expect_error "--max_seq_length beyond the model's maximum" "max_seq_length 60 exceeds the model's maximum.*48" $TRAIN --model_name "$TMP/small.bin" "${B[@]}" --max_seq_length 60
 expect_error "batch size 0" 'per_device_train_batch_size.*out of range' T "${B[@]}" --per_device_train_batch_size 0
 expect_error "non-numeric --learning_rate" "learning_rate: 'fast' is not a number" T "${B[@]}" --learning_rate fast
+expect_error "--adam_epsilon 0 (0 / 0 for weights whose gradient is always 0)" 'adam_epsilon.*out of range' T "${B[@]}" --adam_epsilon 0
 expect_error "non-numeric --max_steps" "max_steps: '10x' is not a whole number" T "${B[@]}" --max_steps 10x
 expect_error "--total_batch_size not a multiple of B*T" 'total_batch_size 100 is not a multiple of B\*T' T "${B[@]}" --max_seq_length 32 --total_batch_size 100
 expect_error "unknown --lr_schedule" "lr_schedule: 'step' is not a schedule" T "${B[@]}" --lr_schedule step
