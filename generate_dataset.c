@@ -636,12 +636,7 @@ int main(int argc, char **argv) {
         // Refused like a NUL byte: the identifier would appear in two examples, and skipping the
         // text silently would hide that the file is (part of) an earlier dataset.
         for (int i = 0; i < num_docs; i++) {
-            char *copy = malloc_or_die(docs[i].len + 1);
-            memcpy(copy, docs[i].text, docs[i].len);
-            copy[docs[i].len] = '\0';
-            int has = openai_text_has_identifier(copy);
-            free(copy);
-            if (has)
+            if (openai_text_has_identifier(docs[i].text, docs[i].len))
                 die("%s:%d: the text contains an identifier string [SYNTHETIC_EXAMPLE_<digits>] (remove it, or the "
                     "text; a generated dataset cannot be used as --input)", input_path, docs[i].line);
         }
@@ -707,7 +702,7 @@ int main(int argc, char **argv) {
                 #pragma omp for schedule(dynamic, 4)
                 for (int i = 0; i < num_slots; i++)
                     // An identifier in the text (e.g. from an older cache) would be in two examples.
-                    fits[i] = texts[i] && openai_text_has_identifier(texts[i]) ? FIT_NO_EXACT_CUT
+                    fits[i] = texts[i] && openai_text_has_identifier(texts[i], strlen(texts[i])) ? FIT_NO_EXACT_CUT
                               : texts[i] ? fit_example(tok, &ex[i], texts[i], strlen(texts[i]), n_tokens, 2, &s1, &s2, &s3) : FIT_OK;
                 token_list_free(&s1); token_list_free(&s2); token_list_free(&s3);
             }

@@ -140,9 +140,6 @@ void gpt2_init_empty(GPT2 *m, GPT2Config c);
 void gpt2_init_from_checkpoint(GPT2 *m, const char *path);
 // Same, but returns 0 on success or -1 with a one-line reason in why (nothing allocated on error).
 int gpt2_init_from_checkpoint_try(GPT2 *m, const char *path, char *why, size_t why_len);
-// 1 when a weight is NaN or infinite: *tensor (GPT2_PARAM_NAMES) and *index (into params_memory)
-// name the first one. Loading a checkpoint refuses such a file.
-int gpt2_find_non_finite(const GPT2 *m, int *tensor, size_t *index);
 // Atomic write (temp + fsync + rename); bf16 = 1 writes version 5 (round to nearest even).
 void gpt2_save_checkpoint(const GPT2 *m, const char *path, int bf16);
 // 0 on success; -1 with errno set (ENOSPC, EACCES, ENOENT for a missing directory...) and no file

@@ -1,6 +1,7 @@
 // OpenAI-compatible Chat Completions client for generate_dataset: prompts, concurrent requests
 // with retries (libcurl multi), an append-only answer cache, and API key handling.
 // See openai_client.h for the contract.
+#define _GNU_SOURCE  // memmem
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "openai_client.h"
 
@@ -163,10 +164,11 @@ char *openai_resolve_api_base(const char *flag_value) {
     return base;
 }
 
-int openai_text_has_identifier(const char *text) {
+int openai_text_has_identifier(const char *text, size_t len) {
     static const char prefix[] = "[SYNTHETIC_EXAMPLE_";
-    for (const char *p = strstr(text, prefix); p; p = strstr(p + 1, prefix))
-        if (p[sizeof prefix - 1] >= '0' && p[sizeof prefix - 1] <= '9') return 1;
+    const size_t k = sizeof prefix - 1;
+    for (const char *p = text, *end = text + len; (p = memmem(p, (size_t)(end - p), prefix, k)) != NULL; p++)
+        if (p + k < end && p[k] >= '0' && p[k] <= '9') return 1;
     return 0;
 }
 
@@ -700,7 +702,7 @@ static void task_finish(Collector *co, CURLM *multi, Task *t, CURLcode result) {
             while (is_space(*p)) p++;
             if (!*p) {
                 problem = strdup_or_die("the answer is empty");
-            } else if (openai_text_has_identifier(text->valuestring)) {
+            } else if (openai_text_has_identifier(text->valuestring, strlen(text->valuestring))) {
                 // An identifier in the text would make it appear in two examples.
                 problem = strdup_or_die("the answer contains an identifier string [SYNTHETIC_EXAMPLE_<digits>]");
             } else if (looks_like_refusal(co, text->valuestring)) {

@@ -61,7 +61,7 @@ char *openai_resolve_api_base(const char *flag_value);
 // query nor a fragment (it is followed by "/chat/completions"). Creates nothing.
 void openai_check_api_base(const char *base);
 // 1 when text contains an identifier string: "[SYNTHETIC_EXAMPLE_" followed by a digit.
-int openai_text_has_identifier(const char *text);
+int openai_text_has_identifier(const char *text, size_t len);
 
 // The genre phrase used in prompts for a textgen genre name ("news" -> "news article").
 const char *openai_genre_phrase(const char *genre_name);

@@ -6,8 +6,9 @@
 void shard_load(Shard *s, const char *path) {
     memset(s, 0, sizeof *s);
     s->path = strdup_or_die(path);
-    regular_file_or_die(path, "give a .bin shard written by generate_dataset");
-    FILE *f = fopen_or_die(path, "rb", "give a .bin shard written by generate_dataset");
+    const char *hint = "give a .bin shard written by generate_dataset";
+    regular_file_or_die(path, hint);
+    FILE *f = fopen_or_die(path, "rb", hint);
     int32_t header[SHARD_HEADER_INTS];
     if (fread(header, sizeof(int32_t), SHARD_HEADER_INTS, f) != SHARD_HEADER_INTS)
         die("%s is too short to be a token shard (regenerate it with generate_dataset)", path);

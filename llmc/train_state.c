@@ -4,6 +4,7 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -135,13 +136,12 @@ static int check_meaning(const char *path, const uint64_t *header, const int *or
     free(seen);
     if (rc != 0) return rc;
     // Moments AdamW can produce: m finite, v (a running mean of squares) finite and >= 0.
-    for (size_t i = 0; i < opt->num_parameters; i++) {
-        if (!isfinite(opt->m[i]))
-            return reason(why, why_len, "%s has corrupt AdamW moments (AdamW m[%zu] = %g)", path, i, (double)opt->m[i]);
-        if (!isfinite(opt->v[i]) || opt->v[i] < 0.0f)
-            return reason(why, why_len, "%s has corrupt AdamW moments (AdamW v[%zu] = %g, must be finite and >= 0)", path, i,
-                          (double)opt->v[i]);
-    }
+    size_t n = opt->num_parameters, i;
+    if ((i = first_outside_range(opt->m, n, -FLT_MAX, FLT_MAX)) < n)
+        return reason(why, why_len, "%s has corrupt AdamW moments (AdamW m[%zu] = %g)", path, i, (double)opt->m[i]);
+    if ((i = first_outside_range(opt->v, n, 0.0f, FLT_MAX)) < n)
+        return reason(why, why_len, "%s has corrupt AdamW moments (AdamW v[%zu] = %g, must be finite and >= 0)", path, i,
+                      (double)opt->v[i]);
     return 0;
 }
 

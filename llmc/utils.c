@@ -154,6 +154,20 @@ int path_kind(const char *path, const char **kind) {
     return 2;
 }
 
+size_t first_outside_range(const float *x, size_t n, float lo, float hi) {
+    const size_t CHUNK = 1 << 16;
+    for (size_t start = 0; start < n; start += CHUNK) {
+        size_t end = n - start < CHUNK ? n : start + CHUNK;
+        int bad = 0;
+        for (size_t i = start; i < end; i++) bad |= !(x[i] >= lo && x[i] <= hi);  // true for NaN
+        if (!bad) continue;
+        size_t i = start;
+        while (x[i] >= lo && x[i] <= hi) i++;
+        return i;
+    }
+    return n;
+}
+
 static void refuse_kind(const char *path, const char *kind, const char *hint) {
     if (hint) die("cannot read %s: it is %s (%s)", path, kind, hint);
     die("cannot read %s: it is %s (pass a regular file)", path, kind);
